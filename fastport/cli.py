@@ -1,0 +1,341 @@
+"""The ``fastport`` command: run the server, administer sessions, publish and subscribe.
+
+``serve`` runs the broker. The other commands are gRPC clients of a running server, in
+the spirit of ``nats pub``/``nats sub`` and ``mosquitto_pub``/``mosquitto_sub``: each
+prints JSON on stdout, and errors as ``fastport: <code>: <message>`` on stderr with
+exit status 1 (2 for a usage error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import grpc
+from fastport_proto.v1 import admin_pb2, admin_pb2_grpc, broker_pb2, broker_pb2_grpc
+from google.protobuf.json_format import MessageToDict
+
+from . import config
+from .auth import read_token
+from .rpc.errors import ERROR_CODE_KEY
+
+DEFAULT_SERVER = "127.0.0.1:50051"
+log = logging.getLogger("fastport")
+
+
+class CliError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# ---------------------------------------------------------------------- serve
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .app import App
+
+    try:
+        settings = config.load_settings(args)
+    except config.ConfigError as exc:
+        raise CliError("invalid_config", str(exc)) from None
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        import uvloop
+    except ImportError:
+        uvloop = None
+    runner = asyncio.Runner(loop_factory=uvloop.new_event_loop if uvloop else None)
+    with runner:
+        return runner.run(_run_server(App(settings)))
+
+
+async def _run_server(app: Any) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await app.start()
+    except OSError as exc:
+        await app.stop()
+        raise CliError("bind_failed", str(exc)) from None
+    await stop.wait()
+    log.info("shutting down")
+    await app.stop()
+    return 0
+
+
+# ---------------------------------------------------------------------- clients
+
+
+def _channel(server: str) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(
+        server, options=[("grpc.max_receive_message_length", -1), ("grpc.enable_retries", 0)]
+    )
+
+
+def _rpc_error(exc: grpc.aio.AioRpcError) -> CliError:
+    code = dict(exc.trailing_metadata() or ()).get(ERROR_CODE_KEY)
+    if not code:
+        code = "unavailable" if exc.code() == grpc.StatusCode.UNAVAILABLE else exc.code().name.lower()
+    return CliError(str(code), exc.details() or exc.code().name)
+
+
+def _admin_token(args: argparse.Namespace) -> str | None:
+    return (
+        args.admin_token
+        or os.environ.get("FASTPORT_ADMIN_TOKEN")
+        or read_token(Path(args.data_dir or os.environ.get("FASTPORT_DATA_DIR", "data")))
+    )
+
+
+def _print(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False), flush=True)
+
+
+def _info(msg: Any) -> dict[str, Any]:
+    return MessageToDict(msg, preserving_proto_field_name=False, always_print_fields_with_no_presence=True)
+
+
+async def _session(args: argparse.Namespace) -> int:
+    token = _admin_token(args)
+    metadata = (("authorization", f"Bearer {token}"),) if token else ()
+    creds = admin_pb2.SessionCredentials(name=getattr(args, "name", ""))
+    if getattr(args, "secret_key", None):
+        creds.password = args.password or ""
+        creds.secret_key = args.secret_key
+    async with _channel(args.server) as channel:
+        stub = admin_pb2_grpc.AdminStub(channel)
+        try:
+            if args.action == "create":
+                reply = await stub.CreateSession(
+                    admin_pb2.CreateSessionRequest(
+                        name=args.name,
+                        password=args.password,
+                        retry_interval_ms=args.retry_interval,
+                        max_retry_limit=args.max_retries,
+                        message_expiry_ms=args.message_expiry,
+                        session_expiry_ms=args.session_expiry,
+                        limits=admin_pb2.Limits(
+                            max_payload_bytes=args.max_payload,
+                            max_connections=args.max_connections,
+                            max_subscriptions=args.max_subscriptions,
+                            max_pending_messages=args.max_pending,
+                        ),
+                    ),
+                    metadata=metadata,
+                )
+                _print({"session": _info(reply.session), "secretKey": reply.secret_key})
+            elif args.action == "list":
+                reply = await stub.ListSessions(admin_pb2.ListSessionsRequest(), metadata=metadata)
+                _print([_info(s) for s in reply.sessions])
+            elif args.action == "get":
+                _print(_info(await stub.GetSession(admin_pb2.GetSessionRequest(name=args.name), metadata=metadata)))
+            elif args.action == "drop":
+                await stub.DropSession(creds, metadata=metadata)
+                _print({"dropped": args.name})
+            elif args.action == "suspend":
+                _print(_info(await stub.SuspendSession(creds, metadata=metadata)))
+            else:
+                _print(_info(await stub.ResumeSession(creds, metadata=metadata)))
+        except grpc.aio.AioRpcError as exc:
+            raise _rpc_error(exc) from None
+    return 0
+
+
+def _check_error(item: Any) -> None:
+    if item.HasField("error"):
+        raise CliError(item.error.code, item.error.message)
+
+
+async def _pub(args: argparse.Namespace) -> int:
+    async with _channel(args.server) as channel:
+        stub = broker_pb2_grpc.BrokerStub(channel)
+        publish = broker_pb2.Publish(
+            request_id=1,
+            topic=args.topic,
+            payload=args.message.encode(),
+            message_id=args.message_id or "",
+        )
+        try:
+            result = await stub.Publish(
+                broker_pb2.PublishRequest(session=args.session, password=args.password, publish=publish)
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _rpc_error(exc) from None
+        _print({"messageId": result.message_id, "deliveredTo": result.delivered_to, "duplicate": result.duplicate})
+    return 0
+
+
+def _message_json(m: broker_pb2.Message) -> dict[str, Any]:
+    try:
+        data: str = m.payload.decode()
+        encoding = "utf-8"
+    except UnicodeDecodeError:
+        data = base64.b64encode(m.payload).decode()
+        encoding = "base64"
+    return {
+        "topic": m.topic,
+        "messageId": m.message_id,
+        "data": data,
+        "encoding": encoding,
+        "hash": m.hash,
+        "timestamp": m.timestamp_ms,
+        "retry": m.retry,
+    }
+
+
+async def _sub(args: argparse.Namespace) -> int:
+    acks: asyncio.Queue[broker_pb2.ClientFrame | None] = asyncio.Queue()
+    await acks.put(
+        broker_pb2.ClientFrame(
+            init=broker_pb2.Init(request_id=1, session=args.session, password=args.password),
+            subscribe=[broker_pb2.Subscribe(request_id=2, topic=t) for t in args.topic],
+        )
+    )
+
+    async def frames() -> AsyncIterator[broker_pb2.ClientFrame]:
+        while (frame := await acks.get()) is not None:
+            yield frame
+
+    seen: set[str] = set()
+    received = 0
+    async with _channel(args.server) as channel:
+        call = broker_pb2_grpc.BrokerStub(channel).Connect(frames())
+        try:
+            async for frame in call:
+                if frame.HasField("init_result"):
+                    _check_error(frame.init_result)
+                for result in frame.subscribe_results:
+                    _check_error(result)
+                for err in frame.errors:
+                    raise CliError(err.code, err.message)
+                if frame.messages:
+                    await acks.put(
+                        broker_pb2.ClientFrame(
+                            ack=[broker_pb2.Ack(message_id=m.message_id, topic=m.topic) for m in frame.messages]
+                        )
+                    )
+                for m in frame.messages:
+                    if m.message_id in seen:
+                        continue  # a re-send of one already printed
+                    seen.add(m.message_id)
+                    _print(_message_json(m))
+                    received += 1
+                    if args.count and received >= args.count:
+                        await acks.put(None)
+                        return 0
+                if frame.HasField("closing"):
+                    raise CliError(frame.closing.code, frame.closing.message)
+        except grpc.aio.AioRpcError as exc:
+            raise _rpc_error(exc) from None
+        finally:
+            call.cancel()
+    return 0
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    print(base64.b64encode(secrets.token_bytes(32)).decode())
+    return 0
+
+
+# ---------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fastport", description="fastport: a multi-tenant pub/sub broker")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the broker", description="Run the broker in the foreground.")
+    config.add_arguments(serve)
+    serve.set_defaults(func=_serve)
+
+    def client_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--server",
+            default=os.environ.get("FASTPORT_SERVER", DEFAULT_SERVER),
+            help=f"gRPC address host:port [env: FASTPORT_SERVER; default: {DEFAULT_SERVER}]",
+        )
+
+    session = commands.add_parser("session", help="create, list, inspect, drop, suspend, resume sessions")
+    actions = session.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, text in (
+        ("create", "create a session; prints its secret key, shown only once"),
+        ("list", "list sessions"),
+        ("get", "show one session"),
+        ("drop", "drop a session, closing its connections"),
+        ("suspend", "refuse publishes and subscribes until resumed"),
+        ("resume", "resume a suspended session"),
+    ):
+        p = actions.add_parser(name, help=text, description=text)
+        client_options(p)
+        p.add_argument("--admin-token", help="admin token [env: FASTPORT_ADMIN_TOKEN; else DATA_DIR/admin-token]")
+        p.add_argument("--data-dir", help="data directory holding admin-token [env: FASTPORT_DATA_DIR; default: data]")
+        if name != "list":
+            p.add_argument("name", help="session name")
+        if name == "create":
+            p.add_argument("--password", required=True, help="the session's password")
+            p.add_argument("--retry-interval", type=int, default=0, metavar="MS", help="re-send period (default 5000)")
+            p.add_argument("--max-retries", type=int, default=0, metavar="N", help="re-sends before giving up (default 100)")
+            p.add_argument("--message-expiry", type=int, default=0, metavar="MS", help="message lifetime (default never)")
+            p.add_argument("--session-expiry", type=int, default=0, metavar="MS", help="session lifetime (default never)")
+            p.add_argument("--max-payload", type=int, default=0, metavar="BYTES", help="payload limit below the server's")
+            p.add_argument("--max-connections", type=int, default=0, metavar="N", help="connection limit")
+            p.add_argument("--max-subscriptions", type=int, default=0, metavar="N", help="subscription limit")
+            p.add_argument("--max-pending", type=int, default=0, metavar="N", help="pending message limit")
+        if name in ("drop", "suspend", "resume"):
+            p.add_argument("--password", help="session password (with --secret-key instead of the admin token)")
+            p.add_argument("--secret-key", help="session secret key (with --password instead of the admin token)")
+        p.set_defaults(func=lambda a: asyncio.run(_session(a)))
+
+    pub = commands.add_parser("pub", help="publish one message", description="Publish one message and print the result.")
+    client_options(pub)
+    pub.add_argument("--session", required=True)
+    pub.add_argument("--password", required=True)
+    pub.add_argument("--message-id", help="message id (default: made by the server)")
+    pub.add_argument("topic")
+    pub.add_argument("message")
+    pub.set_defaults(func=lambda a: asyncio.run(_pub(a)))
+
+    sub = commands.add_parser(
+        "sub", help="subscribe and print messages", description="Subscribe, ACK and print one JSON line per message."
+    )
+    client_options(sub)
+    sub.add_argument("--session", required=True)
+    sub.add_argument("--password", required=True)
+    sub.add_argument("--count", type=int, default=0, metavar="N", help="exit after N messages (default: run until stopped)")
+    sub.add_argument("topic", nargs="+", help="topics or patterns (MQTT wildcards + and #)")
+    sub.set_defaults(func=lambda a: asyncio.run(_sub(a)))
+
+    keygen = commands.add_parser("keygen", help="print a new base64 32-byte end-to-end encryption key")
+    keygen.set_defaults(func=_keygen)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CliError as exc:
+        print(f"fastport: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""Server settings: flags win over environment, environment over the config file,
+the file over the embedded defaults.
+
+Each setting is declared once in ``OPTIONS`` (flag, environment names, parser, help);
+the ``serve`` command's flags and ``--help`` are generated from that table, so they
+cannot drift apart. A value that does not parse is an error at start-up, never a
+silent default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+MIB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """A setting that does not parse; the message names the setting and its source."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    grpc_port: int = 50051
+    http_port: int = 3000
+    data_dir: Path = Path("data")
+    store: str = "memory"
+    admin_token: str | None = None
+    admin_user: str | None = None
+    admin_pass: str | None = None
+    open_admin: bool = False
+    max_payload: int = 10 * MIB
+    api_rate_limit: int = 100
+    cors_origins: tuple[str, ...] = ()
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    log_level: str = "info"
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError("a port is 0 (pick a free one) to 65535")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value
+
+    return parse
+
+
+def _log_level(text: str) -> str:
+    return _choice("debug", "info", "warning", "error")(text)
+
+
+def _origins(text: str) -> tuple[str, ...]:
+    return tuple(o.strip() for o in text.split(",") if o.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    name: str
+    env: tuple[str, ...]
+    parse: Callable[[str], Any]
+    help: str
+    is_flag: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("host", ("FASTPORT_HOST",), str, "address both doors listen on"),
+    Option("grpc_port", ("FASTPORT_GRPC_PORT",), _port, "gRPC port; 0 picks a free port"),
+    Option("http_port", ("FASTPORT_HTTP_PORT", "PORT"), _port, "HTTP/WebSocket port; 0 picks a free port"),
+    Option("data_dir", ("FASTPORT_DATA_DIR",), Path, "directory for the database and the admin token"),
+    Option("store", ("FASTPORT_STORE", "DB_TYPE"), _choice("memory", "sqlite"), "storage backend"),
+    Option(
+        "admin_token",
+        ("FASTPORT_ADMIN_TOKEN",),
+        str,
+        "admin token (default: generated on first start and kept in DATA_DIR/admin-token)",
+    ),
+    Option("admin_user", ("FASTPORT_ADMIN_USER", "ADMIN_USER"), str, "HTTP Basic admin user for the REST API"),
+    Option("admin_pass", ("FASTPORT_ADMIN_PASS", "ADMIN_PASS"), str, "HTTP Basic admin password for the REST API"),
+    Option(
+        "open_admin",
+        ("FASTPORT_OPEN_ADMIN",),
+        _bool,
+        "allow REST session creation without admin credentials (first-generation clients)",
+        is_flag=True,
+    ),
+    Option("max_payload", ("FASTPORT_MAX_PAYLOAD_SIZE", "MAX_PAYLOAD_SIZE"), _positive, "largest payload in bytes"),
+    Option(
+        "api_rate_limit",
+        ("FASTPORT_API_RATE_LIMIT", "API_RATE_LIMIT"),
+        _positive,
+        "REST requests per 15 minutes per client address",
+    ),
+    Option("cors_origins", ("FASTPORT_CORS_ORIGINS", "CORS_ORIGINS"), _origins, "comma-separated CORS origins"),
+    Option("tls_cert", ("FASTPORT_TLS_CERT",), Path, "PEM certificate: serve TLS on both ports"),
+    Option("tls_key", ("FASTPORT_TLS_KEY",), Path, "PEM private key for --tls-cert"),
+    Option("log_level", ("FASTPORT_LOG_LEVEL",), _log_level, "debug, info, warning or error"),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per option; defaults are None so that 'not given' is visible."""
+    parser.add_argument("--config", type=Path, help="TOML file of settings (keys as the flags, with _)")
+    defaults = Settings()
+    for opt in OPTIONS:
+        default = getattr(defaults, opt.name)
+        envs = ", ".join(opt.env)
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        help_text = f"{opt.help} [env: {envs}; default: {shown}]"
+        if opt.is_flag:
+            parser.add_argument(opt.flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            parser.add_argument(opt.flag, default=None, metavar=opt.name.upper(), help=help_text)
+
+
+def _parse(opt: Option, raw: object, source: str) -> Any:
+    if isinstance(raw, bool) and opt.is_flag:
+        return raw
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        raw = str(raw)
+    if isinstance(raw, list):
+        raw = ",".join(str(x) for x in raw)
+    if not isinstance(raw, str):
+        raise ConfigError(f"{opt.name} from {source}: unsupported value {raw!r}")
+    try:
+        return opt.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{opt.name} from {source}: {raw!r} {exc}") from None
+
+
+def load_settings(
+    args: argparse.Namespace | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    config_file = getattr(args, "config", None) or environ.get("FASTPORT_CONFIG")
+    if config_file:
+        try:
+            data = tomllib.loads(Path(config_file).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {config_file}: {exc}") from None
+        known = {o.name: o for o in OPTIONS}
+        for key, raw in data.items():
+            opt = known.get(key.replace("-", "_"))
+            if opt is None:
+                raise ConfigError(f"config file {config_file}: unknown setting {key!r}")
+            values[opt.name] = _parse(opt, raw, f"config file {config_file}")
+    for opt in OPTIONS:
+        for env in opt.env:
+            if env in environ:
+                values[opt.name] = _parse(opt, environ[env], f"environment {env}")
+                break
+        given = getattr(args, opt.name, None) if args is not None else None
+        if given is not None:
+            values[opt.name] = _parse(opt, given, opt.flag)
+    settings = replace(Settings(), **values)
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise ConfigError("--tls-cert and --tls-key go together")
+    return settings

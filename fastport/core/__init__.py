@@ -1,0 +1,29 @@
+"""The broker core: sessions, topics and at-least-once delivery, with no transport.
+
+Doors (gRPC, HTTP/WebSocket) call ``Broker`` and implement ``Peer``; nothing here
+imports a network library or a wire format.
+"""
+
+from .broker import Broker, BrokerConfig
+from .clock import Clock, ManualClock, SystemClock
+from .connection import Connection, Peer, PublishOutcome
+from .delivery import Message
+from .errors import BrokerError, ErrorCode
+from .session import Limits, SessionInfo, SessionSpec
+
+__all__ = [
+    "Broker",
+    "BrokerConfig",
+    "BrokerError",
+    "Clock",
+    "Connection",
+    "ErrorCode",
+    "Limits",
+    "ManualClock",
+    "Message",
+    "Peer",
+    "PublishOutcome",
+    "SessionInfo",
+    "SessionSpec",
+    "SystemClock",
+]

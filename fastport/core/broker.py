@@ -1,0 +1,625 @@
+"""The broker: sessions, subscriptions, publishing and at-least-once delivery.
+
+Every front door drives this one API, so both doors behave the same by construction.
+It never touches a socket: it is called with decoded requests and answers through the
+``Peer`` of each connection (see ``connection.py``).
+
+Delivery in one paragraph: a publish is validated, written to the store, and turned
+into one Delivery per matching subscriber (the publishing connection skipped). Each
+delivery is re-sent to its subscriber every ``retry_interval_ms`` until that
+subscriber ACKs it, it has been re-sent ``max_retry_limit`` times, or the message
+expires. The publisher hears of every ACK (``ack_received``) and every give-up
+(``delivery_failed``). A message whose deliveries are all settled is forgotten, but
+its id is remembered for the de-duplication window.
+
+Timers: all deliveries of a session share one retry interval, so a session's retry
+queue is in due order by construction (a FIFO), and so is its expiry queue. One heap
+holds each session's earliest due time, and one task sleeps until the heap's head.
+Nothing per message is scheduled with the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from .clock import Clock, SystemClock
+from .connection import Connection, Peer, PublishOutcome, Subscriber
+from .credentials import hash_password, hash_secret, new_secret_key
+from .delivery import Delivery, Message
+from .errors import BrokerError, ErrorCode
+from .session import Session, SessionInfo, SessionRecord, SessionSpec
+from .topics import validate_pattern, validate_topic
+
+if TYPE_CHECKING:
+    from ..store.base import Store
+
+log = logging.getLogger("fastport.broker")
+
+DEFAULT_MAX_PAYLOAD = 10 * 1024 * 1024
+DEFAULT_DEDUP_WINDOW_MS = 10 * 60 * 1000
+MAX_NAME_LENGTH = 256
+MAX_MESSAGE_ID_LENGTH = 256
+MAX_RETRY_INTERVAL_MS = 24 * 3600 * 1000
+MAX_RETRY_LIMIT = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerConfig:
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD
+    dedup_window_ms: int = DEFAULT_DEDUP_WINDOW_MS
+
+
+# Marks a session whose timer work is running, so nothing re-arms it meanwhile.
+_RUNNING = -1
+
+# Why a delivery was given up (DeliveryFailed.reason on the wire).
+RETRY_LIMIT = "retry_limit"
+EXPIRED = "expired"
+SUBSCRIBER_GONE = "subscriber_gone"
+
+
+def _check_name(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise BrokerError(ErrorCode.INVALID_FIELD, f"{what} must be a non-empty string")
+    if len(value) > MAX_NAME_LENGTH or not value.isprintable():
+        raise BrokerError(ErrorCode.INVALID_FIELD, f"{what} must be at most {MAX_NAME_LENGTH} printable characters")
+    return value
+
+
+def _check_range(value: int, what: str, upper: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= upper:
+        raise BrokerError(ErrorCode.INVALID_FIELD, f"{what} must be an integer from 0 to {upper}")
+    return value
+
+
+class Broker:
+    def __init__(
+        self,
+        store: Store | None = None,
+        clock: Clock | None = None,
+        config: BrokerConfig | None = None,
+    ) -> None:
+        if store is None:
+            from ..store.memory import MemoryStore
+
+            store = MemoryStore()
+        self.store: Store = store
+        self.clock: Clock = clock or SystemClock()
+        self.config = config or BrokerConfig()
+        self.sessions: dict[str, Session] = {}
+        self._heap: list[tuple[int, int, Session]] = []
+        self._seq = itertools.count()
+        self._wake = asyncio.Event()
+        self._timer_task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Load what the store kept and start the timer task."""
+        state = await self.store.open()
+        for record in state.sessions:
+            session = Session(record)
+            self.sessions[session.name] = session
+            self._arm(session)
+        self._timer_task = asyncio.create_task(self._timer_loop(), name="fastport-timers")
+
+    async def stop(self) -> None:
+        """Tell every client the server is going away, stop timers, flush the store."""
+        self._closing = True
+        for session in self.sessions.values():
+            for conn in list(session.connections):
+                conn.peer.close(ErrorCode.SHUTTING_DOWN.value, "Server shutting down")
+        if self._timer_task is not None:
+            self._timer_task.cancel()
+            try:
+                await self._timer_task
+            except asyncio.CancelledError:
+                pass
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self.store.close()
+
+    # ------------------------------------------------------------------ admin
+
+    async def create_session(self, spec: SessionSpec) -> tuple[SessionInfo, str]:
+        """Create a session; returns its info and its secret key (shown only now)."""
+        name = _check_name(spec.name, "sessionName")
+        if not isinstance(spec.password, str) or not spec.password:
+            raise BrokerError(ErrorCode.INVALID_FIELD, "password must be a non-empty string")
+        _check_range(spec.retry_interval_ms, "retryInterval", MAX_RETRY_INTERVAL_MS)
+        _check_range(spec.max_retry_limit, "maxRetryLimit", MAX_RETRY_LIMIT)
+        _check_range(spec.message_expiry_ms, "messageExpiryTime", 2**53)
+        _check_range(spec.session_expiry_ms, "sessionExpiry", 2**53)
+        for field_name in ("max_payload_bytes", "max_connections", "max_subscriptions", "max_pending_messages"):
+            _check_range(getattr(spec.limits, field_name), field_name, 2**53)
+        if name in self.sessions:
+            raise BrokerError(ErrorCode.SESSION_EXISTS, "Session already exists")
+        secret = new_secret_key()
+        # scrypt takes tens of ms: keep it off the event loop.
+        password_hash = await asyncio.get_running_loop().run_in_executor(None, hash_password, spec.password)
+        if name in self.sessions:
+            raise BrokerError(ErrorCode.SESSION_EXISTS, "Session already exists")
+        now = self.clock.now_ms()
+        record = SessionRecord(
+            name=name,
+            password_hash=password_hash,
+            secret_hash=hash_secret(secret),
+            retry_interval_ms=spec.retry_interval_ms,
+            max_retry_limit=spec.max_retry_limit,
+            message_expiry_ms=spec.message_expiry_ms,
+            expires_at_ms=now + spec.session_expiry_ms if spec.session_expiry_ms else 0,
+            limits=spec.limits,
+            suspended=False,
+            created_at_ms=now,
+        )
+        session = Session(record)
+        self.sessions[name] = session
+        try:
+            await self.store.put_session(session.record())
+        except Exception as exc:
+            del self.sessions[name]
+            log.error("storing session %r failed: %s", name, exc)
+            raise BrokerError(ErrorCode.STORAGE_ERROR, "Session could not be stored") from exc
+        self._arm(session)
+        log.info("session %r created", name)
+        return session.info(), secret
+
+    async def drop_session(self, name: str) -> None:
+        session = self._session(name)
+        self._remove_session(session, "session_dropped", "Session dropped")
+        await self._store_delete(name)
+
+    async def set_suspended(self, name: str, suspended: bool) -> SessionInfo:
+        session = self._session(name)
+        if session.suspended != suspended:
+            session.suspended = suspended
+            try:
+                await self.store.put_session(session.record())
+            except Exception as exc:
+                session.suspended = not suspended
+                raise BrokerError(ErrorCode.STORAGE_ERROR, "Session state could not be stored") from exc
+            log.info("session %r %s", name, "suspended" if suspended else "resumed")
+        return session.info()
+
+    def get_session(self, name: str) -> SessionInfo:
+        return self._session(name).info()
+
+    def list_sessions(self) -> list[SessionInfo]:
+        return [s.info() for s in self.sessions.values()]
+
+    async def check_owner(self, name: str, password: str, secret_key: str) -> None:
+        """Accept a session's own password + secret key in place of admin rights."""
+        session = self._session(name)
+        if not isinstance(password, str) or not isinstance(secret_key, str):
+            raise BrokerError(ErrorCode.INVALID_CREDENTIALS, "Invalid credentials")
+        loop = asyncio.get_running_loop()
+        if not await loop.run_in_executor(None, session.check_secret, password, secret_key):
+            raise BrokerError(ErrorCode.INVALID_CREDENTIALS, "Invalid credentials")
+
+    def _session(self, name: str) -> Session:
+        session = self.sessions.get(name) if isinstance(name, str) else None
+        if session is None:
+            raise BrokerError(ErrorCode.SESSION_NOT_FOUND, "Session not found")
+        return session
+
+    def _remove_session(self, session: Session, code: str, reason: str) -> None:
+        session.dropped = True
+        self.sessions.pop(session.name, None)
+        for conn in list(session.connections):
+            self._detach(conn, notify=False)
+            conn.peer.close(code, reason)
+        session.named.clear()
+        session.messages.clear()
+        session.retry_queue.clear()
+        session.expiry_queue.clear()
+        session.recent.clear()
+        log.info("session %r removed (%s)", session.name, reason)
+
+    async def _store_delete(self, name: str) -> None:
+        try:
+            await self.store.delete_session(name)
+        except Exception as exc:
+            log.error("deleting session %r from the store failed: %s", name, exc)
+            raise BrokerError(ErrorCode.STORAGE_ERROR, "Session data could not be deleted") from exc
+
+    # ------------------------------------------------------------------ connections
+
+    def connect(self, peer: Peer) -> Connection:
+        return Connection(peer)
+
+    async def init(
+        self, conn: Connection, session_name: str, password: str, client_id: str | None = None
+    ) -> SessionInfo:
+        """Authenticate ``conn`` into a session. On failure the connection stays as it was."""
+        if self._closing:
+            raise BrokerError(ErrorCode.SHUTTING_DOWN, "Server shutting down")
+        session = self.sessions.get(session_name) if isinstance(session_name, str) else None
+        if session is None:
+            raise BrokerError(ErrorCode.SESSION_NOT_FOUND, "Session not found")
+        if not isinstance(password, str) or not password:
+            raise BrokerError(ErrorCode.INVALID_PASSWORD, "Invalid password")
+        if password not in session._verified:
+            ok = await asyncio.get_running_loop().run_in_executor(None, session.check_password, password)
+            if not ok:
+                raise BrokerError(ErrorCode.INVALID_PASSWORD, "Invalid password")
+        if session.dropped:
+            raise BrokerError(ErrorCode.SESSION_NOT_FOUND, "Session not found")
+        if session.suspended:
+            raise BrokerError(ErrorCode.SESSION_SUSPENDED, "Session is suspended")
+        if client_id is not None:
+            _check_name(client_id, "clientId")
+        if conn.closed:
+            raise BrokerError(ErrorCode.NOT_INITIALIZED, "Connection closed")
+        current = conn.subscriber
+        if conn.session is session and current is not None and (current.id if current.named else None) == client_id:
+            return session.info()
+        limit = session.limits.max_connections
+        if conn.session is not session and limit and len(session.connections) >= limit:
+            raise BrokerError(ErrorCode.LIMIT_EXCEEDED, f"Session has its maximum of {limit} connections")
+        if conn.session is not None:
+            self._detach(conn)
+        conn.session = session
+        session.connections.add(conn)
+        sub = session.named.get(client_id) if client_id is not None else None
+        if sub is None:
+            sub = Subscriber(session, client_id)
+            if client_id is not None:
+                session.named[client_id] = sub
+        elif sub.connection is not None:
+            old = sub.connection
+            self._detach(old)
+            old.peer.close("replaced", "Another connection took over this client id")
+        sub.connection = conn
+        conn.subscriber = sub
+        if sub.pending:
+            self._resume(sub)
+        return session.info()
+
+    def _resume(self, sub: Subscriber) -> None:
+        """A named subscriber is back: send what it has pending, in publish order."""
+        now = self.clock.now_ms()
+        for delivery in sub.pending.values():
+            self._send(delivery, now)
+
+    def subscribe(self, conn: Connection, pattern: str, persistent: bool = False) -> str:
+        session, sub = self._attached(conn)
+        if session.suspended:
+            raise BrokerError(ErrorCode.SESSION_SUSPENDED, "Session is suspended")
+        pattern = validate_pattern(pattern)
+        if persistent and not sub.named:
+            raise BrokerError(ErrorCode.INVALID_FIELD, "A persistent subscription needs a client id at init")
+        was = sub.patterns.get(pattern)
+        if was is None:
+            limit = session.limits.max_subscriptions
+            if limit and session.index.count >= limit:
+                raise BrokerError(ErrorCode.LIMIT_EXCEEDED, f"Session has its maximum of {limit} subscriptions")
+            session.index.add(pattern, sub)
+        sub.patterns[pattern] = persistent
+        if persistent and not was:
+            self.store.put_subscription(session.name, sub.id, pattern)
+        elif was and not persistent:
+            self.store.delete_subscription(session.name, sub.id, pattern)
+        return pattern
+
+    def unsubscribe(self, conn: Connection, pattern: str) -> str:
+        session, sub = self._attached(conn)
+        pattern = validate_pattern(pattern)
+        was = sub.patterns.pop(pattern, None)
+        if was is not None:
+            session.index.remove(pattern, sub)
+            if was:
+                self.store.delete_subscription(session.name, sub.id, pattern)
+        return pattern
+
+    def _attached(self, conn: Connection) -> tuple[Session, Subscriber]:
+        session, sub = conn.session, conn.subscriber
+        if session is None or sub is None:
+            raise BrokerError(ErrorCode.NOT_INITIALIZED, "Not initialized")
+        return session, sub
+
+    def disconnect(self, conn: Connection) -> None:
+        """The client is gone. Safe to call more than once."""
+        if conn.closed:
+            return
+        conn.closed = True
+        if conn.session is not None:
+            self._detach(conn)
+
+    def _detach(self, conn: Connection, notify: bool = True) -> None:
+        """Take ``conn`` out of its session. Its subscriber survives only if named with
+        persistent subscriptions; otherwise its subscriptions and deliveries end here."""
+        session, sub = conn.session, conn.subscriber
+        conn.session = None
+        conn.subscriber = None
+        if session is None:
+            return
+        session.connections.discard(conn)
+        if sub is None:
+            return
+        sub.connection = None
+        keep = sub.named and any(sub.patterns.values())
+        for pattern, persistent in list(sub.patterns.items()):
+            if not (keep and persistent):
+                session.index.remove(pattern, sub)
+                del sub.patterns[pattern]
+        if keep:
+            return
+        if sub.named:
+            session.named.pop(sub.id, None)
+        if notify:
+            for delivery in list(sub.pending.values()):
+                self._give_up(delivery, SUBSCRIBER_GONE)
+        sub.pending.clear()
+
+    # ------------------------------------------------------------------ publish / ack
+
+    def publish(
+        self,
+        conn: Connection,
+        topic: str,
+        payload: bytes,
+        *,
+        hash: str = "",
+        timestamp_ms: int = 0,
+        message_id: str = "",
+        json: bool = False,
+        ref: object = None,
+    ) -> None:
+        """Publish; the outcome arrives at ``conn.peer.publish_result`` (maybe later,
+        when the store has committed it)."""
+        peer = conn.peer
+        session = conn.session
+        try:
+            if session is None:
+                raise BrokerError(ErrorCode.NOT_INITIALIZED, "Not initialized")
+            if not message_id:
+                message_id = uuid.uuid4().hex
+            elif not isinstance(message_id, str) or len(message_id) > MAX_MESSAGE_ID_LENGTH:
+                raise BrokerError(
+                    ErrorCode.INVALID_FIELD, f"messageId must be a string of at most {MAX_MESSAGE_ID_LENGTH} characters"
+                )
+            if session.suspended or session.dropped:
+                raise BrokerError(ErrorCode.SESSION_SUSPENDED, "Session suspended or invalid")
+            validate_topic(topic)
+            limit = session.limits.max_payload_bytes or self.config.max_payload_bytes
+            if len(payload) > limit:
+                raise BrokerError(ErrorCode.PAYLOAD_TOO_LARGE, f"Payload larger than {limit} bytes")
+            existing = session.messages.get(message_id)
+            if existing is not None:
+                if existing.committed:
+                    existing.publisher = conn
+                    peer.publish_result(PublishOutcome(ref, message_id, len(existing.deliveries), duplicate=True))
+                else:
+                    existing.waiters.append((conn, ref))
+                return
+            recent = session.recent.get(message_id)
+            if recent is not None:
+                peer.publish_result(PublishOutcome(ref, message_id, recent[1], duplicate=True))
+                return
+            pending_limit = session.limits.max_pending_messages
+            if pending_limit and len(session.messages) >= pending_limit:
+                raise BrokerError(ErrorCode.LIMIT_EXCEEDED, f"Session has its maximum of {pending_limit} pending messages")
+        except BrokerError as err:
+            peer.publish_result(PublishOutcome(ref, message_id if isinstance(message_id, str) else "", error=err))
+            return
+
+        now = self.clock.now_ms()
+        expiry = session.message_expiry_ms
+        message = Message(
+            id=message_id,
+            topic=topic,
+            payload=payload,
+            hash=hash,
+            timestamp_ms=timestamp_ms or now,
+            json=json,
+            session=session,
+            publisher=conn,
+            created_ms=now,
+            expires_ms=now + expiry if expiry else 0,
+        )
+        session.messages[message_id] = message
+        targets = [s for s in session.index.match(topic) if s.connection is not conn]
+        try:
+            written = self.store.add_message(message, targets)
+        except Exception as exc:
+            self._publish_failed(message, ref, exc)
+            return
+        if written is None:
+            self._commit(message, targets, ref)
+        else:
+            asyncio.ensure_future(written).add_done_callback(self._on_written(message, targets, ref))
+
+    def _on_written(
+        self, message: Message, targets: list[Subscriber], ref: object
+    ) -> Callable[[asyncio.Future[None]], None]:
+        def done(fut: asyncio.Future[None]) -> None:
+            exc = None if fut.cancelled() else fut.exception()
+            if fut.cancelled() or exc is not None:
+                self._publish_failed(message, ref, exc)
+            else:
+                self._commit(message, targets, ref)
+
+        return done
+
+    def _publish_failed(self, message: Message, ref: object, exc: BaseException | None) -> None:
+        log.error("storing message %r failed: %s", message.id, exc)
+        message.session.messages.pop(message.id, None)
+        err = BrokerError(ErrorCode.STORAGE_ERROR, "Message could not be stored")
+        for conn, r in [(message.publisher, ref), *message.waiters]:
+            if conn is not None and not conn.closed:
+                conn.peer.publish_result(PublishOutcome(r, message.id, error=err))
+
+    def _commit(self, message: Message, targets: list[Subscriber], ref: object) -> None:
+        """The message is stored: create and send its deliveries, answer the publisher."""
+        session = message.session
+        publisher = message.publisher
+        if session.dropped:
+            if publisher is not None and not publisher.closed:
+                err = BrokerError(ErrorCode.SESSION_NOT_FOUND, "Session suspended or invalid")
+                publisher.peer.publish_result(PublishOutcome(ref, message.id, error=err))
+            return
+        message.committed = True
+        now = self.clock.now_ms()
+        deliveries = message.deliveries
+        for sub in targets:
+            if sub.connection is None and not sub.named:
+                continue  # its connection went away while the message was being stored
+            delivery = Delivery(message, sub)
+            sub.pending[message.id] = delivery
+            deliveries.append(delivery)
+            if sub.connection is not None:
+                self._send(delivery, now)
+        message.remaining = len(deliveries)
+        if message.expires_ms:
+            session.expiry_queue.append(message)
+            self._wake_at(session, message.expires_ms)
+        outcome = PublishOutcome(ref, message.id, len(deliveries))
+        if publisher is not None and not publisher.closed:
+            publisher.peer.publish_result(outcome)
+        for conn, r in message.waiters:
+            if not conn.closed:
+                conn.peer.publish_result(replace(outcome, ref=r, duplicate=True))
+        message.waiters = []
+        if not deliveries:
+            self._forget(message)
+
+    def _send(self, delivery: Delivery, now: int) -> None:
+        """(Re-)send one delivery and queue its next deadline."""
+        sub = delivery.subscriber
+        session = sub.session
+        retry = delivery.attempts
+        delivery.attempts = retry + 1
+        due = now + session.retry_interval_ms
+        delivery.due_ms = due
+        session.retry_queue.append((due, delivery))
+        self._wake_at(session, due)
+        assert sub.connection is not None
+        sub.connection.peer.deliver(delivery.message, retry)
+        if sub.named:
+            self.store.retried(delivery.message, sub, delivery.attempts, due)
+
+    def ack(self, conn: Connection, message_id: str) -> None:
+        """Settle this connection's delivery of ``message_id``. Unknown ids are ignored
+        (an ACK may arrive after the delivery was given up, or twice)."""
+        sub = conn.subscriber
+        if sub is None:
+            return
+        delivery = sub.pending.pop(message_id, None) if isinstance(message_id, str) else None
+        if delivery is None:
+            return
+        message = delivery.message
+        self._settle(delivery)
+        publisher = message.publisher
+        if publisher is not None and not publisher.closed:
+            publisher.peer.ack_received(message, message.remaining)
+        if message.remaining == 0:
+            self._forget(message)
+
+    def _settle(self, delivery: Delivery) -> None:
+        delivery.settled = True
+        message = delivery.message
+        message.remaining -= 1
+        self.store.settle(message, delivery.subscriber)
+
+    def _give_up(self, delivery: Delivery, reason: str) -> None:
+        delivery.subscriber.pending.pop(delivery.message.id, None)
+        self._settle(delivery)
+        message = delivery.message
+        publisher = message.publisher
+        if publisher is not None and not publisher.closed:
+            publisher.peer.delivery_failed(message, reason, message.remaining)
+        if message.remaining == 0:
+            self._forget(message)
+
+    def _forget(self, message: Message) -> None:
+        session = message.session
+        if session.messages.pop(message.id, None) is None:
+            return
+        forget_at = self.clock.now_ms() + self.config.dedup_window_ms
+        session.recent[message.id] = (forget_at, len(message.deliveries))
+        self.store.forget_message(message)
+        self._wake_at(session, forget_at)
+
+    # ------------------------------------------------------------------ timers
+
+    def _arm(self, session: Session) -> None:
+        """Make sure the scheduler wakes for ``session``'s earliest due work."""
+        due = session.next_due()
+        if due is not None:
+            self._wake_at(session, due)
+
+    def _wake_at(self, session: Session, due: int) -> None:
+        """Make sure the scheduler wakes for ``session`` by ``due``. O(1) when it
+        already will, which is the common case on the publish path."""
+        armed = session.armed_at
+        if armed is not None and armed <= due:
+            return
+        session.armed_at = due
+        heapq.heappush(self._heap, (due, next(self._seq), session))
+        if self._heap[0][2] is session:
+            self._wake.set()
+
+    async def _timer_loop(self) -> None:
+        while True:
+            self._wake.clear()
+            await self.clock.wait(self._wake, self._heap[0][0] if self._heap else None)
+            try:
+                self.run_timers()
+            except Exception:
+                log.exception("timer run failed")
+
+    def run_timers(self) -> None:
+        """Do all timer work due by now: re-sends, give-ups, expiry, forgetting ids."""
+        now = self.clock.now_ms()
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            due, _, session = heapq.heappop(heap)
+            if session.armed_at != due or session.dropped:
+                continue  # superseded by an earlier entry, or the session is gone
+            session.armed_at = _RUNNING  # work queued during the run is picked up below
+            self._run_session(session, now)
+            session.armed_at = None
+            if not session.dropped:
+                self._arm(session)
+
+    def _run_session(self, session: Session, now: int) -> None:
+        if session.expires_at_ms and session.expires_at_ms <= now:
+            self._remove_session(session, "session_expired", "Session expired")
+            task = asyncio.ensure_future(self._store_delete(session.name))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return
+        queue = session.retry_queue
+        limit = session.max_retry_limit
+        while queue and queue[0][0] <= now:
+            due, delivery = queue.popleft()
+            if delivery.settled or delivery.due_ms != due:
+                continue
+            if delivery.attempts > limit:
+                self._give_up(delivery, RETRY_LIMIT)
+            elif delivery.subscriber.connection is None:
+                delivery.due_ms = 0  # offline: re-sent when its subscriber comes back
+            else:
+                self._send(delivery, now)
+        expiring = session.expiry_queue
+        while expiring and expiring[0].expires_ms <= now:
+            message = expiring.popleft()
+            if message.remaining:
+                for delivery in message.deliveries:
+                    if not delivery.settled:
+                        self._give_up(delivery, EXPIRED)
+        recent = session.recent
+        while recent:
+            message_id = next(iter(recent))
+            if recent[message_id][0] > now:
+                break
+            del recent[message_id]

@@ -1,0 +1,78 @@
+"""Messages and the deliveries that track them, one per subscriber."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .connection import Connection, Subscriber
+    from .session import Session
+
+
+class Message:
+    """A published message while any of its deliveries is unsettled."""
+
+    __slots__ = (
+        "id",
+        "topic",
+        "payload",
+        "hash",
+        "timestamp_ms",
+        "json",
+        "session",
+        "publisher",
+        "created_ms",
+        "expires_ms",
+        "deliveries",
+        "remaining",
+        "committed",
+        "waiters",
+        "wire",
+    )
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        topic: str,
+        payload: bytes,
+        hash: str,
+        timestamp_ms: int,
+        json: bool,
+        session: Session,
+        publisher: Connection | None,
+        created_ms: int,
+        expires_ms: int,
+    ) -> None:
+        self.id = id
+        self.topic = topic
+        self.payload = payload
+        self.hash = hash
+        self.timestamp_ms = timestamp_ms
+        self.json = json
+        self.session = session
+        self.publisher = publisher
+        self.created_ms = created_ms
+        self.expires_ms = expires_ms  # 0 = never
+        self.deliveries: list[Delivery] = []
+        self.remaining = 0
+        self.committed = False
+        # Duplicate publishes that arrived while the store was still writing this one.
+        self.waiters: list[tuple[Connection, object]] = []
+        # Free for a door to cache this message's encoded form, so a fan-out encodes once.
+        self.wire: object = None
+
+
+class Delivery:
+    """One subscriber's copy of one message: sent, re-sent, then settled or dropped."""
+
+    __slots__ = ("message", "subscriber", "attempts", "due_ms", "settled")
+
+    def __init__(self, message: Message, subscriber: Subscriber) -> None:
+        self.message = message
+        self.subscriber = subscriber
+        self.attempts = 0  # sends so far
+        # When the next re-send (or the drop) is due; 0 while not scheduled (its
+        # subscriber is offline). A retry-queue entry whose due time differs is stale.
+        self.due_ms = 0
+        self.settled = False

@@ -1,0 +1,156 @@
+"""A session: one isolated virtual broker with its own credentials, policy and state."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .credentials import VerifiedCache, verify_password, verify_secret
+from .topics import TopicIndex
+
+if TYPE_CHECKING:
+    from .connection import Connection, Subscriber
+    from .delivery import Delivery, Message
+
+DEFAULT_RETRY_INTERVAL_MS = 5000
+DEFAULT_MAX_RETRY_LIMIT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-session limits; 0 means the server default (payload) or unlimited (others)."""
+
+    max_payload_bytes: int = 0
+    max_connections: int = 0
+    max_subscriptions: int = 0
+    max_pending_messages: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSpec:
+    """What a session is created with. Zero values mean the documented defaults."""
+
+    name: str
+    password: str
+    retry_interval_ms: int = 0
+    max_retry_limit: int = 0
+    message_expiry_ms: int = 0
+    session_expiry_ms: int = 0
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """What an administrator may see of a session: never its password or secret key."""
+
+    name: str
+    retry_interval_ms: int
+    max_retry_limit: int
+    message_expiry_ms: int
+    expires_at_ms: int
+    limits: Limits
+    suspended: bool
+    created_at_ms: int
+    connections: int
+    subscriptions: int
+    pending_messages: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A session as the store keeps it: settings and hashed credentials, no live state."""
+
+    name: str
+    password_hash: str
+    secret_hash: str
+    retry_interval_ms: int
+    max_retry_limit: int
+    message_expiry_ms: int
+    expires_at_ms: int  # absolute, 0 = never
+    limits: Limits
+    suspended: bool
+    created_at_ms: int
+
+
+class Session:
+    """State of one session. Mutated only by the Broker."""
+
+    def __init__(self, record: SessionRecord) -> None:
+        self.name = record.name
+        self.password_hash = record.password_hash
+        self.secret_hash = record.secret_hash
+        self.retry_interval_ms = record.retry_interval_ms or DEFAULT_RETRY_INTERVAL_MS
+        self.max_retry_limit = record.max_retry_limit or DEFAULT_MAX_RETRY_LIMIT
+        self.message_expiry_ms = record.message_expiry_ms
+        self.expires_at_ms = record.expires_at_ms
+        self.limits = record.limits
+        self.suspended = record.suspended
+        self.created_at_ms = record.created_at_ms
+        self.dropped = False
+
+        self.connections: set[Connection] = set()
+        self.index: TopicIndex[Subscriber] = TopicIndex()
+        self.named: dict[str, Subscriber] = {}  # client id -> subscriber that outlives streams
+        self.messages: dict[str, Message] = {}  # pending (not yet settled) by message id
+        # Timer queues. All entries of one queue share one interval, so append order is
+        # due order: each queue is a FIFO and the scheduler only looks at its head.
+        self.retry_queue: deque[tuple[int, Delivery]] = deque()
+        self.expiry_queue: deque[Message] = deque()
+        # Settled message ids kept for de-duplication: id -> (forget at, result).
+        self.recent: dict[str, tuple[int, int]] = {}
+        self.armed_at: int | None = None  # due time of this session's entry in the scheduler
+        self._verified = VerifiedCache()
+
+    def check_password(self, password: str) -> bool:
+        if password in self._verified:
+            return True
+        if verify_password(self.password_hash, password):
+            self._verified.add(password)
+            return True
+        return False
+
+    def check_secret(self, password: str, secret_key: str) -> bool:
+        # Both are checked, always, so timing does not tell which one was wrong.
+        secret_ok = verify_secret(self.secret_hash, secret_key)
+        return self.check_password(password) and secret_ok
+
+    def next_due(self) -> int | None:
+        """Earliest time this session has timer work, or None."""
+        due = [self.expires_at_ms] if self.expires_at_ms else []
+        if self.retry_queue:
+            due.append(self.retry_queue[0][0])
+        if self.expiry_queue:
+            due.append(self.expiry_queue[0].expires_ms)
+        if self.recent:
+            due.append(next(iter(self.recent.values()))[0])
+        return min(due) if due else None
+
+    def record(self) -> SessionRecord:
+        return SessionRecord(
+            name=self.name,
+            password_hash=self.password_hash,
+            secret_hash=self.secret_hash,
+            retry_interval_ms=self.retry_interval_ms,
+            max_retry_limit=self.max_retry_limit,
+            message_expiry_ms=self.message_expiry_ms,
+            expires_at_ms=self.expires_at_ms,
+            limits=self.limits,
+            suspended=self.suspended,
+            created_at_ms=self.created_at_ms,
+        )
+
+    def info(self) -> SessionInfo:
+        return SessionInfo(
+            name=self.name,
+            retry_interval_ms=self.retry_interval_ms,
+            max_retry_limit=self.max_retry_limit,
+            message_expiry_ms=self.message_expiry_ms,
+            expires_at_ms=self.expires_at_ms,
+            limits=self.limits,
+            suspended=self.suspended,
+            created_at_ms=self.created_at_ms,
+            connections=len(self.connections),
+            subscriptions=self.index.count,
+            pending_messages=len(self.messages),
+        )

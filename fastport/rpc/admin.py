@@ -1,0 +1,118 @@
+"""The ``fastport.v1.Admin`` service: translates admin calls onto the broker core."""
+
+from __future__ import annotations
+
+import grpc
+from fastport_proto.v1 import admin_pb2 as pb
+from fastport_proto.v1 import admin_pb2_grpc
+
+from ..auth import AdminAuth
+from ..core import Broker, BrokerError, ErrorCode, Limits, SessionInfo, SessionSpec
+from .errors import abort
+
+
+def limits_to_pb(limits: Limits) -> pb.Limits:
+    return pb.Limits(
+        max_payload_bytes=limits.max_payload_bytes,
+        max_connections=limits.max_connections,
+        max_subscriptions=limits.max_subscriptions,
+        max_pending_messages=limits.max_pending_messages,
+    )
+
+
+def info_to_pb(info: SessionInfo) -> pb.SessionInfo:
+    return pb.SessionInfo(
+        name=info.name,
+        retry_interval_ms=info.retry_interval_ms,
+        max_retry_limit=info.max_retry_limit,
+        message_expiry_ms=info.message_expiry_ms,
+        expires_at_ms=info.expires_at_ms,
+        limits=limits_to_pb(info.limits),
+        suspended=info.suspended,
+        created_at_ms=info.created_at_ms,
+        connections=info.connections,
+        subscriptions=info.subscriptions,
+        pending_messages=info.pending_messages,
+    )
+
+
+class AdminService(admin_pb2_grpc.AdminServicer):
+    def __init__(self, broker: Broker, auth: AdminAuth) -> None:
+        self._broker = broker
+        self._auth = auth
+
+    def _is_admin(self, context: grpc.aio.ServicerContext) -> bool:
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization" and isinstance(value, str):
+                return self._auth.check_bearer(value)
+        return False
+
+    async def _require_admin(self, context: grpc.aio.ServicerContext) -> None:
+        if not self._is_admin(context):
+            await abort(context, BrokerError(ErrorCode.UNAUTHENTICATED, "Admin token required"))
+
+    async def _require_owner(self, request: pb.SessionCredentials, context: grpc.aio.ServicerContext) -> None:
+        """The admin token, or this session's own password and secret key."""
+        if self._is_admin(context):
+            return
+        if not request.secret_key:
+            await abort(context, BrokerError(ErrorCode.UNAUTHENTICATED, "Admin token or session credentials required"))
+        await self._broker.check_owner(request.name, request.password, request.secret_key)
+
+    async def CreateSession(self, request: pb.CreateSessionRequest, context: grpc.aio.ServicerContext) -> pb.CreateSessionResponse:
+        await self._require_admin(context)
+        spec = SessionSpec(
+            name=request.name,
+            password=request.password,
+            retry_interval_ms=request.retry_interval_ms,
+            max_retry_limit=request.max_retry_limit,
+            message_expiry_ms=request.message_expiry_ms,
+            session_expiry_ms=request.session_expiry_ms,
+            limits=Limits(
+                max_payload_bytes=request.limits.max_payload_bytes,
+                max_connections=request.limits.max_connections,
+                max_subscriptions=request.limits.max_subscriptions,
+                max_pending_messages=request.limits.max_pending_messages,
+            ),
+        )
+        try:
+            info, secret = await self._broker.create_session(spec)
+        except BrokerError as err:
+            await abort(context, err)
+        return pb.CreateSessionResponse(session=info_to_pb(info), secret_key=secret)
+
+    async def DropSession(self, request: pb.SessionCredentials, context: grpc.aio.ServicerContext) -> pb.DropSessionResponse:
+        try:
+            await self._require_owner(request, context)
+            await self._broker.drop_session(request.name)
+        except BrokerError as err:
+            await abort(context, err)
+        return pb.DropSessionResponse()
+
+    async def SuspendSession(self, request: pb.SessionCredentials, context: grpc.aio.ServicerContext) -> pb.SessionInfo:
+        return await self._set_suspended(request, context, True)
+
+    async def ResumeSession(self, request: pb.SessionCredentials, context: grpc.aio.ServicerContext) -> pb.SessionInfo:
+        return await self._set_suspended(request, context, False)
+
+    async def _set_suspended(
+        self, request: pb.SessionCredentials, context: grpc.aio.ServicerContext, suspended: bool
+    ) -> pb.SessionInfo:
+        try:
+            await self._require_owner(request, context)
+            info = await self._broker.set_suspended(request.name, suspended)
+        except BrokerError as err:
+            await abort(context, err)
+        return info_to_pb(info)
+
+    async def GetSession(self, request: pb.GetSessionRequest, context: grpc.aio.ServicerContext) -> pb.SessionInfo:
+        await self._require_admin(context)
+        try:
+            info = self._broker.get_session(request.name)
+        except BrokerError as err:
+            await abort(context, err)
+        return info_to_pb(info)
+
+    async def ListSessions(self, request: pb.ListSessionsRequest, context: grpc.aio.ServicerContext) -> pb.ListSessionsResponse:
+        await self._require_admin(context)
+        return pb.ListSessionsResponse(sessions=[info_to_pb(i) for i in self._broker.list_sessions()])

@@ -1,0 +1,39 @@
+"""Core error codes as gRPC status codes.
+
+The stable fastport code also travels as trailing metadata ``fastport-error-code``, so
+a client in any language can tell, say, ``invalid_password`` from ``session_not_found``
+although both are UNAUTHENTICATED/NOT_FOUND-like statuses.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from ..core.errors import BrokerError, ErrorCode
+
+ERROR_CODE_KEY = "fastport-error-code"
+
+STATUS: dict[ErrorCode, grpc.StatusCode] = {
+    ErrorCode.INVALID_FRAME: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorCode.INVALID_FIELD: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorCode.INVALID_TOPIC: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorCode.NOT_INITIALIZED: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorCode.SESSION_NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    ErrorCode.SESSION_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
+    ErrorCode.INVALID_PASSWORD: grpc.StatusCode.UNAUTHENTICATED,
+    ErrorCode.INVALID_CREDENTIALS: grpc.StatusCode.UNAUTHENTICATED,
+    ErrorCode.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
+    ErrorCode.PERMISSION_DENIED: grpc.StatusCode.PERMISSION_DENIED,
+    ErrorCode.SESSION_SUSPENDED: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorCode.PAYLOAD_TOO_LARGE: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ErrorCode.LIMIT_EXCEEDED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ErrorCode.STORAGE_ERROR: grpc.StatusCode.UNAVAILABLE,
+    ErrorCode.SHUTTING_DOWN: grpc.StatusCode.UNAVAILABLE,
+    ErrorCode.UNSUPPORTED: grpc.StatusCode.UNIMPLEMENTED,
+    ErrorCode.INTERNAL: grpc.StatusCode.INTERNAL,
+}
+
+
+async def abort(context: grpc.aio.ServicerContext, err: BrokerError) -> None:
+    """End the call with ``err``'s status; never returns."""
+    await context.abort(STATUS[err.code], err.message, trailing_metadata=((ERROR_CODE_KEY, err.code.value),))

@@ -1,0 +1,76 @@
+"""The gRPC door: one grpc.aio server with Admin, Broker, health and reflection."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from fastport_proto.v1 import admin_pb2, admin_pb2_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from ..auth import AdminAuth
+from ..core import Broker
+from .admin import AdminService
+from .stream import SERVICE as BROKER_SERVICE
+from .stream import BrokerService
+
+log = logging.getLogger("fastport.rpc")
+
+ADMIN_SERVICE = admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name
+# Room for a frame's framing around one maximum-size payload.
+FRAME_OVERHEAD = 1 << 20
+
+
+class GrpcDoor:
+    def __init__(
+        self,
+        broker: Broker,
+        auth: AdminAuth,
+        *,
+        max_payload_bytes: int,
+        credentials: grpc.ServerCredentials | None = None,
+    ) -> None:
+        self._broker = broker
+        self._auth = auth
+        self._credentials = credentials
+        self._health = health.aio.HealthServicer()
+        self._server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", max_payload_bytes + FRAME_OVERHEAD),
+                ("grpc.max_send_message_length", -1),
+                ("grpc.so_reuseport", 0),
+                ("grpc.keepalive_time_ms", 30_000),
+                ("grpc.keepalive_timeout_ms", 10_000),
+                ("grpc.http2.max_pings_without_data", 0),
+                ("grpc.keepalive_permit_without_calls", 1),
+            ]
+        )
+        self.port = 0
+
+    async def start(self, host: str, port: int) -> int:
+        server = self._server
+        admin_pb2_grpc.add_AdminServicer_to_server(AdminService(self._broker, self._auth), server)
+        server.add_generic_rpc_handlers((BrokerService(self._broker).handler(),))
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        names = (
+            ADMIN_SERVICE,
+            BROKER_SERVICE,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        )
+        reflection.enable_server_reflection(names, server)
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        if self._credentials is not None:
+            self.port = server.add_secure_port(address, self._credentials)
+        else:
+            self.port = server.add_insecure_port(address)
+        await server.start()
+        for name in ("", ADMIN_SERVICE, BROKER_SERVICE):
+            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        return self.port
+
+    async def stop(self, grace: float) -> None:
+        """Stop accepting calls; open streams get ``grace`` seconds to finish."""
+        await self._health.enter_graceful_shutdown()
+        await self._server.stop(grace)

@@ -1,0 +1,49 @@
+"""The ``memory`` store: no durability, for tests and throwaway brokers.
+
+The core already holds all live state in memory, so this store records nothing and
+every publish is confirmed at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING
+
+from .base import StoredState
+
+if TYPE_CHECKING:
+    from ..core.connection import Subscriber
+    from ..core.delivery import Message
+    from ..core.session import SessionRecord
+
+
+class MemoryStore:
+    async def open(self) -> StoredState:
+        return StoredState()
+
+    async def close(self) -> None:
+        return None
+
+    async def put_session(self, record: SessionRecord) -> None:
+        return None
+
+    async def delete_session(self, name: str) -> None:
+        return None
+
+    def add_message(self, message: Message, subscribers: Sequence[Subscriber]) -> Awaitable[None] | None:
+        return None
+
+    def settle(self, message: Message, subscriber: Subscriber) -> None:
+        return None
+
+    def retried(self, message: Message, subscriber: Subscriber, attempts: int, due_ms: int) -> None:
+        return None
+
+    def forget_message(self, message: Message) -> None:
+        return None
+
+    def put_subscription(self, session: str, subscriber: str, pattern: str) -> None:
+        return None
+
+    def delete_subscription(self, session: str, subscriber: str, pattern: str) -> None:
+        return None
