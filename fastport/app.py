@@ -54,7 +54,8 @@ class App:
             credentials = grpc.ssl_server_credentials([(s.tls_key.read_bytes(), s.tls_cert.read_bytes())])
         self.grpc = GrpcDoor(self.broker, auth, max_payload_bytes=s.max_payload, credentials=credentials)
         self.grpc_port = await self.grpc.start(s.host, s.grpc_port)
-        log.info("listening grpc=%s:%d store=%s", s.host, self.grpc_port, s.store)
+        log.info("listening grpc=%s:%d", s.host, self.grpc_port)
+        log.info("ready (store=%s)", s.store)
 
     async def stop(self) -> None:
         """Graceful: refuse new work, tell connected clients, flush the store."""

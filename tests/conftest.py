@@ -1,0 +1,83 @@
+"""Fixtures: an in-process fastport server on free loopback ports, with a manual clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from fastport_proto.v1 import admin_pb2, admin_pb2_grpc, broker_pb2_grpc
+
+from fastport.app import App
+from fastport.config import Settings
+from fastport.core import ManualClock
+
+from .support import ADMIN_PASS, ADMIN_TOKEN, ADMIN_USER, ServerProcess
+
+ADMIN_METADATA = (("authorization", f"Bearer {ADMIN_TOKEN}"),)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = dict(
+        host="127.0.0.1",
+        grpc_port=0,
+        http_port=0,
+        data_dir=data_dir,
+        store="memory",
+        admin_token=ADMIN_TOKEN,
+        admin_user=ADMIN_USER,
+        admin_pass=ADMIN_PASS,
+    )
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def app(tmp_path: Path, clock: ManualClock) -> AsyncIterator[App]:
+    """A running server (both doors, memory store) whose time moves only with ``clock``."""
+    server = App(make_settings(tmp_path), clock=clock)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def channel(app: App) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc_port}") as ch:
+        yield ch
+
+
+@pytest.fixture
+def admin(channel: grpc.aio.Channel) -> admin_pb2_grpc.AdminStub:
+    return admin_pb2_grpc.AdminStub(channel)
+
+
+@pytest.fixture
+def broker_stub(channel: grpc.aio.Channel) -> broker_pb2_grpc.BrokerStub:
+    return broker_pb2_grpc.BrokerStub(channel)
+
+
+async def create_session(
+    admin: admin_pb2_grpc.AdminStub, name: str, password: str = "pw", **settings: int
+) -> admin_pb2.CreateSessionResponse:
+    return await admin.CreateSession(
+        admin_pb2.CreateSessionRequest(name=name, password=password, **settings), metadata=ADMIN_METADATA
+    )
+
+
+@pytest.fixture
+def server_process(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A ``fastport serve`` child process (not started: call ``.start()``); killed at the end."""
+    proc = ServerProcess(tmp_path / "data")
+    try:
+        yield proc
+    finally:
+        proc.kill()

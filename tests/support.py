@@ -1,0 +1,103 @@
+"""Helpers for tests that run real fastport servers, in-process or as processes.
+
+Shared by the server's and the client package's tests. Every server binds port 0 on
+127.0.0.1 (a free port) and is stopped by the test that started it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ADMIN_TOKEN = "test-admin-token"
+ADMIN_USER = "admin"
+ADMIN_PASS = "secret:with:colons"
+
+_LISTENING = re.compile(r"listening (grpc|http)=(\S+):(\d+)")
+
+
+@dataclass
+class ServerProcess:
+    """A ``fastport serve`` child process on free loopback ports."""
+
+    data_dir: Path
+    args: Sequence[str] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[str] | None = None
+    ports: dict[str, int] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def grpc_address(self) -> str:
+        return f"127.0.0.1:{self.ports['grpc']}"
+
+    def start(self, timeout: float = 20.0, ports: dict[str, int] | None = None) -> ServerProcess:
+        """Start (or restart; ``ports`` reuses given ports) and wait until every door listens."""
+        wanted = ports or {}
+        cmd = [
+            sys.executable,
+            "-m",
+            "fastport",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--grpc-port",
+            str(wanted.get("grpc", 0)),
+            "--http-port",
+            str(wanted.get("http", 0)),
+            "--data-dir",
+            str(self.data_dir),
+            "--admin-token",
+            ADMIN_TOKEN,
+            *self.args,
+        ]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+        self.ports = {}
+        deadline = time.monotonic() + timeout
+        assert self.proc.stderr is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                raise RuntimeError("server exited during start-up:\n" + "".join(self.log))
+            self.log.append(line)
+            m = _LISTENING.search(line)
+            if m:
+                self.ports[m.group(1)] = int(m.group(3))
+            if "ready" in line and self.ports:
+                os.set_blocking(self.proc.stderr.fileno(), False)
+                return self
+        self.kill()
+        raise RuntimeError("server did not start in time:\n" + "".join(self.log))
+
+    def read_log(self) -> str:
+        """Everything the server has logged so far."""
+        if self.proc is not None and self.proc.stderr is not None:
+            try:
+                while chunk := self.proc.stderr.read():
+                    self.log.append(chunk)
+            except (BlockingIOError, TypeError, ValueError):
+                pass
+        return "".join(self.log)
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM and wait: the graceful path. Returns the exit status."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.read_log()
+
+    def kill(self) -> None:
+        """SIGKILL: a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
