@@ -1,0 +1,386 @@
+"""Delivery semantics of DESIGN.md, driven through the Broker API with a manual clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastport.core import Broker, Limits, ManualClock
+from fastport.core.errors import ErrorCode
+
+from .conftest import make_session, refused
+
+
+async def test_fan_out_skips_publisher_and_counts_deliveries(broker: Broker, client) -> None:
+    await make_session(broker)
+    subs = [await client() for _ in range(3)]
+    for s in subs:
+        s.subscribe("t")
+    pub = await client()
+    pub.subscribe("t")  # the publishing connection itself is skipped
+    outcome = await pub.publish("t", b"hello", message_id="m1", hash="h", timestamp_ms=123)
+    assert outcome.error is None and outcome.delivered_to == 3 and outcome.message_id == "m1"
+    for s in subs:
+        assert [(m.message_id, m.payload, m.retry) for m in s.peer.messages] == [("m1", b"hello", 0)]
+    assert pub.peer.messages == []
+
+
+async def test_server_makes_message_id_when_missing(broker: Broker, client) -> None:
+    await make_session(broker)
+    sub = await client()
+    sub.subscribe("t")
+    outcome = await (await client()).publish("t")
+    assert len(outcome.message_id) == 32
+    assert sub.peer.ids() == [outcome.message_id]
+
+
+async def test_ack_settles_only_that_subscriber_and_tells_publisher(broker: Broker, client, clock: ManualClock) -> None:
+    await make_session(broker, retry_interval_ms=1000)
+    a, b = await client(), await client()
+    a.subscribe("t")
+    b.subscribe("t")
+    pub = await client()
+    await pub.publish("t", message_id="m1")
+    a.ack("m1")
+    assert pub.peer.acks == [("m1", 1)]
+    a.ack("m1")  # a second ACK is ignored
+    assert pub.peer.acks == [("m1", 1)]
+    clock.advance(1000)
+    broker.run_timers()
+    assert [m.retry for m in a.peer.messages] == [0]
+    assert [m.retry for m in b.peer.messages] == [0, 1]
+    b.ack("m1")
+    assert pub.peer.acks == [("m1", 1), ("m1", 0)]
+    assert "m1" not in broker.sessions["s"].messages
+
+
+async def test_retries_exactly_up_to_limit_then_gives_up(broker: Broker, client, clock: ManualClock) -> None:
+    await make_session(broker, retry_interval_ms=500, max_retry_limit=3)
+    silent, acker = await client(), await client()
+    silent.subscribe("t")
+    acker.subscribe("t")
+    pub = await client()
+    await pub.publish("t", message_id="m1")
+    acker.ack("m1")
+    for _ in range(10):
+        clock.advance(500)
+        broker.run_timers()
+    assert [m.retry for m in silent.peer.messages] == [0, 1, 2, 3]
+    assert [m.retry for m in acker.peer.messages] == [0]
+    assert pub.peer.failures == [("m1", "retry_limit", 0)]
+    assert broker.sessions["s"].messages == {}
+
+
+async def test_retry_not_before_interval(broker: Broker, client, clock: ManualClock) -> None:
+    await make_session(broker, retry_interval_ms=1000)
+    sub = await client()
+    sub.subscribe("t")
+    await (await client()).publish("t")
+    clock.advance(999)
+    broker.run_timers()
+    assert len(sub.peer.messages) == 1
+    clock.advance(1)
+    broker.run_timers()
+    assert len(sub.peer.messages) == 2
+
+
+async def test_message_expiry_drops_on_time(broker: Broker, client, clock: ManualClock) -> None:
+    await make_session(broker, retry_interval_ms=10_000, message_expiry_ms=3000)
+    sub = await client()
+    sub.subscribe("t")
+    pub = await client()
+    await pub.publish("t", message_id="m1")
+    clock.advance(3000)
+    broker.run_timers()  # before the first retry is due
+    assert pub.peer.failures == [("m1", "expired", 0)]
+    clock.advance(10_000)
+    broker.run_timers()
+    assert len(sub.peer.messages) == 1
+    sub.ack("m1")  # a late ACK of a dropped delivery is ignored
+    assert pub.peer.acks == []
+
+
+async def test_timer_task_resends_when_clock_moves(broker: Broker, client, clock: ManualClock) -> None:
+    """The scheduler task (not only run_timers) wakes on its own when time is due."""
+    await make_session(broker, retry_interval_ms=1000)
+    sub = await client()
+    sub.subscribe("t")
+    await (await client()).publish("t")
+    clock.advance(1000)
+    for _ in range(100):
+        if len(sub.peer.messages) == 2:
+            break
+        await asyncio.sleep(0)
+    assert [m.retry for m in sub.peer.messages] == [0, 1]
+
+
+async def test_duplicate_id_is_not_delivered_twice(broker: Broker, client, clock: ManualClock) -> None:
+    await make_session(broker)
+    sub = await client()
+    sub.subscribe("t")
+    pub = await client()
+    first = await pub.publish("t", message_id="m1")
+    again = await pub.publish("t", b"other", message_id="m1")
+    assert again.duplicate and again.delivered_to == first.delivered_to == 1 and again.error is None
+    assert sub.peer.ids() == ["m1"]
+    sub.ack("m1")  # settled: still remembered for the window (60 s in these tests)
+    after = await pub.publish("t", message_id="m1")
+    assert after.duplicate and sub.peer.ids() == ["m1"]
+    clock.advance(60_000)
+    broker.run_timers()
+    fresh = await pub.publish("t", message_id="m1")
+    assert not fresh.duplicate and sub.peer.ids() == ["m1", "m1"]
+
+
+async def test_republish_from_new_connection_redirects_acks(broker: Broker, client) -> None:
+    await make_session(broker)
+    sub = await client()
+    sub.subscribe("t")
+    old = await client()
+    await old.publish("t", message_id="m1")
+    old.disconnect()
+    new = await client()
+    assert (await new.publish("t", message_id="m1")).duplicate
+    sub.ack("m1")
+    assert new.peer.acks == [("m1", 0)]
+
+
+async def test_wildcard_subscribers_receive(broker: Broker, client) -> None:
+    await make_session(broker)
+    plus, hash_, other = await client(), await client(), await client()
+    plus.subscribe("home/+/temp")
+    hash_.subscribe("home/#")
+    other.subscribe("office/#")
+    outcome = await (await client()).publish("home/kitchen/temp")
+    assert outcome.delivered_to == 2
+    assert len(plus.peer.messages) == len(hash_.peer.messages) == 1
+    assert other.peer.messages == []
+
+
+async def test_sessions_are_isolated(broker: Broker, client) -> None:
+    await make_session(broker, "a")
+    await make_session(broker, "b")
+    in_a = await client("a")
+    in_b = await client("b")
+    in_a.subscribe("#")
+    in_b.subscribe("#")
+    await (await client("a")).publish("t", message_id="same")
+    await (await client("b")).publish("t", b"B", message_id="same")
+    assert [m.payload for m in in_a.peer.messages] == [b"p"]
+    assert [m.payload for m in in_b.peer.messages] == [b"B"]
+    in_b.ack("same")
+    assert len(broker.sessions["a"].messages) == 1 and broker.sessions["b"].messages == {}
+
+
+async def test_suspend_refuses_publish_and_subscribe_until_resume(broker: Broker, client) -> None:
+    await make_session(broker)
+    sub = await client()
+    sub.subscribe("t")
+    pub = await client()
+    info = await broker.set_suspended("s", True)
+    assert info.suspended
+    denied = await pub.publish("t", message_id="m1")
+    assert denied.error is not None and denied.error.code is ErrorCode.SESSION_SUSPENDED
+    assert denied.message_id == "m1"
+    with refused(ErrorCode.SESSION_SUSPENDED):
+        sub.subscribe("u")
+    with refused(ErrorCode.SESSION_SUSPENDED):
+        await client()
+    await broker.set_suspended("s", False)
+    assert (await pub.publish("t")).delivered_to == 1
+
+
+async def test_drop_closes_connections_with_reason(broker: Broker, client) -> None:
+    await make_session(broker)
+    a = await client()
+    a.subscribe("t")
+    await broker.drop_session("s")
+    assert a.peer.closed == ("session_dropped", "Session dropped")
+    assert "s" not in broker.sessions
+    outcome = await a.publish("t")
+    assert outcome.error is not None and outcome.error.code is ErrorCode.NOT_INITIALIZED
+    with refused(ErrorCode.SESSION_NOT_FOUND):
+        await client()
+
+
+async def test_session_expiry_drops_it_on_time(broker: Broker, client, clock: ManualClock) -> None:
+    await make_session(broker, session_expiry_ms=5000)
+    a = await client()
+    clock.advance(4999)
+    broker.run_timers()
+    assert "s" in broker.sessions
+    clock.advance(1)
+    broker.run_timers()
+    assert "s" not in broker.sessions
+    assert a.peer.closed == ("session_expired", "Session expired")
+
+
+async def test_init_errors(broker: Broker, client) -> None:
+    await make_session(broker)
+    for session, password, code in (
+        ("nope", "pw", ErrorCode.SESSION_NOT_FOUND),
+        ("s", "wrong", ErrorCode.INVALID_PASSWORD),
+        ("s", "", ErrorCode.INVALID_PASSWORD),
+    ):
+        with refused(code):
+            await client(session, password)
+
+
+async def test_before_init(broker: Broker) -> None:
+    from .conftest import Client
+
+    await make_session(broker)
+    c = Client(broker)
+    outcome = await c.publish("t")
+    assert outcome.error is not None and outcome.error.code is ErrorCode.NOT_INITIALIZED
+    with refused(ErrorCode.NOT_INITIALIZED):
+        c.subscribe("t")
+    c.ack("whatever")  # ignored
+
+
+async def test_bad_publishes_get_stable_codes(broker: Broker, client) -> None:
+    await make_session(broker, limits=Limits(max_payload_bytes=10))
+    pub = await client()
+    cases = [
+        (("a/+",), {}, ErrorCode.INVALID_TOPIC),
+        (("",), {}, ErrorCode.INVALID_TOPIC),
+        (("t", b"x" * 11), {}, ErrorCode.PAYLOAD_TOO_LARGE),
+        (("t",), {"message_id": "x" * 257}, ErrorCode.INVALID_FIELD),
+    ]
+    for args, kw, code in cases:
+        outcome = await pub.publish(*args, **kw)
+        assert outcome.error is not None and outcome.error.code is code, (args, outcome)
+    assert (await pub.publish("t", b"x" * 10)).error is None
+
+
+async def test_server_wide_payload_limit(broker: Broker, client) -> None:
+    await make_session(broker)
+    pub = await client()
+    outcome = await pub.publish("t", b"x" * 1025)
+    assert outcome.error is not None and outcome.error.code is ErrorCode.PAYLOAD_TOO_LARGE
+
+
+async def test_limits(broker: Broker, client) -> None:
+    await make_session(broker, limits=Limits(max_connections=2, max_subscriptions=2, max_pending_messages=1))
+    a = await client()
+    b = await client()
+    with refused(ErrorCode.LIMIT_EXCEEDED):
+        await client()
+    a.subscribe("x")
+    a.subscribe("y")
+    a.subscribe("y")  # already there: not counted again
+    with refused(ErrorCode.LIMIT_EXCEEDED):
+        b.subscribe("z")
+    assert (await b.publish("x")).error is None
+    denied = await b.publish("x")
+    assert denied.error is not None and denied.error.code is ErrorCode.LIMIT_EXCEEDED
+    a.ack_all()
+    assert (await b.publish("x")).error is None
+
+
+async def test_subscriber_leaving_gives_up_its_deliveries(broker: Broker, client) -> None:
+    await make_session(broker)
+    sub = await client()
+    sub.subscribe("t")
+    pub = await client()
+    await pub.publish("t", message_id="m1")
+    sub.disconnect()
+    assert pub.peer.failures == [("m1", "subscriber_gone", 0)]
+    assert broker.sessions["s"].messages == {}
+    assert broker.sessions["s"].index.count == 0
+
+
+async def test_unsubscribe_stops_new_deliveries(broker: Broker, client) -> None:
+    await make_session(broker)
+    sub = await client()
+    sub.subscribe("t")
+    pub = await client()
+    await pub.publish("t")
+    broker.unsubscribe(sub.conn, "t")
+    broker.unsubscribe(sub.conn, "never-subscribed")
+    assert (await pub.publish("t")).delivered_to == 0
+    assert len(sub.peer.messages) == 1
+
+
+async def test_reinit_into_another_session_drops_old_subscriptions(broker: Broker, client) -> None:
+    await make_session(broker, "a")
+    await make_session(broker, "b")
+    c = await client("a")
+    c.subscribe("t")
+    await broker.init(c.conn, "b", "pw")
+    assert broker.sessions["a"].index.count == 0
+    assert (await (await client("a")).publish("t")).delivered_to == 0
+
+
+async def test_persistent_subscriber_gets_offline_messages_in_order(broker: Broker, client, clock: ManualClock) -> None:
+    await make_session(broker, retry_interval_ms=1000, max_retry_limit=2)
+    sub = await client(client_id="dev1")
+    sub.subscribe("t", persistent=True)
+    sub.subscribe("volatile")
+    pub = await client()
+    await pub.publish("t", message_id="m0")
+    sub.disconnect()
+    for i in range(1, 4):
+        out = await pub.publish("t", message_id=f"m{i}")
+        assert out.delivered_to == 1  # stored for the absent subscriber
+    assert (await pub.publish("volatile")).delivered_to == 0
+    for _ in range(5):  # offline time does not use up retries
+        clock.advance(1000)
+        broker.run_timers()
+    assert pub.peer.failures == []
+    back = await client(client_id="dev1")
+    assert back.peer.ids() == ["m0", "m1", "m2", "m3"]
+    assert [m.retry for m in back.peer.messages] == [1, 0, 0, 0]
+    back.ack_all()
+    assert sorted(a[0] for a in pub.peer.acks) == ["m0", "m1", "m2", "m3"]
+
+
+async def test_client_id_takeover_closes_old_connection(broker: Broker, client) -> None:
+    await make_session(broker)
+    first = await client(client_id="dev1")
+    first.subscribe("t", persistent=True)
+    second = await client(client_id="dev1")
+    assert first.peer.closed is not None and first.peer.closed[0] == "replaced"
+    assert (await (await client()).publish("t")).delivered_to == 1
+    assert len(second.peer.messages) == 1
+
+
+async def test_persistent_needs_client_id(broker: Broker, client) -> None:
+    await make_session(broker)
+    c = await client()
+    with refused(ErrorCode.INVALID_FIELD):
+        c.subscribe("t", persistent=True)
+
+
+async def test_one_scheduler_entry_per_session_not_per_message(broker: Broker, client, clock: ManualClock) -> None:
+    """Timers scale: thousands of pending deliveries cost no event-loop timers and
+    at most a few heap entries."""
+    await make_session(broker, retry_interval_ms=1000)
+    subs = [await client() for _ in range(5)]
+    for s in subs:
+        s.subscribe("t")
+    pub = await client()
+    for i in range(2000):
+        await pub.publish("t", message_id=str(i))
+    assert len(broker.sessions["s"].retry_queue) == 10_000
+    assert len(broker._heap) <= 2
+    clock.advance(1000)
+    broker.run_timers()
+    assert all(len(s.peer.messages) == 4000 for s in subs)
+
+
+async def test_admin_operations(broker: Broker) -> None:
+    secret = await make_session(broker, "a", retry_interval_ms=250)
+    assert len(secret) == 64 and int(secret, 16) >= 0
+    with refused(ErrorCode.SESSION_EXISTS):
+        await make_session(broker, "a")
+    info = broker.get_session("a")
+    assert info.retry_interval_ms == 250 and info.max_retry_limit == 100 and not info.suspended
+    assert [i.name for i in broker.list_sessions()] == ["a"]
+    await broker.check_owner("a", "pw", secret)
+    for pw, key in (("pw", "0" * 64), ("bad", secret)):
+        with refused(ErrorCode.INVALID_CREDENTIALS):
+            await broker.check_owner("a", pw, key)
+    for bad in (dict(name=""), dict(password=""), dict(retry_interval_ms=-1), dict(max_retry_limit=True)):
+        spec = dict(name="n", password="pw") | bad
+        with refused(ErrorCode.INVALID_FIELD):
+            await make_session(broker, **spec)
