@@ -1,0 +1,292 @@
+"""The gRPC door against a real grpc.aio server on a free loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import grpc
+import pytest
+from fastport_proto.v1 import admin_pb2, broker_pb2_grpc
+from fastport_proto.v1 import broker_pb2 as pb
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from fastport.app import App
+from fastport.core import ManualClock
+
+from ..conftest import ADMIN_METADATA, create_session
+
+_ids = iter(range(1, 1 << 30))
+
+
+class Stream:
+    """One Connect stream, collecting everything the server sends."""
+
+    def __init__(self, stub: broker_pb2_grpc.BrokerStub) -> None:
+        self.call = stub.Connect()
+        self.frames: list[pb.ServerFrame] = []
+
+    async def send(self, **items: object) -> None:
+        await self.call.write(pb.ClientFrame(**items))  # type: ignore[arg-type]
+
+    async def init(self, session: str, password: str = "pw", client_id: str = "") -> pb.InitResult:
+        await self.send(init=pb.Init(request_id=next(_ids), session=session, password=password, client_id=client_id))
+        frame = await self.until(lambda f: f.HasField("init_result"))
+        return frame.init_result
+
+    async def subscribe(self, *topics: str) -> list[pb.SubscribeResult]:
+        await self.send(subscribe=[pb.Subscribe(request_id=next(_ids), topic=t) for t in topics])
+        results: list[pb.SubscribeResult] = []
+        while len(results) < len(topics):
+            results += (await self.until(lambda f: len(f.subscribe_results) > 0)).subscribe_results
+        return results
+
+    async def publish(self, topic: str, payload: bytes = b"x", **kw: object) -> pb.PublishResult:
+        request_id = next(_ids)
+        await self.send(publish=[pb.Publish(request_id=request_id, topic=topic, payload=payload, **kw)])  # type: ignore[arg-type]
+        frame = await self.until(lambda f: any(r.request_id == request_id for r in f.publish_results))
+        return next(r for r in frame.publish_results if r.request_id == request_id)
+
+    async def until(self, pred: Callable[[pb.ServerFrame], bool], timeout: float = 5.0) -> pb.ServerFrame:
+        for frame in self.frames:
+            if pred(frame):
+                self.frames.remove(frame)
+                return frame
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.call.read()
+                assert frame is not grpc.aio.EOF, "stream ended"
+                if pred(frame):
+                    return frame
+                self.frames.append(frame)
+
+    async def messages(self, n: int) -> list[pb.Message]:
+        got: list[pb.Message] = []
+        while len(got) < n:
+            got += (await self.until(lambda f: len(f.messages) > 0)).messages
+        return got
+
+    async def acks_received(self, n: int) -> list[pb.AckReceived]:
+        got: list[pb.AckReceived] = []
+        while len(got) < n:
+            got += (await self.until(lambda f: len(f.acks_received) > 0)).acks_received
+        return got
+
+    def close(self) -> None:
+        self.call.cancel()
+
+
+@pytest.fixture
+async def streams(broker_stub):  # type: ignore[no-untyped-def]
+    opened: list[Stream] = []
+
+    def open_stream() -> Stream:
+        s = Stream(broker_stub)
+        opened.append(s)
+        return s
+
+    yield open_stream
+    for s in opened:
+        s.close()
+
+
+async def test_two_sessions_side_by_side(admin, streams) -> None:
+    await create_session(admin, "a")
+    await create_session(admin, "b", password="pb")
+    sub_a, sub_b, pub_a, pub_b = streams(), streams(), streams(), streams()
+    assert not (await sub_a.init("a")).HasField("error")
+    assert not (await sub_b.init("b", "pb")).HasField("error")
+    await pub_a.init("a")
+    await pub_b.init("b", "pb")
+    await sub_a.subscribe("news")
+    await sub_b.subscribe("news")
+    assert (await pub_a.publish("news", b"for a", message_id="m")).delivered_to == 1
+    assert (await pub_b.publish("news", b"for b", message_id="m")).delivered_to == 1
+    assert [m.payload for m in await sub_a.messages(1)] == [b"for a"]
+    assert [m.payload for m in await sub_b.messages(1)] == [b"for b"]
+
+
+async def test_fan_out_with_acks_reaching_publisher(admin, streams) -> None:
+    await create_session(admin, "s")
+    subs = [streams() for _ in range(4)]
+    for s in subs:
+        await s.init("s")
+        await s.subscribe("t/+")
+    pub = streams()
+    await pub.init("s")
+    result = await pub.publish("t/1", b"hello", hash="h1", timestamp_ms=42, message_id="m1")
+    assert result.delivered_to == 4 and result.message_id == "m1" and not result.duplicate
+    for i, s in enumerate(subs):
+        (m,) = await s.messages(1)
+        assert (m.topic, m.payload, m.hash, m.timestamp_ms, m.retry) == ("t/1", b"hello", "h1", 42, 0)
+        await s.send(ack=[pb.Ack(message_id="m1", topic="t/1")])
+        (ack,) = await pub.acks_received(1)
+        assert (ack.message_id, ack.remaining) == ("m1", 3 - i)
+
+
+async def test_never_acking_subscriber_retried_exactly_to_limit(app: App, admin, streams, clock: ManualClock) -> None:
+    await create_session(admin, "s", retry_interval_ms=1000, max_retry_limit=3)
+    silent, acker, pub = streams(), streams(), streams()
+    for s in (silent, acker, pub):
+        await s.init("s")
+    await silent.subscribe("t")
+    await acker.subscribe("t")
+    await pub.publish("t", message_id="m1")
+    await acker.messages(1)
+    await acker.send(ack=[pb.Ack(message_id="m1")])
+    await pub.acks_received(1)
+    retries = [m.retry for m in await silent.messages(1)]
+    for _ in range(3):
+        clock.advance(1000)
+        retries += [m.retry for m in await silent.messages(1)]
+    assert retries == [0, 1, 2, 3]
+    clock.advance(1000)
+    failed = await pub.until(lambda f: len(f.delivery_failures) > 0)
+    assert [(d.message_id, d.reason, d.remaining) for d in failed.delivery_failures] == [("m1", "retry_limit", 0)]
+    clock.advance(5000)
+    await asyncio.sleep(0.05)
+    assert not any(f.messages for f in acker.frames + silent.frames)
+
+
+async def test_batched_frame_of_publishes_and_acks(admin, streams) -> None:
+    await create_session(admin, "s")
+    sub, pub = streams(), streams()
+    await sub.init("s")
+    await sub.subscribe("t")
+    await pub.init("s")
+    await pub.send(publish=[pb.Publish(request_id=i, topic="t", payload=b"%d" % i) for i in range(1, 501)])
+    results: list[pb.PublishResult] = []
+    while len(results) < 500:
+        results += (await pub.until(lambda f: len(f.publish_results) > 0)).publish_results
+    assert [r.request_id for r in results] == list(range(1, 501))
+    msgs = await sub.messages(500)
+    assert [m.payload for m in msgs] == [b"%d" % i for i in range(1, 501)]
+    await sub.send(ack=[pb.Ack(message_id=m.message_id) for m in msgs])
+    assert len(await pub.acks_received(500)) == 500
+
+
+async def test_duplicate_message_id_returns_original_result(admin, streams) -> None:
+    await create_session(admin, "s")
+    sub, pub = streams(), streams()
+    await sub.init("s")
+    await sub.subscribe("t")
+    await pub.init("s")
+    first = await pub.publish("t", message_id="dup")
+    again = await pub.publish("t", message_id="dup")
+    assert again.duplicate and again.delivered_to == first.delivered_to == 1
+    assert len(await sub.messages(1)) == 1
+    await asyncio.sleep(0.05)
+    assert not any(f.messages for f in sub.frames)
+
+
+async def test_errors_have_stable_codes(admin, streams) -> None:
+    await create_session(admin, "s")
+    s = streams()
+    pre = await s.publish("t")
+    assert pre.error.code == "not_initialized"
+    (sub_result,) = await s.subscribe("t")
+    assert sub_result.error.code == "not_initialized"
+    assert (await s.init("nope")).error.code == "session_not_found"
+    assert (await s.init("s", "wrong")).error.code == "invalid_password"
+    assert not (await s.init("s")).HasField("error")  # the stream stayed usable
+    (bad,) = await s.subscribe("a/#/b")
+    assert bad.error.code == "invalid_topic"
+    assert (await s.publish("a/+")).error.code == "invalid_topic"
+    big = await s.publish("t", b"x" * (10 * 1024 * 1024 + 1))
+    assert big.error.code == "payload_too_large"
+
+
+async def test_undecodable_frame_gets_invalid_frame(app: App) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc_port}") as channel:
+        raw = channel.stream_stream("/fastport.v1.Broker/Connect")
+        call = raw()
+        await call.write(b"\xff\xff\xff")
+        reply = pb.ServerFrame.FromString(await call.read())
+        assert [e.code for e in reply.errors] == ["invalid_frame"]
+        # ...and the stream still works afterwards
+        await call.write(pb.ClientFrame(publish=[pb.Publish(request_id=7, topic="t")]).SerializeToString())
+        reply = pb.ServerFrame.FromString(await call.read())
+        assert reply.publish_results[0].error.code == "not_initialized"
+        call.cancel()
+
+
+async def test_drop_session_closes_streams_with_reason(admin, streams) -> None:
+    created = await create_session(admin, "s")
+    s = streams()
+    await s.init("s")
+    await admin.DropSession(
+        admin_pb2.SessionCredentials(name="s", password="pw", secret_key=created.secret_key)
+    )
+    frame = await s.until(lambda f: f.HasField("closing"))
+    assert frame.closing.code == "session_dropped"
+    assert await s.call.read() is grpc.aio.EOF
+
+
+async def test_admin_requires_token_or_session_secret(admin) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await admin.CreateSession(admin_pb2.CreateSessionRequest(name="x", password="pw"))
+    assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert dict(info.value.trailing_metadata())["fastport-error-code"] == "unauthenticated"
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await admin.ListSessions(admin_pb2.ListSessionsRequest(), metadata=(("authorization", "Bearer nope"),))
+    assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    created = await create_session(admin, "s")
+    creds = admin_pb2.SessionCredentials(name="s", password="pw", secret_key=created.secret_key)
+    assert (await admin.SuspendSession(creds)).suspended
+    assert not (await admin.ResumeSession(creds)).suspended
+    wrong = admin_pb2.SessionCredentials(name="s", password="pw", secret_key="0" * 64)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await admin.DropSession(wrong)
+    assert dict(info.value.trailing_metadata())["fastport-error-code"] == "invalid_credentials"
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await create_session(admin, "s")
+    assert info.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    info_reply = await admin.GetSession(admin_pb2.GetSessionRequest(name="s"), metadata=ADMIN_METADATA)
+    assert info_reply.name == "s" and info_reply.retry_interval_ms == 5000
+    listed = await admin.ListSessions(admin_pb2.ListSessionsRequest(), metadata=ADMIN_METADATA)
+    assert [s.name for s in listed.sessions] == ["s"]
+    await admin.DropSession(admin_pb2.SessionCredentials(name="s"), metadata=ADMIN_METADATA)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await admin.GetSession(admin_pb2.GetSessionRequest(name="s"), metadata=ADMIN_METADATA)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_suspended_session_refuses_publish(admin, streams) -> None:
+    await create_session(admin, "s")
+    pub = streams()
+    await pub.init("s")
+    await admin.SuspendSession(admin_pb2.SessionCredentials(name="s"), metadata=ADMIN_METADATA)
+    assert (await pub.publish("t")).error.code == "session_suspended"
+    await admin.ResumeSession(admin_pb2.SessionCredentials(name="s"), metadata=ADMIN_METADATA)
+    assert not (await pub.publish("t")).HasField("error")
+
+
+async def test_unary_publish(admin, broker_stub, streams) -> None:
+    await create_session(admin, "s")
+    sub = streams()
+    await sub.init("s")
+    await sub.subscribe("t")
+    result = await broker_stub.Publish(
+        pb.PublishRequest(session="s", password="pw", publish=pb.Publish(topic="t", payload=b"one"))
+    )
+    assert result.delivered_to == 1
+    assert [m.payload for m in await sub.messages(1)] == [b"one"]
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await broker_stub.Publish(pb.PublishRequest(session="s", password="bad", publish=pb.Publish(topic="t")))
+    assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_health_and_reflection(channel) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    for service in ("", "fastport.v1.Broker", "fastport.v1.Admin"):
+        reply = await health.Check(health_pb2.HealthCheckRequest(service=service))
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+
+    async def ask() -> reflection_pb2.ServerReflectionResponse:
+        call = reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+        return await call.read()
+
+    names = {s.name for s in (await ask()).list_services_response.service}
+    assert {"fastport.v1.Admin", "fastport.v1.Broker", "grpc.health.v1.Health"} <= names
