@@ -29,6 +29,7 @@ class ServerProcess:
 
     data_dir: Path
     args: Sequence[str] = ()
+    admin_token: str | None = ADMIN_TOKEN  # None: the server makes and stores its own
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[str] | None = None
     ports: dict[str, int] = field(default_factory=dict)
@@ -54,8 +55,7 @@ class ServerProcess:
             str(wanted.get("http", 0)),
             "--data-dir",
             str(self.data_dir),
-            "--admin-token",
-            ADMIN_TOKEN,
+            *(["--admin-token", self.admin_token] if self.admin_token else []),
             *self.args,
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}

@@ -1,0 +1,111 @@
+"""The ``fastport`` command, run as real processes against a real server process."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from ..support import ServerProcess
+
+
+def fastport(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastport", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, **(env or {})},
+    )
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_admin_pub_sub_and_graceful_shutdown(server_process: ServerProcess) -> None:
+    server_process.admin_token = None  # the server generates one on first start
+    server_process.start()
+    data_dir = server_process.data_dir
+    token_file = data_dir / "admin-token"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    token = token_file.read_text().strip()
+    assert str(token_file.resolve()) in server_process.read_log()
+    server = ["--server", server_process.grpc_address]
+    admin = [*server, "--data-dir", str(data_dir)]
+
+    created = json.loads(fastport("session", "create", "demo", "--password", "pw", "--retry-interval", "750", *admin).stdout)
+    assert len(created["secretKey"]) == 64
+    assert created["session"]["retryIntervalMs"] == 750
+    listed = json.loads(fastport("session", "list", *admin).stdout)
+    assert [s["name"] for s in listed] == ["demo"]
+
+    sub = subprocess.Popen(
+        [sys.executable, "-m", "fastport", "sub", *server, "--session", "demo", "--password", "pw", "sensors/+", "--count", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Wait until the subscription is in place before publishing.
+        for _ in range(200):
+            info = json.loads(fastport("session", "get", "demo", *admin).stdout)
+            if info["subscriptions"] == 1:
+                break
+            subprocess.run(["sleep", "0.05"])
+        assert info["subscriptions"] == 1
+        pub = ["pub", *server, "--session", "demo", "--password", "pw"]
+        first = json.loads(fastport(*pub, "sensors/a", "21.5").stdout)
+        assert first["deliveredTo"] == 1
+        fastport(*pub, "sensors/b", "héllo")
+        out, err = sub.communicate(timeout=20)
+    finally:
+        sub.kill()
+    assert sub.returncode == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [(m["topic"], m["data"]) for m in lines] == [("sensors/a", "21.5"), ("sensors/b", "héllo")]
+    assert lines[0]["messageId"] == first["messageId"]
+
+    bad = fastport(*pub, "--password", "nope", "sensors/a", "x", check=False)
+    assert bad.returncode == 1 and "invalid_password" in bad.stderr
+
+    secret = ["--password", "pw", "--secret-key", created["secretKey"]]
+    assert json.loads(fastport("session", "suspend", "demo", *server, *secret).stdout)["suspended"] is True
+    refused = fastport(*pub, "sensors/a", "x", check=False)
+    assert refused.returncode == 1 and "session_suspended" in refused.stderr
+    assert json.loads(fastport("session", "resume", "demo", *admin).stdout)["suspended"] is False
+    fastport("session", "drop", "demo", *admin)
+    missing = fastport("session", "get", "demo", *admin, check=False)
+    assert missing.returncode == 1 and "session_not_found" in missing.stderr
+    denied = fastport("session", "list", *server, "--admin-token", "wrong", check=False)
+    assert denied.returncode == 1 and "unauthenticated" in denied.stderr
+
+    assert server_process.stop() == 0
+    log = server_process.read_log()
+    assert "stopped" in log
+    assert token not in log
+
+
+def test_keygen_prints_a_32_byte_key() -> None:
+    key = fastport("keygen").stdout.strip()
+    assert len(base64.b64decode(key, validate=True)) == 32 and len(key) == 44
+    assert fastport("keygen").stdout.strip() != key
+
+
+def test_bad_setting_is_an_error_at_start(tmp_path: Path) -> None:
+    for args, env, text in (
+        (["--grpc-port", "http"], {}, "grpc_port from --grpc-port"),
+        ([], {"FASTPORT_GRPC_PORT": "70000"}, "grpc_port from environment FASTPORT_GRPC_PORT"),
+        (["--store", "oracle"], {}, "store from --store"),
+    ):
+        proc = fastport("serve", "--data-dir", str(tmp_path), *args, check=False, env=env)
+        assert proc.returncode == 1 and text in proc.stderr, proc.stderr
+
+
+def test_help_lists_settings_with_environment_names() -> None:
+    out = fastport("serve", "--help").stdout
+    for flag, env in (("--grpc-port", "FASTPORT_GRPC_PORT"), ("--http-port", "PORT"), ("--log-level", "FASTPORT_LOG_LEVEL")):
+        assert flag in out and env in out
