@@ -1,0 +1,94 @@
+"""Settings precedence (flags > environment > file > defaults) and admin credentials."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import stat
+from pathlib import Path
+
+import pytest
+
+from fastport.auth import AdminAuth, load_or_create_token, read_token
+from fastport.config import ConfigError, Settings, add_arguments, load_settings
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_defaults() -> None:
+    s = load_settings(parse(), environ={})
+    assert s == Settings()
+    assert (s.grpc_port, s.http_port, s.max_payload, s.host) == (50051, 3000, 10 * 1024 * 1024, "127.0.0.1")
+
+
+def test_precedence(tmp_path: Path) -> None:
+    cfg = tmp_path / "fastport.toml"
+    cfg.write_text('grpc_port = 1111\nhttp-port = 2222\nlog_level = "debug"\ncors_origins = ["a", "b"]\n')
+    env = {"FASTPORT_GRPC_PORT": "3333", "MAX_PAYLOAD_SIZE": "99"}
+    s = load_settings(parse("--config", str(cfg), "--grpc-port", "4444"), environ=env)
+    assert s.grpc_port == 4444  # flag over env over file
+    assert s.http_port == 2222  # file over default
+    assert s.max_payload == 99  # legacy env name
+    assert s.log_level == "debug" and s.cors_origins == ("a", "b")
+    s = load_settings(parse("--config", str(cfg)), environ=env)
+    assert s.grpc_port == 3333
+
+
+def test_first_listed_environment_name_wins() -> None:
+    s = load_settings(parse(), environ={"PORT": "8080", "FASTPORT_HTTP_PORT": "9090"})
+    assert s.http_port == 9090
+    assert load_settings(parse(), environ={"PORT": "8080"}).http_port == 8080
+
+
+def test_flag_booleans() -> None:
+    assert load_settings(parse("--open-admin"), environ={}).open_admin is True
+    assert load_settings(parse("--no-open-admin"), environ={"FASTPORT_OPEN_ADMIN": "yes"}).open_admin is False
+
+
+@pytest.mark.parametrize(
+    "argv, env, text",
+    [
+        (("--grpc-port", "-1"),  {}, "grpc_port from --grpc-port"),
+        ((), {"FASTPORT_MAX_PAYLOAD_SIZE": "big"}, "max_payload from environment"),
+        ((), {"FASTPORT_OPEN_ADMIN": "maybe"}, "open_admin"),
+        (("--log-level", "loud"), {}, "log_level"),
+        (("--tls-cert", "c.pem"), {}, "go together"),
+    ],
+)
+def test_bad_values_are_errors(argv: tuple[str, ...], env: dict[str, str], text: str) -> None:
+    with pytest.raises(ConfigError, match=text):
+        load_settings(parse(*argv), environ=env)
+
+
+def test_unknown_key_in_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("grpc_prot = 1\n")
+    with pytest.raises(ConfigError, match="unknown setting 'grpc_prot'"):
+        load_settings(parse("--config", str(cfg)), environ={})
+
+
+def test_token_file_created_private_and_reused(tmp_path: Path) -> None:
+    token = load_or_create_token(tmp_path / "data")
+    path = tmp_path / "data" / "admin-token"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_or_create_token(tmp_path / "data") == token == read_token(tmp_path / "data")
+    assert read_token(tmp_path / "elsewhere") is None
+
+
+def test_admin_auth_headers() -> None:
+    auth = AdminAuth("tok", "admin", "pa:ss")
+
+    def basic(user: str, password: str) -> str:
+        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    assert auth.check_bearer("Bearer tok") and auth.check_bearer("bearer tok")
+    assert not auth.check_bearer("Bearer nope") and not auth.check_bearer(None) and not auth.check_bearer("tok")
+    assert auth.check_basic(basic("admin", "pa:ss"))
+    assert not auth.check_basic(basic("admin", "pa"))
+    assert not auth.check_basic("Bearer " + base64.b64encode(b"admin:pa:ss").decode())
+    assert not auth.check_basic("Basic !!!")
+    assert not AdminAuth("tok").check_basic(basic("admin", "pa:ss"))
