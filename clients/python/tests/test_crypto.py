@@ -26,7 +26,7 @@ from fastport_client.errors import ConfigError
 
 from fpc_support import NODE_DIR, node
 
-VECTORS_PATH = Path(__file__).resolve().parents[3].parent / "shared" / "protocol" / "vectors.json"
+VECTORS_PATH = Path(__file__).resolve().parents[3] / "tests" / "data" / "vectors.json"
 VECTORS = {v["name"]: v for v in json.loads(VECTORS_PATH.read_text())["vectors"]}
 MESSAGE_VECTORS = [VECTORS[name] for name in ("V1", "V2", "V3")]
 BINDING = Binding("s1", "sensors/t1", "m-1")
