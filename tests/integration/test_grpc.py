@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import grpc
 import pytest
-from fastport_proto.v1 import admin_pb2, broker_pb2_grpc
+from fastport_proto.v1 import admin_pb2, admin_pb2_grpc, broker_pb2_grpc
 from fastport_proto.v1 import broker_pb2 as pb
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -290,3 +290,39 @@ async def test_health_and_reflection(channel) -> None:
 
     names = {s.name for s in (await ask()).list_services_response.service}
     assert {"fastport.v1.Admin", "fastport.v1.Broker", "grpc.health.v1.Health"} <= names
+
+
+async def test_shutdown_tells_connected_streams(tmp_path) -> None:
+    from ..conftest import make_settings
+
+    server = App(make_settings(tmp_path))
+    await server.start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        await create_session(admin_pb2_grpc.AdminStub(channel), "s")
+        s = Stream(broker_pb2_grpc.BrokerStub(channel))
+        await s.init("s")
+        stopping = asyncio.create_task(server.stop())
+        frame = await s.until(lambda f: f.HasField("closing"))
+        assert frame.closing.code == "shutting_down"
+        assert await s.call.read() is grpc.aio.EOF
+        await stopping
+
+
+
+async def test_tls_when_a_certificate_is_configured(tmp_path) -> None:
+    from ..conftest import make_settings
+    from ..support import self_signed_certificate
+
+    cert, key = self_signed_certificate(tmp_path)
+    server = App(make_settings(tmp_path, tls_cert=cert, tls_key=key))
+    await server.start()
+    try:
+        creds = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
+        async with grpc.aio.secure_channel(f"127.0.0.1:{server.grpc_port}", creds) as channel:
+            reply = await create_session(admin_pb2_grpc.AdminStub(channel), "s")
+            assert reply.session.name == "s"
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.grpc_port}") as plain:
+            with pytest.raises(grpc.aio.AioRpcError):
+                await create_session(admin_pb2_grpc.AdminStub(plain), "t")
+    finally:
+        await server.stop()
