@@ -446,12 +446,13 @@ class FastPort:
             deadline = self._clock.monotonic() + self._emit_timeout
             if self._connected and self._transport is not None:
                 self._transport.publish(item)
+            left = self._emit_timeout
             while True:
+                if await self._wait(future, min(self._publish_timeout, left)):
+                    return future.result()
                 left = deadline - self._clock.monotonic()
                 if left <= 0:
                     raise PublishTimeoutError(message_id, self._emit_timeout)
-                if await self._wait(future, min(self._publish_timeout, left)):
-                    return future.result()
                 if self._connected and self._transport is not None:
                     log.debug("no publish result for %s yet; sending it again", message_id)
                     self._transport.publish(item)

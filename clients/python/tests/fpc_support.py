@@ -3,6 +3,7 @@ package, so its names cannot collide with the server's ``tests`` package)."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,3 +27,39 @@ def node(script: Path, *args: str, timeout: float = 30) -> str:
         check=True,
     )
     return done.stdout
+
+
+async def settle(turns: int = 50) -> None:
+    """Let every task that can run, run (the fakes below never wait on real I/O)."""
+    for _ in range(turns):
+        await asyncio.sleep(0)
+
+
+class FakeClock:
+    """Client time that moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []  # every delay asked for, in order
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (self.now + seconds, fut)
+        self._sleepers.append(entry)
+        try:
+            await fut
+        finally:
+            self._sleepers.remove(entry)
+
+    async def advance(self, seconds: float) -> None:
+        await settle()
+        self.now += seconds
+        for deadline, fut in list(self._sleepers):
+            if deadline <= self.now and not fut.done():
+                fut.set_result(None)
+        await settle()
