@@ -42,8 +42,6 @@ _LEGACY_CODES = {
     "Internal Error": "internal",
     "Internal server error": "internal",
 }
-# The closing reasons a server gives when it ends the socket on purpose (close code 4000).
-_CLOSING_CODES = frozenset({"session_dropped", "session_expired", "shutdown", "replaced"})
 
 
 def _error(frame: dict[str, Any]) -> BrokerError:
@@ -154,12 +152,13 @@ class WebSocketTransport(ConnectionBase):
         except websockets.ConnectionClosed:
             pass
         code, reason = self._ws.close_code, self._ws.close_reason or ""
-        if code == 4000:
-            error = ConnectError(
-                reason if reason in _CLOSING_CODES else "closed_by_server", f"Server closed the socket: {reason}"
-            )
+        if code == 4000:  # the session was dropped or expired (legacy-json.md §1)
+            closing = "session_expired" if "expired" in reason.lower() else "session_dropped"
+            error = ConnectError(closing, f"Server closed the socket: {reason}")
+        elif code == 4001:
+            error = ConnectError("replaced", f"Server closed the socket: {reason}")
         elif code == 1001:
-            error = ConnectError("shutdown", "The server is going away")
+            error = ConnectError("shutting_down", f"The server is going away: {reason}")
         else:
             error = ConnectError("connection_lost", f"The socket was closed (code {code} {reason})".strip())
         self._finish(error)

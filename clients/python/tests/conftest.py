@@ -1,0 +1,56 @@
+"""Fixtures for the client's integration tests.
+
+The servers are the real thing: the server package's own in-process fixture (both
+doors on free 127.0.0.1 ports, memory store, a manual broker clock) and its
+``fastport serve`` subprocess helper. They are imported from the repository's
+``tests`` package so both test suites start servers the same way.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from fpc_support import REPO
+
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.conftest import app, clock, make_settings, server_process  # noqa: E402,F401  (fixtures)
+from tests.support import ADMIN_TOKEN  # noqa: E402
+
+from fastport.app import App  # noqa: E402
+from fastport_client import SessionCredentials, create_session, generate_key  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Urls:
+    grpc: str
+    ws: str
+
+    def of(self, kind: str) -> str:
+        return self.grpc if kind == "grpc" else self.ws
+
+
+@pytest.fixture
+def urls(app: App) -> Urls:
+    return Urls(f"grpc://127.0.0.1:{app.grpc_port}", f"ws://127.0.0.1:{app.http_port}")
+
+
+@pytest.fixture(params=["grpc", "ws"])
+def door(request: pytest.FixtureRequest) -> str:
+    """Which front door a test runs against; tests taking it run once per door."""
+    return str(request.param)
+
+
+@pytest.fixture
+async def session(urls: Urls, door: str) -> AsyncIterator[SessionCredentials]:
+    """A fresh session, created through the admin API of the door under test."""
+    yield await create_session(urls.of(door), "s1", "pw-1", admin_token=ADMIN_TOKEN)
+
+
+@pytest.fixture
+def key() -> str:
+    return generate_key()
