@@ -6,6 +6,7 @@ Used by ``fastport serve`` and, in-process, by the tests, so both run the same w
 from __future__ import annotations
 
 import logging
+import ssl
 from pathlib import Path
 
 import grpc
@@ -15,6 +16,7 @@ from .config import Settings
 from .core import Broker, BrokerConfig, Clock
 from .rpc import GrpcDoor
 from .store.base import Store
+from .web import WebDoor
 
 log = logging.getLogger("fastport")
 
@@ -37,6 +39,8 @@ class App:
         self.broker: Broker | None = None
         self.grpc: GrpcDoor | None = None
         self.grpc_port = 0
+        self.web: WebDoor | None = None
+        self.http_port = 0
         self.admin_token = ""
 
     async def start(self) -> None:
@@ -55,12 +59,31 @@ class App:
         self.grpc = GrpcDoor(self.broker, auth, max_payload_bytes=s.max_payload, credentials=credentials)
         self.grpc_port = await self.grpc.start(s.host, s.grpc_port)
         log.info("listening grpc=%s:%d", s.host, self.grpc_port)
+        ssl_context = None
+        if s.tls_cert is not None and s.tls_key is not None:
+            ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ssl_context.load_cert_chain(s.tls_cert, s.tls_key)
+        self.web = WebDoor(
+            self.broker,
+            auth,
+            max_payload_bytes=s.max_payload,
+            api_rate_limit=s.api_rate_limit,
+            cors_origins=s.cors_origins,
+            open_admin=s.open_admin,
+            ssl_context=ssl_context,
+        )
+        self.http_port = await self.web.start(s.host, s.http_port)
+        log.info("listening http=%s:%d", s.host, self.http_port)
         log.info("ready (store=%s)", s.store)
 
     async def stop(self) -> None:
         """Graceful: refuse new work, tell connected clients, flush the store."""
+        if self.web is not None:
+            self.web.stopping()
         if self.broker is not None:
             await self.broker.stop()
         if self.grpc is not None:
             await self.grpc.stop(SHUTDOWN_GRACE_S)
+        if self.web is not None:
+            await self.web.stop(SHUTDOWN_GRACE_S)
         log.info("stopped")

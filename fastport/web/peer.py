@@ -1,0 +1,180 @@
+"""The core's view of one WebSocket: encoded frames queued, written once per loop turn.
+
+Every Peer method is synchronous and never blocks. A frame is appended to the socket's
+outgoing list; the first append in an event-loop turn schedules one flush with
+``call_soon`` (a handle, not a task), and the flush hands everything that accumulated
+to the transport in a single ``writelines``. A fan-out of N messages to one socket,
+or the replies to a burst of client frames, is therefore one write, not N.
+
+A message's frame is encoded once and cached on ``Message.wire``, so a fan-out to many
+sockets encodes once; re-sends (``retry`` > 0) carry ``"retry":K`` and are encoded
+separately.
+
+Slow readers: deliveries and relayed file frames are not buffered past
+``max_buffer`` bytes. A dropped delivery stays pending in the broker and is re-sent at
+the next retry interval (at-least-once is kept); direct replies are never dropped —
+instead the socket's own reader stops reading until its writes drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from aiohttp.abc import AbstractStreamWriter
+
+from ..core import Message, PublishOutcome
+from . import codec
+
+log = logging.getLogger("fastport.web")
+
+# Close codes for why the broker ended a connection (legacy-json.md §1: a dropped
+# session closes its sockets with 4000 and the reason).
+CLOSE_CODES: dict[str, int] = {
+    "session_dropped": 4000,
+    "session_expired": 4000,
+    "replaced": 4001,
+    "shutting_down": 1001,
+}
+DEFAULT_CLOSE_CODE = 4000
+_MAX_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, 2 of them the code
+
+_WIRE_TAG = object()  # marks the value this door caches on Message.wire
+
+
+def close_reason(reason: str) -> bytes:
+    """A close reason cut to fit a close frame, on a UTF-8 character boundary."""
+    data = reason.encode("utf-8")
+    if len(data) <= _MAX_REASON_BYTES:
+        return data
+    return data[:_MAX_REASON_BYTES].decode("utf-8", "ignore").encode("utf-8")
+
+
+def message_wire(message: Message) -> bytes:
+    """The complete first-send frame of ``message``, encoded once per message."""
+    wire = message.wire
+    if type(wire) is tuple and wire[0] is _WIRE_TAG:
+        return wire[1]  # type: ignore[no-any-return]
+    frame = codec.text_frame(codec.message_frame(message))
+    message.wire = (_WIRE_TAG, frame)
+    return frame
+
+
+class WebPeer:
+    __slots__ = ("_transport", "_writer", "_loop", "_on_close", "_max_buffer", "_out", "_out_bytes", "_scheduled",
+                 "_held", "closed", "dropped")
+
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        writer: AbstractStreamWriter,
+        on_close: Callable[[int, bytes], None],
+        max_buffer: int,
+    ) -> None:
+        self._transport = transport
+        self._writer = writer
+        self._loop = asyncio.get_running_loop()
+        self._on_close = on_close
+        self._max_buffer = max_buffer
+        self._out: list[bytes] = []
+        self._out_bytes = 0
+        self._scheduled = False
+        self._held: list[bytes] | None = None
+        self.closed = False
+        self.dropped = 0  # deliveries and relayed frames not buffered for a slow reader
+
+    # -- output --
+
+    def buffered(self) -> int:
+        """Bytes written or queued but not yet taken by the kernel."""
+        return self._transport.get_write_buffer_size() + self._out_bytes
+
+    def send(self, frame: bytes) -> None:
+        """Queue a complete WebSocket frame; written at the end of this loop turn."""
+        if self.closed:
+            return
+        self._out.append(frame)
+        self._out_bytes += len(frame)
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self.flush)
+
+    def reply(self, payload: bytes) -> None:
+        """Queue a JSON reply as a text frame."""
+        self.send(codec.text_frame(payload))
+
+    def relay(self, frame: bytes) -> bool:
+        """Queue a frame that may be dropped for a reader that is too far behind."""
+        if self.closed:
+            return False
+        if self.buffered() > self._max_buffer:
+            self.dropped += 1
+            return False
+        if self._held is not None:
+            self._held.append(frame)
+        else:
+            self.send(frame)
+        return True
+
+    def hold(self) -> None:
+        """Keep deliveries back until ``release``: the core re-sends a named
+        subscriber's pending messages inside ``init``, and the client must see its
+        ``init_response`` first."""
+        self._held = []
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        for frame in held or ():
+            self.send(frame)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        out = self._out
+        if not out:
+            return
+        self._out = []
+        self._out_bytes = 0
+        transport = self._transport
+        if transport.is_closing():
+            return
+        if len(out) == 1:
+            transport.write(out[0])
+        else:
+            transport.writelines(out)
+
+    async def drained(self) -> None:
+        """Return once the transport has room again (at once when it has)."""
+        self.flush()
+        try:
+            await self._writer.drain()
+        except (ConnectionError, RuntimeError):
+            pass
+
+    # -- Peer interface (called by the core) --
+
+    def deliver(self, message: Message, retry: int) -> None:
+        if retry:
+            self.relay(codec.text_frame(codec.message_frame(message, retry)))
+        else:
+            self.relay(message_wire(message))
+
+    def publish_result(self, outcome: PublishOutcome) -> None:
+        if outcome.error is None:
+            self.reply(codec.publish_ok(outcome.message_id, outcome.delivered_to))
+        else:
+            self.reply(codec.publish_error(outcome.message_id, outcome.error))
+
+    def ack_received(self, message: Message, remaining: int) -> None:
+        self.reply(codec.ack_received(message.id, message.topic, remaining))
+
+    def delivery_failed(self, message: Message, reason: str, remaining: int) -> None:
+        # The legacy protocol has no frame for this; deployed clients would not know it.
+        log.debug("delivery of %r given up (%s), %d remaining", message.id, reason, remaining)
+
+    def close(self, code: str, reason: str) -> None:
+        if self.closed:
+            return
+        self.flush()
+        self.closed = True
+        self._on_close(CLOSE_CODES.get(code, DEFAULT_CLOSE_CODE), close_reason(reason))

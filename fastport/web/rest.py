@@ -1,0 +1,141 @@
+"""The REST admin API (legacy-json.md §7) and ``GET /health``.
+
+Each route parses its body with ``codec``, checks who is asking, calls the broker and
+answers JSON. Who may do what:
+
+- createSession: the admin (HTTP Basic with the configured admin user and password, or
+  ``Authorization: Bearer <admin token>``); anyone when the server runs with
+  ``--open-admin``.
+- dropSession, suspendSession, resumeSession: the admin, or, with no Authorization
+  header at all, whoever sends the session's password and secret key in the body.
+- GET /api/sessions: the admin only.
+
+A wrong Authorization header is refused even where none would do: a client that
+sends credentials wants to know that they are wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..auth import AdminAuth
+from ..core import Broker, BrokerError, ErrorCode
+from . import codec
+from .codec import RestError
+
+JSON = "application/json"
+
+MISSING_AUTH = RestError(401, "Missing Authorization Header", ErrorCode.UNAUTHENTICATED)
+BAD_AUTH = RestError(401, "Unauthorized: Invalid Admin Credentials", ErrorCode.UNAUTHENTICATED)
+
+_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.STORAGE_ERROR: 503,
+    ErrorCode.SHUTTING_DOWN: 503,
+    ErrorCode.INTERNAL: 500,
+}
+
+
+def json_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=body, status=status, content_type=JSON, headers=headers)
+
+
+def error_response(err: RestError) -> web.Response:
+    if err.status == 401:
+        # The documented 401 bodies have no "success" key.
+        return json_response(orjson.dumps({"error": err.message, "code": err.code}), 401)
+    return json_response(codec.rest_error(err.message, err.code), err.status)
+
+
+def _broker_error(err: BrokerError) -> RestError:
+    return RestError(_STATUS.get(err.code, 400), err.message, err.code)
+
+
+class RestApi:
+    def __init__(self, broker: Broker, auth: AdminAuth, open_admin: bool) -> None:
+        self._broker = broker
+        self._auth = auth
+        self._open_admin = open_admin
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/api/createSession", self.create_session),
+            web.post("/api/dropSession", self.drop_session),
+            web.post("/api/suspendSession", self.suspend_session),
+            web.post("/api/resumeSession", self.resume_session),
+            web.get("/api/sessions", self.list_sessions),
+        ]
+
+    # -- who is asking --
+
+    def _admin(self, request: web.Request) -> bool:
+        """True: the admin. False: no Authorization header. A wrong one is refused."""
+        header = request.headers.get("Authorization")
+        if header is None:
+            return False
+        if self._auth.check_basic(header) or self._auth.check_bearer(header):
+            return True
+        raise BAD_AUTH
+
+    async def _session_of(self, request: web.Request) -> tuple[str, dict[str, Any]]:
+        """The session a drop/suspend/resume may act on, and the body: the admin may
+        act on any session, anyone else on the one whose password and secret key are
+        in the body."""
+        admin = self._admin(request)
+        body = await self._body(request)
+        name, password, secret_key = codec.parse_credentials(body)
+        if not admin:
+            if not secret_key:
+                raise MISSING_AUTH
+            try:
+                await self._broker.check_owner(name, password, secret_key)
+            except BrokerError as err:
+                raise _broker_error(err) from None
+        return name, body
+
+    @staticmethod
+    async def _body(request: web.Request) -> dict[str, Any]:
+        return codec.parse_body(await request.read())
+
+    # -- routes --
+
+    async def create_session(self, request: web.Request) -> web.Response:
+        if not self._admin(request) and not self._open_admin:
+            raise MISSING_AUTH
+        spec = codec.parse_create_session(await self._body(request))
+        try:
+            _, secret_key = await self._broker.create_session(spec)
+        except BrokerError as err:
+            raise _broker_error(err) from None
+        return json_response(codec.create_session_ok(spec.name, spec.password, secret_key))
+
+    async def drop_session(self, request: web.Request) -> web.Response:
+        name, _ = await self._session_of(request)
+        try:
+            await self._broker.drop_session(name)
+        except BrokerError as err:
+            raise _broker_error(err) from None
+        return json_response(orjson.dumps({"success": True}))
+
+    async def suspend_session(self, request: web.Request) -> web.Response:
+        name, body = await self._session_of(request)
+        return await self._set_suspended(name, codec.parse_suspend(body))
+
+    async def resume_session(self, request: web.Request) -> web.Response:
+        name, _ = await self._session_of(request)
+        return await self._set_suspended(name, False)
+
+    async def _set_suspended(self, name: str, suspended: bool) -> web.Response:
+        try:
+            info = await self._broker.set_suspended(name, suspended)
+        except BrokerError as err:
+            raise _broker_error(err) from None
+        return json_response(orjson.dumps({"success": True, "suspended": info.suspended}))
+
+    async def list_sessions(self, request: web.Request) -> web.Response:
+        if not self._admin(request):
+            raise MISSING_AUTH
+        sessions = [codec.session_json(info) for info in self._broker.list_sessions()]
+        return json_response(orjson.dumps({"success": True, "sessions": sessions}))

@@ -1,0 +1,163 @@
+"""The HTTP door: one aiohttp server for the REST admin API, ``/health`` and the
+legacy JSON WebSocket protocol, on one port (legacy-json.md §1).
+
+One middleware sees every request first:
+
+- a WebSocket upgrade, on any path, goes to the WebSocket endpoint;
+- a CORS preflight for a configured origin is answered;
+- ``/api/*`` is counted by the rate limiter (429 past the limit);
+- anything that fails (no route, wrong method, body too large, a bug) is answered
+  with JSON, never an HTML page.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import hdrs, web
+
+from ..auth import AdminAuth
+from ..core import Broker
+from ..core.errors import ErrorCode
+from . import codec
+from .codec import RestError
+from .ratelimit import RateLimiter
+from .rest import RestApi, error_response, json_response
+from .websocket import WebSocketEndpoint
+
+log = logging.getLogger("fastport.web")
+
+MAX_BODY_BYTES = 1024 * 1024  # REST bodies; WebSocket frames have their own limit
+SHUTDOWN_TIMEOUT_S = 5.0  # requests still running at stop get this long to finish
+_CORS_METHODS = "GET, POST, OPTIONS"
+_CORS_HEADERS = "Authorization, Content-Type"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _http_error(exc: web.HTTPException) -> RestError:
+    if exc.status == 404:
+        return RestError(404, "Not found", codec.NOT_FOUND)
+    if exc.status == 405:
+        return RestError(405, "Method not allowed", codec.METHOD_NOT_ALLOWED)
+    if exc.status == 413:
+        return RestError(413, "Request body too large", codec.BODY_TOO_LARGE)
+    if exc.status == 400:
+        return RestError(400, exc.reason or "Bad request", codec.INVALID_BODY)
+    return RestError(exc.status, exc.reason or "HTTP error", codec.INVALID_BODY)
+
+
+class WebDoor:
+    def __init__(
+        self,
+        broker: Broker,
+        auth: AdminAuth,
+        *,
+        max_payload_bytes: int,
+        api_rate_limit: int,
+        cors_origins: tuple[str, ...] = (),
+        open_admin: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._broker = broker
+        self.websockets = WebSocketEndpoint(broker, max_payload_bytes)
+        self._rest = RestApi(broker, auth, open_admin)
+        self._limiter = RateLimiter(api_rate_limit, clock=clock)
+        self._origins = frozenset(cors_origins)
+        self._ssl = ssl_context
+        self._open_admin = open_admin
+        self._runner: web.AppRunner | None = None
+        self._stopping = False
+        self.port = 0
+
+    def make_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._middleware], client_max_size=MAX_BODY_BYTES)
+        app.add_routes(self._rest.routes())
+        app.add_routes([web.get("/health", self.health)])
+        return app
+
+    async def start(self, host: str, port: int) -> int:
+        if self._open_admin:
+            log.warning(
+                "--open-admin is on: anyone who can reach the HTTP port can create sessions without credentials"
+            )
+        self._runner = web.AppRunner(
+            self.make_app(), access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, ssl_context=self._ssl)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+        return self.port
+
+    def stopping(self) -> None:
+        """The server is going down: /health says so from now on."""
+        self._stopping = True
+
+    async def stop(self, grace: float) -> None:
+        """Close every WebSocket with a reason (1001), then stop serving."""
+        self._stopping = True
+        await self.websockets.close_all(1001, b"Server shutting down", grace)
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- requests --
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        headers = request.headers
+        if request.method == "GET" and headers.get(hdrs.UPGRADE, "").lower() == "websocket":
+            try:
+                return await self.websockets.handle(request)
+            except web.HTTPException as exc:  # a handshake that is not right
+                return error_response(_http_error(exc))
+        cors = self._cors(request)
+        if request.method == "OPTIONS" and hdrs.ACCESS_CONTROL_REQUEST_METHOD in headers:
+            return web.Response(status=204, headers=self._preflight(request) if cors else None)
+        extra: dict[str, str] = dict(cors) if cors else {}
+        if request.path.startswith("/api/"):
+            decision = self._limiter.hit(request.remote or "")
+            extra.update(decision.headers())
+            if not decision.allowed:
+                body = codec.rest_error("Too many requests, please try again later.", codec.RATE_LIMITED)
+                return json_response(body, 429, extra)
+        try:
+            response = await handler(request)
+        except RestError as err:
+            response = error_response(err)
+        except web.HTTPException as exc:
+            response = error_response(_http_error(exc))
+        except Exception:
+            log.exception("%s %s failed", request.method, request.path)
+            response = error_response(RestError(500, "Internal server error", ErrorCode.INTERNAL))
+        response.headers.update(extra)
+        return response
+
+    def _cors(self, request: web.Request) -> dict[str, str] | None:
+        origin = request.headers.get(hdrs.ORIGIN)
+        if not origin or not self._origins:
+            return None
+        if "*" in self._origins:
+            return {hdrs.ACCESS_CONTROL_ALLOW_ORIGIN: "*"}
+        if origin in self._origins:
+            return {hdrs.ACCESS_CONTROL_ALLOW_ORIGIN: origin, hdrs.VARY: "Origin"}
+        return None
+
+    def _preflight(self, request: web.Request) -> dict[str, str]:
+        headers = self._cors(request) or {}
+        headers[hdrs.ACCESS_CONTROL_ALLOW_METHODS] = _CORS_METHODS
+        headers[hdrs.ACCESS_CONTROL_ALLOW_HEADERS] = request.headers.get(
+            hdrs.ACCESS_CONTROL_REQUEST_HEADERS, _CORS_HEADERS
+        )
+        headers[hdrs.ACCESS_CONTROL_MAX_AGE] = "600"
+        return headers
+
+    async def health(self, request: web.Request) -> web.Response:
+        ready = not self._stopping
+        body = {"status": "ok" if ready else "shutting_down", "live": True, "ready": ready}
+        return json_response(orjson.dumps(body), 200 if ready else 503)

@@ -1,0 +1,252 @@
+"""The WebSocket endpoint: one reader per socket, translating frames into core calls.
+
+Frames of one socket are handled in order (an ``init`` that is still checking the
+password holds back the frames after it). Frames that are already buffered are read
+without yielding to the event loop, so the replies to a burst go out in one write (see
+``peer.py``). When a client does not read its replies, its reader pauses until they
+drain: a flood costs the flooder, not the server or other clients.
+
+File relay (legacy-json.md §2 and §5): ``init_file`` maps a fileId to a topic for this
+socket, binary chunks for that fileId are relayed byte-identical to the other
+WebSocket subscribers of the topic, ``end_file`` ends the mapping. Nothing of a file
+is stored or ACKed. A chunk relay waits (bounded) for a congested receiver instead of
+dropping its chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import WSMsgType, web
+
+from ..core import Broker, BrokerError, Connection, ErrorCode
+from ..core.topics import validate_topic
+from . import codec
+from .peer import WebPeer
+
+log = logging.getLogger("fastport.web")
+
+PING_INTERVAL_S = 30.0  # an idle socket is pinged after this; no pong in half of it closes it
+CLOSE_TIMEOUT_S = 5.0  # how long a server-side close waits for the client's close frame
+MAX_BUFFER_BYTES = 16 * 1024 * 1024  # per socket, on top of one maximum-size frame
+READ_PAUSE_BYTES = 1024 * 1024  # a socket whose replies pile up past this stops being read
+MAX_OPEN_FILES = 256  # file transfers announced and not ended, per socket
+FILE_STALL_S = 30.0  # longest wait for one congested receiver of a file chunk
+
+
+class _Socket:
+    """State of one WebSocket connection."""
+
+    __slots__ = ("ws", "conn", "peer", "uploads")
+
+    def __init__(self, ws: web.WebSocketResponse, conn: Connection, peer: WebPeer) -> None:
+        self.ws = ws
+        self.conn = conn
+        self.peer = peer
+        self.uploads: dict[str, str] = {}  # fileId -> topic
+
+
+class WebSocketEndpoint:
+    def __init__(self, broker: Broker, max_payload: int) -> None:
+        self._broker = broker
+        self._max_payload = max_payload
+        self._sockets: dict[web.WebSocketResponse, WebPeer] = {}
+        self._closing: set[asyncio.Task[bool]] = set()
+
+    @property
+    def open_sockets(self) -> int:
+        return len(self._sockets)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(
+            max_msg_size=self._max_payload,
+            heartbeat=PING_INTERVAL_S,
+            compress=False,
+            decode_text=False,
+            timeout=CLOSE_TIMEOUT_S,
+        )
+        writer = await ws.prepare(request)
+        transport = request.transport
+        if transport is None:  # the client went away during the handshake
+            return ws
+
+        def on_close(code: int, reason: bytes) -> None:
+            task = asyncio.ensure_future(ws.close(code=code, message=reason))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+        peer = WebPeer(transport, writer, on_close, MAX_BUFFER_BYTES + self._max_payload)
+        conn = self._broker.connect(peer)
+        sock = _Socket(ws, conn, peer)
+        self._sockets[ws] = peer
+        try:
+            await self._read(sock)
+        finally:
+            del self._sockets[ws]
+            self._broker.disconnect(conn)
+            peer.flush()
+            peer.closed = True
+            if not ws.closed:
+                await ws.close()
+        return ws
+
+    async def _read(self, sock: _Socket) -> None:
+        ws, conn, peer = sock.ws, sock.conn, sock.peer
+        parse_text, parse_binary = codec.parse_text, codec.parse_binary
+        async for msg in ws:
+            kind = msg.type
+            if kind is WSMsgType.TEXT:
+                cmd = parse_text(msg.data, conn.session is not None)
+            elif kind is WSMsgType.BINARY:
+                cmd = parse_binary(msg.data, conn.session is not None)
+            else:
+                continue
+            if cmd is None:
+                continue
+            if type(cmd) is bytes:
+                peer.reply(cmd)
+            else:
+                try:
+                    await self._dispatch(sock, cmd)
+                except Exception:
+                    log.exception("handling a %s frame failed", type(cmd).__name__)
+                    peer.reply(codec.INTERNAL_ERROR)
+            if peer.buffered() > READ_PAUSE_BYTES:
+                await peer.drained()
+
+    async def _dispatch(self, sock: _Socket, cmd: codec.Command) -> None:
+        broker, conn, peer = self._broker, sock.conn, sock.peer
+        if isinstance(cmd, codec.Publish):
+            broker.publish(
+                conn,
+                cmd.topic,  # type: ignore[arg-type]  # None is refused by the core's topic check
+                cmd.payload,
+                hash=cmd.hash,
+                timestamp_ms=cmd.timestamp_ms,
+                message_id=cmd.message_id,
+                json=cmd.json,
+            )
+        elif isinstance(cmd, codec.Ack):
+            broker.ack(conn, cmd.message_id)
+        elif isinstance(cmd, codec.Chunk):
+            await self._chunk(sock, cmd)
+        elif isinstance(cmd, codec.Subscribe):
+            try:
+                broker.subscribe(conn, cmd.topic, cmd.persistent)  # type: ignore[arg-type]
+            except BrokerError as err:
+                peer.reply(self._refused(err) or codec.subscribe_reply(cmd.topic, err))
+            else:
+                peer.reply(codec.subscribe_reply(cmd.topic))
+        elif isinstance(cmd, codec.Unsubscribe):
+            try:
+                broker.unsubscribe(conn, cmd.topic)  # type: ignore[arg-type]
+            except BrokerError as err:
+                peer.reply(self._refused(err) or codec.unsubscribe_reply(cmd.topic, err))
+            else:
+                peer.reply(codec.unsubscribe_reply(cmd.topic))
+        elif isinstance(cmd, codec.Init):
+            await self._init(sock, cmd)
+        elif isinstance(cmd, codec.FileSignal):
+            self._file_signal(sock, cmd)
+
+    @staticmethod
+    def _refused(err: BrokerError) -> bytes | None:
+        """The bare "Not initialized" error, for a socket whose session went away."""
+        return codec.NOT_INITIALIZED if err.code is ErrorCode.NOT_INITIALIZED else None
+
+    async def _init(self, sock: _Socket, cmd: codec.Init) -> None:
+        conn = sock.conn
+        peer = sock.peer
+        before = conn.session
+        peer.hold()  # the reply goes out before anything delivered meanwhile
+        try:
+            await self._broker.init(conn, cmd.session_name, cmd.password, cmd.client_id)
+        except BrokerError as err:
+            peer.reply(codec.init_error(err))
+            peer.release()
+            return
+        except BaseException:
+            peer.release()
+            raise
+        conn.user_id = cmd.user_id
+        if conn.session is not before:
+            sock.uploads.clear()
+        peer.reply(codec.init_ok(cmd.session_name))
+        peer.release()
+
+    def _targets(self, conn: Connection, topic: str) -> list[WebPeer]:
+        """The other WebSocket subscribers of ``topic`` in ``conn``'s session (file frames
+        have no gRPC form)."""
+        session = conn.session
+        if session is None:
+            return []
+        targets = []
+        for sub in session.index.match(topic):
+            other = sub.connection
+            if other is not None and other is not conn:
+                peer = other.peer
+                if type(peer) is WebPeer and not peer.closed:
+                    targets.append(peer)
+        return targets
+
+    def _file_signal(self, sock: _Socket, cmd: codec.FileSignal) -> None:
+        conn, peer = sock.conn, sock.peer
+        session = conn.session
+        if session is None:
+            peer.reply(codec.NOT_INITIALIZED)
+            return
+        if session.dropped:
+            peer.reply(codec.FILE_SESSION_ERROR)
+            return
+        if session.suspended:
+            peer.reply(codec.FILE_SESSION_SUSPENDED)
+            return
+        try:
+            validate_topic(cmd.topic)
+        except BrokerError as err:
+            peer.reply(codec.file_error(err.message, err.code))
+            return
+        uploads = sock.uploads
+        if cmd.kind == "init_file":
+            if cmd.file_id not in uploads and len(uploads) >= MAX_OPEN_FILES:
+                peer.reply(
+                    codec.file_error(f"At most {MAX_OPEN_FILES} open file transfers", ErrorCode.LIMIT_EXCEEDED)
+                )
+                return
+            uploads[cmd.file_id] = cmd.topic
+        else:
+            uploads.pop(cmd.file_id, None)
+        frame = codec.text_frame(cmd.raw)
+        for target in self._targets(conn, cmd.topic):
+            target.relay(frame)
+
+    async def _chunk(self, sock: _Socket, cmd: codec.Chunk) -> None:
+        topic = sock.uploads.get(cmd.file_id)
+        session = sock.conn.session
+        if topic is None or session is None or session.suspended or session.dropped:
+            return
+        frame = codec.binary_frame(cmd.frame)
+        congested = []
+        for target in self._targets(sock.conn, topic):
+            target.relay(frame)
+            if target.buffered() > READ_PAUSE_BYTES:
+                congested.append(target)
+        for target in congested:
+            try:
+                await asyncio.wait_for(target.drained(), FILE_STALL_S)
+            except TimeoutError:
+                log.warning("a file-chunk receiver has not read for %.0f s", FILE_STALL_S)
+
+    async def close_all(self, code: int, reason: bytes, timeout: float) -> None:
+        """Close every socket still open (also those that never sent ``init``) and wait,
+        at most ``timeout`` seconds, for the closes in progress to finish."""
+        for ws, peer in list(self._sockets.items()):
+            if not peer.closed:
+                peer.flush()
+                peer.closed = True
+                task = asyncio.ensure_future(ws.close(code=code, message=reason))
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+        if self._closing:
+            await asyncio.wait(list(self._closing), timeout=timeout)
