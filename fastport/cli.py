@@ -27,6 +27,7 @@ from google.protobuf.json_format import MessageToDict
 
 from . import config
 from .auth import read_token
+from .bench import cli as bench_cli
 from .rpc.errors import ERROR_CODE_KEY
 
 DEFAULT_SERVER = "127.0.0.1:50051"
@@ -320,6 +321,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--count", type=int, default=0, metavar="N", help="exit after N messages (default: run until stopped)")
     sub.add_argument("topic", nargs="+", help="topics or patterns (MQTT wildcards + and #)")
     sub.set_defaults(func=lambda a: asyncio.run(_sub(a)))
+
+    bench = commands.add_parser(
+        "bench",
+        help="measure a server: throughput, latency, CPU and memory",
+        description="Load-test a fastport server on either door (see bench/README.md).",
+    )
+    bench_cli.add_arguments(bench)
+    bench.set_defaults(func=bench_cli.main)
 
     keygen = commands.add_parser("keygen", help="print a new base64 32-byte end-to-end encryption key")
     keygen.set_defaults(func=_keygen)

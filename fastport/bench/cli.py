@@ -1,0 +1,74 @@
+"""The ``fastport bench`` subcommand: options and output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+
+from .settings import DEFAULT_ADDRESS, BenchConfig, BenchError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    d = BenchConfig()
+    p.add_argument("--door", choices=("ws", "grpc"), default=d.door, help="legacy JSON WebSocket or gRPC (default: ws)")
+    p.add_argument(
+        "--server",
+        default="",
+        metavar="HOST:PORT",
+        help=f"the door's address: the HTTP port for ws, the gRPC port for grpc "
+        f"(default: {DEFAULT_ADDRESS['ws']} / {DEFAULT_ADDRESS['grpc']})",
+    )
+    p.add_argument("--path", default=d.path, help="WebSocket path (default: /)")
+    p.add_argument("--pubs", type=int, default=d.pubs, metavar="N", help="publishers (default: 1)")
+    p.add_argument("--subs", type=int, default=d.subs, metavar="N", help="subscribers (default: 1)")
+    p.add_argument("--topics", type=int, default=d.topics, metavar="N", help="topics; publisher/subscriber i uses topic i mod N (default: 1)")
+    p.add_argument("--size", type=int, default=d.size, metavar="BYTES", help="plaintext bytes per message, encrypted before the run (default: 256)")
+    p.add_argument("--duration", type=float, default=d.duration, metavar="S", help="measured seconds (default: 5)")
+    p.add_argument("--warmup", type=float, default=d.warmup, metavar="S", help="seconds before measuring (default: 1)")
+    p.add_argument("--window", type=int, default=d.window, metavar="N", help="unanswered publishes per publisher (default: 100)")
+    p.add_argument("--rate", type=float, default=d.rate, metavar="MSG/S", help="fixed total publish rate instead of a window")
+    p.add_argument("--messages", type=int, default=d.messages, metavar="N", help="publish N messages in total, then stop")
+    p.add_argument("--ack", action=argparse.BooleanOptionalAction, default=d.ack, help="subscribers ACK (default: yes)")
+    p.add_argument("--batch", type=int, default=d.batch, metavar="N", help="most items per gRPC client frame (default: 1000)")
+    p.add_argument("--procs", type=int, default=d.procs, metavar="N", help="generator processes (default: automatic)")
+    p.add_argument("--idle", type=int, default=d.idle, metavar="N", help="open N idle initialized connections and report RSS per connection")
+    p.add_argument("--admin-token", help="admin token to create the session [env: FASTPORT_ADMIN_TOKEN]")
+    p.add_argument("--admin-user", help="HTTP Basic admin user (ws door) [env: FASTPORT_ADMIN_USER]")
+    p.add_argument("--admin-pass", help="HTTP Basic admin password (ws door) [env: FASTPORT_ADMIN_PASS]")
+    p.add_argument("--session", help="use this existing session instead of creating one")
+    p.add_argument("--password", help="password of --session")
+    p.add_argument("--retry-interval", type=int, default=0, metavar="MS", help="session retry interval (default: 5000; an hour with --no-ack)")
+    p.add_argument("--server-pid", type=int, help="the server's pid (default: found from the port when local)")
+    p.add_argument("--drain-timeout", type=float, default=d.drain_timeout, metavar="S", help="wait this long for outstanding deliveries")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+
+
+def config_from(args: argparse.Namespace) -> BenchConfig:
+    from .runner import env_admin
+
+    names = {f.name for f in fields(BenchConfig)}
+    values = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    cfg = BenchConfig(**values)
+    cfg.progress = not args.quiet
+    env_admin(cfg)
+    if cfg.session and not cfg.password:
+        raise BenchError("--session needs --password")
+    return cfg
+
+
+def main(args: argparse.Namespace) -> int:
+    from .runner import report_text, run
+
+    try:
+        report = run(config_from(args))
+    except BenchError as exc:
+        print(f"fastport: bench_failed: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(report_text(report))
+    return 0

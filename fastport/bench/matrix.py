@@ -1,0 +1,389 @@
+"""``make bench``: the standard matrix on both doors, both stores and both baselines.
+
+Every configuration is run ``--runs`` times, round-robin (round 1 runs everything
+once, then round 2, ...), so that the baselines and fastport meet the same moments
+of a noisy machine; ratios are taken within a round and then summarised. Output:
+``bench/results.md`` (medians and min–max) and ``bench/results.json`` (every raw
+report). Scenarios (issue 5):
+
+a  1 publisher -> 1 subscriber, 256 B, window 100
+b  1 publisher -> 10 subscribers
+c  10 publishers -> 10 subscribers on 10 topics
+d  fixed 2,000 msg/s, for latency
+e  10,000 idle initialized WebSocket connections, 1,000 idle gRPC streams (RSS each)
+f  100,000 unacknowledged pending messages (RSS each)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .runner import run
+from .servers import ADMIN_TOKEN, Server
+from .settings import BenchConfig, BenchError
+
+# target name -> (server name, door, extra config)
+TARGETS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "ws": ("fastport-memory", "ws", {}),
+    "grpc": ("fastport-memory", "grpc", {}),
+    "ws-sqlite": ("fastport-sqlite", "ws", {}),
+    "grpc-sqlite": ("fastport-sqlite", "grpc", {}),
+    "ws-relay": ("ws-relay", "ws", {"session": "bench", "password": "bench"}),
+    "grpc-relay": ("grpc-relay", "grpc", {"session": "bench", "password": "bench", "batch": 1}),
+}
+SCENARIOS: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
+    "a": ("1 pub -> 1 sub, 256 B, window 100", {}, ("ws", "grpc", "ws-sqlite", "grpc-sqlite", "ws-relay", "grpc-relay")),
+    "b": ("1 pub -> 10 subs", {"subs": 10}, ("ws", "grpc", "ws-relay", "grpc-relay")),
+    "c": ("10 pubs -> 10 subs, 10 topics", {"pubs": 10, "subs": 10, "topics": 10}, ("ws", "grpc", "ws-relay", "grpc-relay")),
+    "d": ("fixed 2,000 msg/s", {"rate": 2000}, ("ws", "grpc", "ws-sqlite", "grpc-sqlite", "ws-relay", "grpc-relay")),
+}
+MEMORY: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
+    "e": ("idle initialized connections", {}, ("ws", "grpc", "ws-relay")),
+    "f": ("unacknowledged pending messages", {"ack": False, "window": 1000}, ("ws", "grpc")),
+}
+
+
+def _median(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _span(values: list[float | None], fmt: Callable[[float], str]) -> str:
+    got = [v for v in values if v is not None]
+    if not got:
+        return "–"
+    med = statistics.median(got)
+    if len(got) == 1:
+        return fmt(med)
+    return f"{fmt(med)} [{fmt(min(got))}–{fmt(max(got))}]"
+
+
+def _num(v: float) -> str:
+    return f"{v:,.0f}"
+
+
+def _us(v: float) -> str:
+    return f"{v:.1f}"
+
+
+def _ms(v: float) -> str:
+    return f"{v / 1000:.2f}"
+
+
+def _ratio(v: float) -> str:
+    return f"{v:.2f}×"
+
+
+class Matrix:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.servers: dict[str, Server] = {}
+        self.unavailable: dict[str, str] = {}
+        self.reports: list[dict[str, Any]] = []
+
+    def server(self, name: str) -> Server | None:
+        if name in self.unavailable:
+            return None
+        if name not in self.servers:
+            kind, _, store = name.partition("-")
+            server = Server("fastport", store) if kind == "fastport" else Server(name)
+            try:
+                self.servers[name] = server.start()
+            except Exception as exc:
+                self.unavailable[name] = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+                print(f"  {name}: unavailable: {self.unavailable[name]}", flush=True)
+                return None
+        return self.servers[name]
+
+    def stop_servers(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+        self.servers.clear()
+
+    def config(self, target: str, server: Server, **extra: Any) -> BenchConfig:
+        _, door, options = TARGETS[target]
+        a = self.args
+        cfg = BenchConfig(
+            door=door,
+            server=server.address(door),
+            duration=a.duration,
+            warmup=a.warmup,
+            admin_token=ADMIN_TOKEN,
+            server_pid=server.pid,
+            progress=False,
+        )
+        for key, value in {**options, **extra}.items():
+            setattr(cfg, key, value)
+        return cfg
+
+    def record(self, scenario: str, target: str, round_no: int, cfg: BenchConfig | None, report: dict[str, Any] | None, error: str = "") -> None:
+        entry = {"scenario": scenario, "target": target, "round": round_no, "error": error, "report": report}
+        self.reports.append(entry)
+        if report is None:
+            print(f"  {scenario} {target:12} round {round_no}: FAILED: {error}", flush=True)
+            return
+        if "idle" in report:
+            s = report.get("server") or {}
+            print(f"  {scenario} {target:12} round {round_no}: {s.get('rss_per_connection', 0) / 1024:.1f} KiB/connection", flush=True)
+            return
+        r = report["results"]
+        s = report.get("server") or {}
+        extra = ""
+        if "rss_per_pending_message" in s:
+            extra = f"  {s['rss_per_pending_message']:.0f} B/pending message"
+        print(
+            f"  {scenario} {target:12} round {round_no}: acked {r['acked_per_s']:>9,.0f}/s  deliveries {r['deliveries_per_s']:>9,.0f}/s"
+            f"  {s.get('cpu_us_per_acked') or 0:6.1f} µs/acked  p50 {(r['latency_us']['p50'] or 0) / 1000:6.2f} ms"
+            f"  p99 {(r['latency_us']['p99'] or 0) / 1000:7.2f} ms  lost {r['lost']} dup {r['duplicates']}"
+            + ("  GENERATOR>80%" if report["generator"]["saturated"] else "")
+            + extra,
+            flush=True,
+        )
+
+    def run_one(self, scenario: str, target: str, round_no: int, **extra: Any) -> None:
+        server = self.server(TARGETS[target][0])
+        if server is None:
+            self.record(scenario, target, round_no, None, None, f"server unavailable: {self.unavailable[TARGETS[target][0]]}")
+            return
+        cfg = self.config(target, server, **extra)
+        try:
+            report = run(cfg)
+        except BenchError as exc:
+            self.record(scenario, target, round_no, cfg, None, str(exc))
+            return
+        report["scenario"] = scenario
+        report["target"] = target
+        self.record(scenario, target, round_no, cfg, report)
+
+    def run_fresh(self, scenario: str, target: str, round_no: int, **extra: Any) -> None:
+        """Memory scenarios: a fresh server each time, so RSS growth is this run's alone."""
+        name = TARGETS[target][0]
+        old = self.servers.pop(name, None)
+        if old is not None:
+            old.stop()
+        self.run_one(scenario, target, round_no, **extra)
+        fresh = self.servers.pop(name, None)
+        if fresh is not None:
+            fresh.stop()
+
+    def run(self) -> None:
+        a = self.args
+        wanted = set(a.only.split(",")) if a.only else set(SCENARIOS) | set(MEMORY)
+        t0 = time.monotonic()
+        try:
+            for round_no in range(1, a.runs + 1):
+                print(f"round {round_no}/{a.runs}", flush=True)
+                for scenario, (_, extra, targets) in SCENARIOS.items():
+                    if scenario in wanted:
+                        for target in targets:
+                            self.run_one(scenario, target, round_no, **extra)
+            self.stop_servers()
+            for round_no in range(1, a.runs + 1):
+                for scenario, (_, extra, targets) in MEMORY.items():
+                    if scenario not in wanted:
+                        continue
+                    for target in targets:
+                        if scenario == "e":
+                            n = a.idle_ws if TARGETS[target][1] == "ws" else a.idle_grpc
+                            self.run_fresh(scenario, target, round_no, idle=n, **extra)
+                        else:
+                            self.run_fresh(scenario, target, round_no, messages=a.pending, **extra)
+        finally:
+            self.stop_servers()
+        self.elapsed = time.monotonic() - t0
+
+
+# ---------------------------------------------------------------------- report
+
+
+def _reports(entries: list[dict[str, Any]], scenario: str, target: str) -> list[dict[str, Any]]:
+    return [e["report"] for e in entries if e["scenario"] == scenario and e["target"] == target and e["report"]]
+
+
+def _by_round(entries: list[dict[str, Any]], scenario: str, target: str) -> dict[int, dict[str, Any]]:
+    return {e["round"]: e["report"] for e in entries if e["scenario"] == scenario and e["target"] == target and e["report"]}
+
+
+def _get(report: dict[str, Any], path: str) -> Any:
+    cur: Any = report
+    for part in path.split("."):
+        if cur is None:
+            return None
+        cur = cur.get(part)
+    return cur
+
+
+def _ratios(entries: list[dict[str, Any]], a: tuple[str, str, str], b: tuple[str, str, str]) -> list[float]:
+    """Per round: metric a / metric b, each (scenario, target, field path)."""
+    ra = _by_round(entries, a[0], a[1])
+    rb = _by_round(entries, b[0], b[1])
+    out = []
+    for rnd in sorted(set(ra) & set(rb)):
+        x, y = _get(ra[rnd], a[2]), _get(rb[rnd], b[2])
+        if x is not None and y:
+            out.append(x / y)
+    return out
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except Exception:
+        return "unknown"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def write_markdown(m: Matrix, path: Path) -> None:
+    a = m.args
+    e = m.reports
+    lines = [
+        "# fastport benchmark results",
+        "",
+        f"Written by `make bench` (`python -m fastport.bench.matrix`) on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"commit {_git_commit()}, {os.cpu_count()} × {_cpu_model()}, Python {platform.python_version()}. "
+        f"{a.runs} rounds, each configuration {a.warmup:g} s warm-up + {a.duration:g} s measured; "
+        f"matrix took {m.elapsed / 60:.1f} min. Values are medians with [min–max] over the rounds; ratios are taken "
+        "within a round (fastport and the baseline measured minutes apart at most) and then summarised the same way. "
+        "Payloads: 256 B plaintext, AES-256-CBC pre-encrypted, 389 B on the wire. "
+        "Raw reports: `results.json`. How to read this and where the time goes: `README.md`.",
+        "",
+        "## Throughput and latency",
+        "",
+        "| scenario | target | acked publishes/s | deliveries/s | server µs per acked msg | server CPU | p50 ms | p99 ms | lost | dup | generator max CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for scenario, (title, _, targets) in SCENARIOS.items():
+        for target in targets:
+            rs = _reports(e, scenario, target)
+            failed = [x["error"] for x in e if x["scenario"] == scenario and x["target"] == target and not x["report"]]
+            if not rs:
+                if failed:
+                    lines.append(f"| {scenario}: {title} | {target} | not run: {failed[0][:80]} | | | | | | | | |")
+                continue
+            gen = [_get(r, "generator.max_process_cpu") for r in rs]
+            sat = sum(1 for r in rs if _get(r, "generator.saturated"))
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        f"{scenario}: {title}",
+                        target,
+                        _span([_get(r, "results.acked_per_s") for r in rs], _num),
+                        _span([_get(r, "results.deliveries_per_s") for r in rs], _num),
+                        _span([_get(r, "server.cpu_us_per_acked") for r in rs], _us),
+                        _span([100 * (_get(r, "server.cpu") or 0) for r in rs], lambda v: f"{v:.0f}%"),
+                        _span([_get(r, "results.latency_us.p50") for r in rs], _ms),
+                        _span([_get(r, "results.latency_us.p99") for r in rs], _ms),
+                        str(sum(_get(r, "results.lost") or 0 for r in rs)),
+                        str(sum(_get(r, "results.duplicates") or 0 for r in rs)),
+                        _span([100 * g for g in gen if g is not None], lambda v: f"{v:.0f}%")
+                        + (f" (>80% in {sat}/{len(rs)})" if sat else ""),
+                    ]
+                )
+                + " |"
+            )
+    lines += ["", "## Memory", "", "| scenario | target | figure | median [min–max] |", "|---|---|---|---|"]
+    for target in MEMORY["e"][2]:
+        rs = _reports(e, "e", target)
+        if rs:
+            n = _get(rs[0], "config.idle")
+            lines.append(
+                f"| e: {n:,} idle initialized {'WebSocket connections' if TARGETS[target][1] == 'ws' else 'gRPC streams'} | {target} "
+                f"| server RSS per connection, KiB | {_span([(_get(r, 'server.rss_per_connection') or 0) / 1024 for r in rs], lambda v: f'{v:.1f}')} |"
+            )
+    for target in MEMORY["f"][2]:
+        rs = _reports(e, "f", target)
+        if rs:
+            lines.append(
+                f"| f: {a.pending:,} unacknowledged pending messages | {target} "
+                f"| server RSS per pending message, B | {_span([_get(r, 'server.rss_per_pending_message') for r in rs], _num)} |"
+            )
+    lines += ["", "## Targets (issue 5)", "", "| target | measured | goal | met |", "|---|---|---|---|"]
+
+    def target_row(text: str, values: list[float], fmt: Callable[[float], str], goal: str, ok: Callable[[float], bool]) -> None:
+        if not values:
+            lines.append(f"| {text} | not measured | {goal} | – |")
+            return
+        med = statistics.median(values)
+        lines.append(f"| {text} | {_span(values, fmt)} | {goal} | {'yes' if ok(med) else '**no**'} |")
+
+    us = "server.cpu_us_per_acked"
+    acked = "results.acked_per_s"
+    deliv = "results.deliveries_per_s"
+    target_row("WS, memory, (a): server CPU per acked msg ÷ bare aiohttp relay's", _ratios(e, ("a", "ws", us), ("a", "ws-relay", us)), _ratio, "≤ 1.1×", lambda v: v <= 1.1)
+    target_row("WS, memory, (a): server CPU per acked msg, µs", [_get(r, us) for r in _reports(e, "a", "ws") if _get(r, us)], _us, "≤ 46 µs (Node.js broker: ~69)", lambda v: v <= 46)
+    for door in ("ws", "grpc"):
+        target_row(f"{door}, (a): sqlite acked/s ÷ memory acked/s", _ratios(e, ("a", f"{door}-sqlite", acked), ("a", door, acked)), _ratio, "≥ 0.7×", lambda v: v >= 0.7)
+    target_row("gRPC ÷ WS acked/s, memory, (a)", _ratios(e, ("a", "grpc", acked), ("a", "ws", acked)), _ratio, "≥ 1.0×", lambda v: v >= 1.0)
+    target_row("gRPC ÷ bare one-message-per-frame grpc.aio relay, acked/s, (a)", _ratios(e, ("a", "grpc", acked), ("a", "grpc-relay", acked)), _ratio, "≥ 3×", lambda v: v >= 3)
+    for door in ("ws", "grpc"):
+        target_row(f"{door}: deliveries/s (b) ÷ (a)", _ratios(e, ("b", door, deliv), ("a", door, deliv)), _ratio, "≥ 2.5×", lambda v: v >= 2.5)
+    for door in ("ws", "grpc"):
+        rs = _reports(e, "d", door)
+        target_row(f"{door}, (d) 2,000 msg/s: p50 latency, ms", [_get(r, "results.latency_us.p50") for r in rs], _ms, "≤ 1 ms", lambda v: v <= 1000)
+        target_row(f"{door}, (d) 2,000 msg/s: p99 latency, ms", [_get(r, "results.latency_us.p99") for r in rs], _ms, "≤ 5 ms", lambda v: v <= 5000)
+    target_row("(e) RSS per idle WebSocket connection, KB", [(_get(r, "server.rss_per_connection") or 0) / 1000 for r in _reports(e, "e", "ws")], lambda v: f"{v:.1f}", "≤ 14 KB (Node.js broker: ~14)", lambda v: v <= 14)
+    acked_runs = [x["report"] for x in e if x["report"] and "results" in x["report"] and x["report"]["config"]["ack"]]
+    bad = sum((_get(r, "results.lost") or 0) + (_get(r, "results.duplicates") or 0) for r in acked_runs)
+    lines.append(f"| lost + duplicate deliveries, all {len(acked_runs)} runs with ACKs | {bad} | 0 | {'yes' if bad == 0 else '**no**'} |")
+    failed = [x for x in e if not x["report"]]
+    if failed or m.unavailable:
+        lines += ["", "## Not measured", ""]
+        for name, why in m.unavailable.items():
+            lines.append(f"- server {name}: {why}")
+        for x in failed:
+            lines.append(f"- {x['scenario']} {x['target']} round {x['round']}: {x['error']}")
+    sat_runs = [x for x in e if x["report"] and _get(x["report"], "generator.saturated")]
+    lines += [
+        "",
+        f"Generator: {len(sat_runs)} of {len(e)} runs had a generator process above 80% of a core "
+        "(listed per row above); in those the acked/s figure may be the generator's limit, while the server's "
+        "µs per acked message still holds.",
+        "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m fastport.bench.matrix", description="Run the standard benchmark matrix.")
+    p.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", 3)), help="rounds (default 3; env BENCH_RUNS)")
+    p.add_argument("--duration", type=float, default=float(os.environ.get("BENCH_DURATION", 3)), help="measured seconds per run (default 3; env BENCH_DURATION)")
+    p.add_argument("--warmup", type=float, default=float(os.environ.get("BENCH_WARMUP", 1)), help="warm-up seconds per run (default 1)")
+    p.add_argument("--idle-ws", type=int, default=10_000, help="idle WebSocket connections in (e)")
+    p.add_argument("--idle-grpc", type=int, default=1_000, help="idle gRPC streams in (e)")
+    p.add_argument("--pending", type=int, default=100_000, help="pending messages in (f)")
+    p.add_argument("--only", help="comma-separated scenarios, e.g. a,d (default: all)")
+    p.add_argument("--out", type=Path, default=Path("bench"), help="directory for results.md and results.json")
+    args = p.parse_args(argv)
+    m = Matrix(args)
+    m.run()
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(
+        json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "unavailable": m.unavailable, "runs": m.reports}, indent=1)
+    )
+    write_markdown(m, args.out / "results.md")
+    print(f"wrote {args.out / 'results.md'} and {args.out / 'results.json'} ({m.elapsed / 60:.1f} min)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

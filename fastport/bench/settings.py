@@ -1,0 +1,53 @@
+"""What one benchmark run is asked to do (kept free of heavy imports, so that
+building the ``fastport`` command's parser stays cheap)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_ADDRESS = {"ws": "127.0.0.1:3000", "grpc": "127.0.0.1:50051"}
+# Without ACKs nothing settles: re-sends would only add load the run did not ask for.
+NO_ACK_RETRY_INTERVAL_MS = 3_600_000
+
+
+class BenchError(Exception):
+    pass
+
+
+@dataclass
+class BenchConfig:
+    door: str = "ws"
+    server: str = ""  # host:port of the door (HTTP port for ws); default per door
+    path: str = "/"  # WebSocket path
+    pubs: int = 1
+    subs: int = 1
+    topics: int = 1
+    size: int = 256  # plaintext bytes per message (before encryption)
+    duration: float = 5.0  # measured seconds
+    warmup: float = 1.0
+    window: int = 100  # unanswered publishes per publisher
+    rate: float = 0.0  # total publishes/s over all publishers; 0 = as fast as the window allows
+    messages: int = 0  # total publishes, then stop (instead of the duration)
+    ack: bool = True
+    batch: int = 1000  # most items per gRPC client frame (1 = one message per frame)
+    procs: int = 0  # generator processes; 0 = automatic
+    idle: int = 0  # idle initialized connections (streams for gRPC) instead of pub/sub
+    admin_token: str | None = None
+    admin_user: str | None = None
+    admin_pass: str | None = None
+    session: str | None = None  # use this existing session instead of creating one
+    password: str | None = None
+    retry_interval: int = 0  # ms; 0 = 5000 with ACKs, an hour without
+    server_pid: int | None = None
+    drain_timeout: float = 10.0
+    max_time: float = 300.0  # bound on a --messages run
+    progress: bool = True
+    label: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)  # carried into the report
+
+    @property
+    def address(self) -> tuple[str, int]:
+        text = self.server or DEFAULT_ADDRESS[self.door]
+        host, _, port = text.rpartition(":")
+        return host.strip("[]") or "127.0.0.1", int(port)

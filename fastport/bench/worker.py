@@ -1,0 +1,662 @@
+"""A generator process: some publishers, subscribers or idle connections on one door.
+
+The parent (``runner``) starts several of these so that the generator is not the
+bottleneck, and drives them over a pipe with small commands: ``start`` (publishers
+begin), ``sample`` (counters, CPU, latency histogram), ``stop`` (publishers stop and
+wait for their outstanding publish results), ``drain`` (subscribers wait for what
+was confirmed to arrive) and ``exit``.
+
+Message ids carry what the measurement needs: ``"<publisher>.<seq>.<send time µs>"``.
+Subscribers mark each (publisher, seq) in a bitmap to count lost and duplicate
+deliveries, and take the end-to-end latency from the send time (the legacy
+``timestamp`` field only has milliseconds).
+
+Every loop here ends: publishing by the parent's ``stop`` (or the message count),
+waits by their timeouts, and the process itself when the parent goes quiet for
+``idle_timeout`` seconds or closes the pipe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import Any
+
+import orjson
+
+from . import wsclient
+from .hist import Histogram
+from .payloads import make_pool
+from .proc import raise_fd_limit, self_cpu
+
+CONNECT_TIMEOUT_S = 30.0
+MAX_ERRORS_KEPT = 5
+GRPC_CONNECT = "/fastport.v1.Broker/Connect"
+# Streams opened per gRPC channel (one HTTP/2 connection) for idle connections.
+IDLE_STREAMS_PER_CHANNEL = 100
+
+
+class SetupError(Exception):
+    pass
+
+
+def _mark(bitmap: bytearray, seq: int) -> bool:
+    """Set ``seq``; True if it was already set."""
+    if seq >= len(bitmap):
+        bitmap.extend(bytes(max(seq + 1 - len(bitmap), 65536)))
+    was = bitmap[seq]
+    bitmap[seq] = 1
+    return bool(was)
+
+
+class Worker:
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.pool = make_pool(spec["size"])
+        self.published = 0
+        self.acked = 0
+        self.pub_errors = 0
+        self.acks_received = 0
+        self.delivered = 0
+        self.duplicates = 0
+        self.retries = 0
+        self.foreign = 0  # messages whose id is not ours
+        self.closed = 0
+        self.errors: list[str] = []
+        self.hist = Histogram()
+        self.publishers: list[Any] = []
+        self.subscribers: list[Any] = []
+        self.idle: list[Any] = []
+        self.sending = False
+
+    def note_error(self, text: str) -> None:
+        if len(self.errors) < MAX_ERRORS_KEPT and text not in self.errors:
+            self.errors.append(text)
+
+    def on_message(self, sub: Any, message_id: str, now_us: int, retry: int) -> None:
+        """Count one delivery: distinct or duplicate, and its latency."""
+        self.delivered += 1
+        if retry:
+            self.retries += 1
+        try:
+            pub, seq, sent = message_id.split(".")
+            bitmap = sub.received.get(pub)
+            if bitmap is None:
+                bitmap = sub.received[pub] = bytearray()
+            if _mark(bitmap, int(seq)):
+                self.duplicates += 1
+            self.hist.add(now_us - int(sent))
+        except (ValueError, AttributeError):
+            self.foreign += 1
+
+    def sample(self, reset_latency: bool, with_latency: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "wall": time.monotonic(),
+            "cpu": self_cpu(),
+            "published": self.published,
+            "acked": self.acked,
+            "pub_errors": self.pub_errors,
+            "acks_received": self.acks_received,
+            "delivered": self.delivered,
+            "duplicates": self.duplicates,
+            "retries": self.retries,
+            "foreign": self.foreign,
+            "closed": self.closed,
+            "errors": list(self.errors),
+            "publishing": any(p.sending for p in self.publishers),
+        }
+        if with_latency:
+            out["latency"] = self.hist.state()
+        if reset_latency:
+            self.hist = Histogram()
+        return out
+
+    # -- lifecycle --
+
+    async def setup(self) -> None:
+        spec = self.spec
+        door = spec["door"]
+        sem = asyncio.Semaphore(spec.get("connect_concurrency", 64))
+
+        async def limited(coro: Any) -> None:
+            async with sem:
+                await coro
+
+        if door == "ws":
+            self.subscribers = [WsSubscriber(self, i, t) for i, t in spec["subscribers"]]
+            self.publishers = [WsPublisher(self, i, t) for i, t in spec["publishers"]]
+            self.idle = [WsIdle(self) for _ in range(spec["idle"])]
+            clients = [*self.subscribers, *self.publishers, *self.idle]
+        else:
+            self.subscribers = [GrpcSubscriber(self, i, t) for i, t in spec["subscribers"]]
+            self.publishers = [GrpcPublisher(self, i, t) for i, t in spec["publishers"]]
+            channels = [_grpc_channel(spec) for _ in range((spec["idle"] + IDLE_STREAMS_PER_CHANNEL - 1) // IDLE_STREAMS_PER_CHANNEL)]
+            self._idle_channels = channels
+            self.idle = [GrpcIdle(self, channels[i // IDLE_STREAMS_PER_CHANNEL]) for i in range(spec["idle"])]
+            clients = [*self.subscribers, *self.publishers, *self.idle]
+        await asyncio.wait_for(
+            asyncio.gather(*(limited(c.setup()) for c in clients)),
+            CONNECT_TIMEOUT_S + len(clients) / 100,
+        )
+
+    def start(self) -> None:
+        self.sending = True
+        for p in self.publishers:
+            p.start()
+
+    async def stop(self, timeout: float) -> dict[str, bytes]:
+        """Stop publishing and wait (bounded) for the outstanding publish results."""
+        for p in self.publishers:
+            p.sending = False
+        deadline = time.monotonic() + timeout
+        while any(p.inflight for p in self.publishers) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        return {str(p.index): bytes(p.acked_seqs) for p in self.publishers}
+
+    async def drain(self, expected: dict[str, int], timeout: float) -> list[dict[str, Any]]:
+        """Wait (bounded) until each subscriber has every confirmed message of its
+        topic's publishers, then report what each received."""
+
+        def complete(sub: Any) -> bool:
+            for pub, want in expected.get(sub.topic, {}).items():
+                got = sub.received.get(pub)
+                if got is None or got.count(1) < want:
+                    return False
+            return True
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not all(complete(s) for s in self.subscribers):
+            await asyncio.sleep(0.05)
+        return [
+            {"index": s.index, "topic": s.topic, "received": {p: bytes(b) for p, b in s.received.items()}}
+            for s in self.subscribers
+        ]
+
+    async def close(self) -> None:
+        for c in [*self.publishers, *self.subscribers, *self.idle]:
+            await c.close()
+        for ch in getattr(self, "_idle_channels", ()):
+            await ch.close()
+
+
+# ---------------------------------------------------------------------- WebSocket
+
+
+class _WsRole:
+    """Connection set-up common to every WebSocket role: connect, init, (subscribe)."""
+
+    client: wsclient.WsClient
+
+    def __init__(self, w: Worker) -> None:
+        self.w = w
+        self._waiting: tuple[str, asyncio.Future[dict[str, Any]]] | None = None
+
+    async def setup(self) -> None:
+        await self._open()
+
+    async def _open(self) -> None:
+        spec = self.w.spec
+        self.client = await asyncio.wait_for(
+            wsclient.connect(spec["host"], spec["port"], spec.get("path", "/"), self.on_frames), CONNECT_TIMEOUT_S
+        )
+        self.client.closed.add_done_callback(self._on_closed)
+        await self._request({"type": "init", "sessionName": spec["session"], "password": spec["password"]}, "init_response")
+
+    def _on_closed(self, fut: asyncio.Future[str]) -> None:
+        self.w.closed += 1
+        self.w.note_error(f"ws: {fut.result()}")
+
+    async def _request(self, frame: dict[str, Any], reply: str) -> None:
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting = (reply, fut)
+        self.client.send([orjson.dumps(frame)])
+        answer = await asyncio.wait_for(fut, CONNECT_TIMEOUT_S)
+        self._waiting = None
+        if not answer.get("success"):
+            raise SetupError(f"{frame['type']} refused: {answer.get('error')}")
+
+    def _control(self, f: dict[str, Any]) -> None:
+        waiting = self._waiting
+        if waiting is not None and f.get("type") == waiting[0] and not waiting[1].done():
+            waiting[1].set_result(f)
+        elif "error" in f:
+            self.w.note_error(f"ws: {f.get('error')} ({f.get('code', '')})")
+
+    def on_frames(self, frames: list[bytes]) -> None:
+        for raw in frames:
+            self._control(orjson.loads(raw))
+
+    async def close(self) -> None:
+        if hasattr(self, "client"):
+            self.client.closed.remove_done_callback(self._on_closed)
+            self.client.close()
+
+
+class _Receiving:
+    """Subscriber bookkeeping shared by both doors: what arrived, per publisher."""
+
+    def __init__(self, w: Worker, index: int, topic: str) -> None:
+        self.index = index
+        self.topic = topic
+        self.received: dict[str, bytearray] = {}
+        self.ack = w.spec["ack"]
+
+
+class WsIdle(_WsRole):
+    """An initialized connection that does nothing (scenario e)."""
+
+
+class WsSubscriber(_WsRole, _Receiving):
+    def __init__(self, w: Worker, index: int, topic: str) -> None:
+        _WsRole.__init__(self, w)
+        _Receiving.__init__(self, w, index, topic)
+
+    async def setup(self) -> None:
+        await self._open()
+        await self._request({"type": "subscribe", "topic": self.topic}, "subscribe_response")
+
+    def on_frames(self, frames: list[bytes]) -> None:
+        w = self.w
+        now = time.time_ns() // 1000
+        acks = []
+        loads = orjson.loads
+        for raw in frames:
+            f = loads(raw)
+            if f.get("type") == "message":
+                mid = f.get("messageId")
+                w.on_message(self, mid, now, f.get("retry", 0))
+                if self.ack:
+                    acks.append(b'{"type":"ack","topic":' + orjson.dumps(f.get("topic")) + b',"messageId":' + orjson.dumps(mid) + b"}")
+            else:
+                self._control(f)
+        if acks:
+            self.client.send(acks)
+
+
+class _Publishing:
+    """Window, rate and message-count bookkeeping shared by both doors' publishers."""
+
+    def __init__(self, w: Worker, index: int, topic: str) -> None:
+        spec = w.spec
+        self.w = w
+        self.index = index
+        self.topic = topic
+        self.window = spec["window"]
+        self.rate = spec["rate"]  # per publisher, msgs/s; 0 = as fast as the window allows
+        self.limit = spec["messages"]  # per publisher; 0 = until stopped
+        self.seq = 0
+        self.inflight = 0
+        self.sending = False
+        self.acked_seqs = bytearray()
+        self._t0 = 0.0
+        self._ticker: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.sending = True
+        self._t0 = time.monotonic()
+        if self.rate:
+            self._ticker = asyncio.ensure_future(self._tick())
+        else:
+            self.fill()
+
+    async def _tick(self) -> None:
+        """Fixed rate: every millisecond, send what is due (bounded by the window)."""
+        while self.sending:
+            self.fill()
+            await asyncio.sleep(0.001)
+
+    def allowance(self) -> int:
+        n = self.window - self.inflight
+        if self.rate:
+            n = min(n, int((time.monotonic() - self._t0) * self.rate) + 1 - self.seq)
+        if self.limit:
+            n = min(n, self.limit - self.seq)
+            if n <= 0 and self.seq >= self.limit:
+                self.sending = False
+        return n
+
+    def result(self, message_id: str, ok: bool, error: str) -> None:
+        self.inflight -= 1
+        w = self.w
+        if ok:
+            w.acked += 1
+            try:
+                _mark(self.acked_seqs, int(message_id.split(".")[1]))
+            except (ValueError, IndexError):
+                w.note_error(f"publish result for an unknown id {message_id!r}")
+        else:
+            w.pub_errors += 1
+            w.note_error(f"publish refused: {error}")
+
+    def fill(self) -> None:
+        raise NotImplementedError
+
+
+class WsPublisher(_WsRole, _Publishing):
+    def __init__(self, w: Worker, index: int, topic: str) -> None:
+        _WsRole.__init__(self, w)
+        _Publishing.__init__(self, w, index, topic)
+        topic_json = orjson.dumps(topic)
+        self._prefixes = [
+            b'{"type":"publish","topic":' + topic_json + b',"data":' + orjson.dumps(p.data)
+            + b',"hash":' + orjson.dumps(p.hash) + b',"timestamp":'
+            for p in w.pool
+        ]
+        self._tag = str(index).encode()
+
+    def fill(self) -> None:
+        if not self.sending:
+            return
+        n = self.allowance()
+        if n <= 0:
+            return
+        now_us = time.time_ns() // 1000
+        tail = b'%d,"messageId":"%s.' % (now_us // 1000, self._tag)
+        end = b".%d\"}" % now_us
+        prefixes = self._prefixes
+        count = len(prefixes)
+        seq = self.seq
+        frames = [prefixes[s % count] + tail + b"%d" % s + end for s in range(seq, seq + n)]
+        self.seq = seq + n
+        self.inflight += n
+        self.w.published += n
+        self.client.send(frames)
+
+    def on_frames(self, frames: list[bytes]) -> None:
+        loads = orjson.loads
+        result = self.result
+        for raw in frames:
+            f = loads(raw)
+            kind = f.get("type")
+            if kind == "publish_response":
+                result(f.get("messageId", ""), f.get("success") is True, str(f.get("error")))
+            elif kind == "ack_received":
+                self.w.acks_received += 1
+            else:
+                self._control(f)
+        if self.sending and not self.rate:
+            self.fill()
+
+    async def close(self) -> None:
+        self.sending = False
+        await _WsRole.close(self)
+
+
+# ---------------------------------------------------------------------- gRPC
+
+
+def _grpc_channel(spec: dict[str, Any]) -> Any:
+    import grpc
+
+    return grpc.aio.insecure_channel(
+        f"{spec['host']}:{spec['port']}",
+        options=[
+            ("grpc.max_receive_message_length", -1),
+            ("grpc.enable_retries", 0),
+            # One TCP connection per client, as each WebSocket client has its own.
+            ("grpc.use_local_subchannel_pool", 1),
+        ],
+    )
+
+
+class _GrpcRole:
+    def __init__(self, w: Worker, channel: Any = None) -> None:
+        self.w = w
+        self._own_channel = channel is None
+        self.channel = channel
+        self.call: Any = None
+        self.batch = w.spec["batch"]
+        self._task: asyncio.Task[None] | None = None
+
+    async def setup(self) -> None:
+        await self._open()
+
+    async def _open(self) -> None:
+        from fastport_proto.v1 import broker_pb2 as pb
+
+        spec = self.w.spec
+        if self.channel is None:
+            self.channel = _grpc_channel(spec)
+        self.call = self.channel.stream_stream(
+            GRPC_CONNECT,
+            request_serializer=pb.ClientFrame.SerializeToString,
+            response_deserializer=pb.ServerFrame.FromString,
+        )()
+        await self.call.write(pb.ClientFrame(init=pb.Init(request_id=1, session=spec["session"], password=spec["password"])))
+        frame = await asyncio.wait_for(self.call.read(), CONNECT_TIMEOUT_S)
+        if not frame.HasField("init_result"):
+            raise SetupError("init: no init result")
+        if frame.init_result.HasField("error"):
+            raise SetupError(f"init refused: {frame.init_result.error.message}")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self.call is not None:
+            self.call.cancel()
+        if self._own_channel and self.channel is not None:
+            await self.channel.close()
+
+    def _frame_errors(self, frame: Any) -> None:
+        for err in frame.errors:
+            self.w.note_error(f"grpc: {err.code}: {err.message}")
+        if frame.HasField("closing"):
+            self.w.closed += 1
+            self.w.note_error(f"grpc: closed by server: {frame.closing.code}")
+
+    def _ended(self, exc: BaseException) -> None:
+        self.w.closed += 1
+        self.w.note_error(f"grpc: stream ended: {type(exc).__name__}: {exc}")
+
+
+class GrpcIdle(_GrpcRole):
+    """An initialized stream that does nothing (scenario e)."""
+
+
+class GrpcSubscriber(_GrpcRole, _Receiving):
+    def __init__(self, w: Worker, index: int, topic: str) -> None:
+        _GrpcRole.__init__(self, w)
+        _Receiving.__init__(self, w, index, topic)
+
+    async def setup(self) -> None:
+        from fastport_proto.v1 import broker_pb2 as pb
+
+        await self._open()
+        await self.call.write(pb.ClientFrame(subscribe=[pb.Subscribe(request_id=2, topic=self.topic)]))
+        while True:
+            frame = await asyncio.wait_for(self.call.read(), CONNECT_TIMEOUT_S)
+            if frame.subscribe_results:
+                if frame.subscribe_results[0].HasField("error"):
+                    raise SetupError(f"subscribe refused: {frame.subscribe_results[0].error.message}")
+                break
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        import grpc
+        from fastport_proto.v1 import broker_pb2 as pb
+
+        w = self.w
+        call = self.call
+        batch = self.batch
+        Ack = pb.Ack
+        ClientFrame = pb.ClientFrame
+        try:
+            while True:
+                frame = await call.read()
+                if frame is grpc.aio.EOF:
+                    return
+                now = time.time_ns() // 1000
+                messages = frame.messages
+                if messages:
+                    for m in messages:
+                        w.on_message(self, m.message_id, now, m.retry)
+                    if self.ack:
+                        acks = [Ack(message_id=m.message_id, topic=m.topic) for m in messages]
+                        for i in range(0, len(acks), batch):
+                            await call.write(ClientFrame(ack=acks[i : i + batch]))
+                if frame.errors or frame.HasField("closing"):
+                    self._frame_errors(frame)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._ended(exc)
+
+
+class GrpcPublisher(_GrpcRole, _Publishing):
+    def __init__(self, w: Worker, index: int, topic: str) -> None:
+        _GrpcRole.__init__(self, w)
+        _Publishing.__init__(self, w, index, topic)
+        self._tag = f"{index}."
+        self._payloads = [(p.data.encode(), p.hash) for p in w.pool]
+        self._wake = asyncio.Event()
+
+    async def setup(self) -> None:
+        await self._open()
+        self._task = asyncio.ensure_future(self._read())
+
+    def start(self) -> None:
+        self.sending = True
+        self._t0 = time.monotonic()
+        self._ticker = asyncio.ensure_future(self._write_loop())
+
+    def fill(self) -> None:
+        self._wake.set()
+
+    async def _write_loop(self) -> None:
+        """The one task that writes this stream (grpc.aio allows one write at a time):
+        sends what the window (and rate) allows, then sleeps until results free room."""
+        from fastport_proto.v1 import broker_pb2 as pb
+
+        Publish = pb.Publish
+        ClientFrame = pb.ClientFrame
+        pool = self._payloads
+        count = len(pool)
+        topic = self.topic
+        tag = self._tag
+        call = self.call
+        batch = self.batch
+        try:
+            while self.sending:
+                n = self.allowance()
+                if n > 0:
+                    now_us = time.time_ns() // 1000
+                    suffix = f".{now_us}"
+                    ts = now_us // 1000
+                    seq = self.seq
+                    items = []
+                    for s in range(seq, seq + n):
+                        payload, digest = pool[s % count]
+                        items.append(
+                            Publish(
+                                request_id=s + 1, topic=topic, payload=payload, hash=digest,
+                                timestamp_ms=ts, message_id=f"{tag}{s}{suffix}",
+                            )
+                        )
+                    self.seq = seq + n
+                    self.inflight += n
+                    self.w.published += n
+                    for i in range(0, n, batch):
+                        await call.write(ClientFrame(publish=items[i : i + batch]))
+                    continue
+                if self.rate:
+                    await asyncio.sleep(0.001)
+                else:
+                    self._wake.clear()
+                    await self._wake.wait()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.sending = False
+            self._ended(exc)
+
+    async def _read(self) -> None:
+        import grpc
+
+        call = self.call
+        result = self.result
+        w = self.w
+        try:
+            while True:
+                frame = await call.read()
+                if frame is grpc.aio.EOF:
+                    return
+                for r in frame.publish_results:
+                    result(r.message_id, not r.HasField("error"), r.error.message)
+                if frame.acks_received:
+                    w.acks_received += len(frame.acks_received)
+                if frame.errors or frame.HasField("closing"):
+                    self._frame_errors(frame)
+                if not self.rate:
+                    self._wake.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._ended(exc)
+
+    async def close(self) -> None:
+        self.sending = False
+        self._wake.set()
+        if self._ticker is not None:
+            self._ticker.cancel()
+        await _GrpcRole.close(self)
+
+
+# ---------------------------------------------------------------------- process
+
+
+async def _serve(conn: Any, spec: dict[str, Any]) -> None:
+    loop = asyncio.get_running_loop()
+    commands: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    def readable() -> None:
+        try:
+            while conn.poll():
+                commands.put_nowait(conn.recv())
+        except (EOFError, OSError):
+            loop.remove_reader(conn.fileno())
+            commands.put_nowait({"cmd": "exit"})
+
+    worker = Worker(spec)
+    try:
+        await worker.setup()
+    except Exception as exc:
+        conn.send({"ready": False, "error": f"{type(exc).__name__}: {exc}"})
+        await worker.close()
+        return
+    conn.send({"ready": True, "sample": worker.sample(False, False)})
+    loop.add_reader(conn.fileno(), readable)
+    try:
+        for _ in itertools.count():
+            try:
+                cmd = await asyncio.wait_for(commands.get(), spec["idle_timeout"])
+            except TimeoutError:
+                break  # the parent is gone or stuck: do not outlive it
+            kind = cmd["cmd"]
+            if kind == "start":
+                worker.start()
+            elif kind == "sample":
+                conn.send(worker.sample(cmd.get("reset", False), cmd.get("latency", False)))
+            elif kind == "stop":
+                conn.send({"acked": await worker.stop(cmd["timeout"])})
+            elif kind == "drain":
+                conn.send({"subscribers": await worker.drain(cmd["expected"], cmd["timeout"])})
+            elif kind == "exit":
+                break
+    finally:
+        loop.remove_reader(conn.fileno())
+        await worker.close()
+
+
+def main(conn: Any, spec: dict[str, Any]) -> None:
+    """Entry point of a generator process (multiprocessing, spawn)."""
+    raise_fd_limit()
+    try:
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    except ImportError:
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(_serve(conn, spec))
+    conn.close()
