@@ -641,9 +641,10 @@ class FastPort:
             self._seen.popitem(last=False)
 
     def _ack(self, delivery: Delivery) -> None:
-        # Without a connection the ACK is dropped: the broker re-sends, and the id is
-        # then ACKed from the de-duplication set.
-        if self._connected and self._transport is not None:
+        # Also while a connection is being set up: messages kept for a persistent
+        # subscriber arrive right after init. Without a connection the ACK is dropped:
+        # the broker re-sends, and the id is then ACKed from the de-duplication set.
+        if self._transport is not None:
             self._transport.ack(delivery.topic, delivery.message_id)
 
     # ------------------------------------------------------------------ helpers

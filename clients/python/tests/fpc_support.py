@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,11 @@ class FakeClock:
             if deadline <= self.now and not fut.done():
                 fut.set_result(None)
         await settle()
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait, boundedly, for something real (a network round trip, a process start) to
+    happen; never used to wait out a retry interval."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.005)

@@ -17,7 +17,7 @@ import pytest
 from conftest import Urls
 from fastport_proto.v1 import broker_pb2 as pb
 from fastport_proto.v1 import broker_pb2_grpc
-from fpc_support import NODE, NODE_DIR, settle
+from fpc_support import NODE, NODE_DIR, settle, until
 from tests.support import ADMIN_TOKEN, self_signed_certificate
 
 from fastport.app import App
@@ -45,13 +45,6 @@ from tests.conftest import make_settings
 TIMEOUT = 10.0
 
 
-async def until(predicate: Callable[[], bool], what: str) -> None:
-    """Wait for real network round trips (bounded); never for a retry interval."""
-    async with asyncio.timeout(TIMEOUT):
-        while not predicate():
-            await asyncio.sleep(0.005)
-
-
 def client(url: str, s: SessionCredentials, key: str, **options: Any) -> FastPort:
     return FastPort(url, s.name, s.password, key, **options)
 
@@ -69,7 +62,7 @@ async def test_round_trip(urls: Urls, door: str, session: SessionCredentials, ke
         texts = [f"reading {i} °C ✓" for i in range(20)]
         receipts = await asyncio.gather(*(pub.emit(f"rooms/r{i % 3}/temp", t) for i, t in enumerate(texts)))
         assert all(r.delivered_to == 1 and not r.duplicate for r in receipts)
-        await until(lambda: len(got) == 20 and len(acks) == 20, "all delivered and ACKed")
+        await until(lambda: len(got) == 20 and len(acks) == 20)
     assert sorted(m.text for m in got) == sorted(texts)
     assert {m.message_id for m in got} == {r.message_id for r in receipts} == {a.message_id for a in acks}
     assert all(a.remaining == 0 for a in acks)
@@ -80,7 +73,7 @@ async def test_messages_iterator(urls: Urls, door: str, session: SessionCredenti
     async with client(url, session, key) as sub, client(url, session, key) as pub:
         stream = sub.messages("news")
         first = asyncio.ensure_future(anext(stream))
-        await until(lambda: "news" in sub._handlers, "subscribed")
+        await until(lambda: "news" in sub._handlers)
         await settle()
         await pub.emit("news", "one")
         await pub.emit("news", "two")
@@ -98,7 +91,7 @@ async def test_across_doors(app: App, urls: Urls, pub_door: str, sub_door: str, 
     async with client(urls.of(sub_door), s, key, cipher=cipher) as sub, client(urls.of(pub_door), s, key, cipher=cipher) as pub:
         await sub.subscribe("t", lambda m: got.append(m.text))
         await pub.emit("t", "across")
-        await until(lambda: got == ["across"], "delivered")
+        await until(lambda: got == ["across"])
 
 
 async def test_sync_wrapper(urls: Urls, session: SessionCredentials, key: str, door: str) -> None:
@@ -168,7 +161,7 @@ async def test_dropped_session_closes_client_for_good(urls: Urls, door: str, ses
     await fp.init()
     # The owner drops it with its own password and secret key (no admin token).
     await drop_session(urls.of(door), session.name, password=session.password, secret_key=session.secret_key)
-    await until(lambda: fp.state == ConnectionState.CLOSED, "closed")
+    await until(lambda: fp.state == ConnectionState.CLOSED)
     assert states[-1] == (ConnectionState.CLOSED, "session_dropped")
     with pytest.raises(FastPortError) as err:
         await fp.emit("t", "x")
@@ -236,11 +229,11 @@ async def test_tampered_messages_are_rejected(
             ("id-1", "authentication_failed"),
             ("id-2", "authentication_failed"),
         }
-        await until(lambda: got == ["open"] and set(errors) == expected, "checked")
+        await until(lambda: got == ["open"] and set(errors) == expected)
         # Not ACKed: at the next retry interval the broker re-sends exactly the bad ones.
         errors.clear()
         clock.advance(5000)
-        await until(lambda: len(errors) == 4, "re-sent")
+        await until(lambda: len(errors) == 4)
         assert set(errors) == expected and got == ["open"]
     await raw.close()
 
@@ -259,13 +252,13 @@ async def test_broker_resend_while_handling_is_handed_over_once(
     async with client(urls.of(door), session, key) as sub, client(urls.of(door), session, key, on_ack=acks.append) as pub:
         await sub.subscribe("t", slow)
         await pub.emit("t", "x")
-        await until(lambda: calls == [0], "first delivery")
+        await until(lambda: calls == [0])
         clock.advance(5000)  # the broker re-sends: the client is still handling it
         await settle()
         clock.advance(5000)
         await settle()
         release.set()
-        await until(lambda: len(acks) == 1, "ACKed")
+        await until(lambda: len(acks) == 1)
         clock.advance(5000)  # settled: nothing more is re-sent
         await settle()
     assert calls == [0]
@@ -318,7 +311,7 @@ async def test_grpcs_with_a_private_ca(tmp_path: Path) -> None:
         async with client(url, s, key, root_certificates=roots) as sub, client(url, s, key, root_certificates=roots) as pub:
             await sub.subscribe("t", lambda m: got.append(m.text))
             await pub.emit("t", "secret")
-            await until(lambda: got == ["secret"], "delivered")
+            await until(lambda: got == ["secret"])
         with pytest.raises(ConnectError):  # the public roots do not trust a private CA
             await FastPort(url, s.name, s.password, key).init()
     finally:
@@ -352,7 +345,7 @@ async def test_node_publisher_python_subscriber(urls: Urls, sub_door: str) -> No
         out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT)
         assert proc.returncode == 0, err.decode()
         ids = json.loads(out)["messageIds"]
-        await until(lambda: len(got) == 2, "delivered")
+        await until(lambda: len(got) == 2)
     assert [m.text for m in got] == ["hello from node ✓", "second"]
     assert [m.message_id for m in got] == ids
 
@@ -370,4 +363,4 @@ async def test_python_publisher_node_subscriber(urls: Urls, pub_door: str) -> No
         out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT)
         assert proc.returncode == 0, err.decode()
         assert json.loads(out) == {"messageId": receipt.message_id, "topic": "legacy/py", "text": "hello from python ✓"}
-        await until(lambda: [a.message_id for a in acks] == [receipt.message_id], "Node's ACK reported")
+        await until(lambda: [a.message_id for a in acks] == [receipt.message_id])
