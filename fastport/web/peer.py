@@ -40,6 +40,11 @@ CLOSE_CODES: dict[str, int] = {
 DEFAULT_CLOSE_CODE = 4000
 _MAX_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, 2 of them the code
 
+# Queued bytes past which a flush happens at once rather than at the end of the loop
+# turn, so a burst hands the kernel what it can take and the buffer checks see real
+# backlog, not this turn's queue.
+FLUSH_BYTES = 256 * 1024
+
 _WIRE_TAG = object()  # marks the value this door caches on Message.wire
 
 
@@ -96,9 +101,11 @@ class WebPeer:
             return
         self._out.append(frame)
         self._out_bytes += len(frame)
-        if not self._scheduled:
+        if self._out_bytes >= FLUSH_BYTES:
+            self.flush()
+        elif not self._scheduled:
             self._scheduled = True
-            self._loop.call_soon(self.flush)
+            self._loop.call_soon(self._end_of_turn)
 
     def reply(self, payload: bytes) -> None:
         """Queue a JSON reply as a text frame."""
@@ -128,8 +135,12 @@ class WebPeer:
         for frame in held or ():
             self.send(frame)
 
-    def flush(self) -> None:
+    def _end_of_turn(self) -> None:
         self._scheduled = False
+        self.flush()
+
+    def flush(self) -> None:
+        """Hand everything queued to the transport in one write."""
         out = self._out
         if not out:
             return

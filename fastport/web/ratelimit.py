@@ -52,7 +52,7 @@ class RateLimiter:
             entry = self._windows[key] = [now + self.window_s, 0]
         entry[1] += 1
         count = int(entry[1])
-        reset = max(0, math.ceil(entry[0] - now))
+        reset = max(0, math.ceil(round(entry[0] - now, 3)))
         return Decision(count <= self.limit, self.limit, max(0, self.limit - count), reset)
 
     def _sweep(self, now: float) -> None:

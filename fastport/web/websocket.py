@@ -60,7 +60,7 @@ class WebSocketEndpoint:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(
-            max_msg_size=self._max_payload,
+            max_msg_size=self._max_payload + 1,  # aiohttp refuses a message of exactly this size
             heartbeat=PING_INTERVAL_S,
             compress=False,
             decode_text=False,
