@@ -1,0 +1,79 @@
+"""A real Node.js client (tests/node/legacy_client.js: the ``ws`` package and Node's
+``crypto``, written like the deployed clients) against the in-process server.
+
+Node and npm are part of the development and CI machines: when they are missing this
+test fails, it does not skip. ``npm ci`` installs the locked ``ws`` when
+``node_modules`` is missing or older than the lock file (``.ci/run`` may do it first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from fastport.app import App
+
+from ..support import ADMIN_PASS, ADMIN_USER
+
+NODE_DIR = Path(__file__).resolve().parents[1] / "node"
+
+
+def _require(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} is not installed: the Node.js client test needs Node.js 18+ and npm")
+    return path
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    node = _require("node")
+    marker = NODE_DIR / "node_modules" / ".package-lock.json"
+    lock = NODE_DIR / "package-lock.json"
+    if not marker.exists() or marker.stat().st_mtime < lock.stat().st_mtime:
+        npm = _require("npm")
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"npm ci failed in {NODE_DIR}:\n{done.stdout}\n{done.stderr}")
+    return node
+
+
+async def test_node_ws_client_round_trip(app: App, node: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        node,
+        str(NODE_DIR / "legacy_client.js"),
+        f"http://127.0.0.1:{app.http_port}",
+        ADMIN_USER,
+        ADMIN_PASS,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode == 0, stderr.decode()
+    summary = json.loads(stdout)
+    assert summary["ok"] is True
+    assert json.loads(summary["decrypted"]) == {"value": 21.5, "unit": "°C", "note": "héllo 👋"}
+    assert summary["ack"] == {
+        "type": "ack_received",
+        "messageId": summary["messageId"],
+        "topic": "sensors/t1",
+        "remaining": 0,
+    }
+    info = app.broker.get_session(summary["sessionName"])
+    assert info.pending_messages == 0
