@@ -232,10 +232,12 @@ class ConnectionBase(Transport):
         self._requests.fail_all(error)
         self._listener.on_closed(error)
 
-    async def _stop(self) -> None:
-        """The first half of :meth:`close`: silence the listener and end the tasks."""
+    def _silence(self) -> None:
+        """Closing on purpose: no more reports, and every waiter fails now."""
         self._done = True
         self._requests.fail_all(ConnectError("closed", "The connection was closed"))
+
+    async def _end_tasks(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -202,8 +202,9 @@ class GrpcTransport(ConnectionBase):
             self._closing = frame.closing
 
     async def close(self) -> None:
-        await self._stop()
+        self._silence()
         if self._call is not None:
             self._call.cancel()
+        await self._end_tasks()
         if self._channel is not None:
             await self._channel.close()

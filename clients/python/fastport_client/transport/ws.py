@@ -143,8 +143,8 @@ class WebSocketTransport(ConnectionBase):
         assert self._ws is not None
         try:
             async for raw in self._ws:
-                if isinstance(raw, bytes):
-                    continue  # file-chunk frames: this client does not take part in file relays
+                if isinstance(raw, bytes) or self._done:
+                    continue  # file-chunk frames (this client takes no part in file relays), or closing
                 try:
                     self._dispatch(raw)
                 except (ValueError, TypeError) as exc:
@@ -209,6 +209,10 @@ class WebSocketTransport(ConnectionBase):
             log.debug("ignoring frame of type %r", kind)
 
     async def close(self) -> None:
-        await self._stop()
+        self._silence()
+        # The reader keeps draining while the close handshake runs: frames left unread
+        # would pause the socket's reading and the server's close frame would never
+        # be seen, stalling close() for the whole close timeout.
         if self._ws is not None:
             await self._ws.close()
+        await self._end_tasks()
