@@ -31,6 +31,7 @@ testable without waiting.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import random
@@ -392,7 +393,9 @@ class FastPort:
         """Stop everything once; ``error`` is why, when the server ended it for good."""
         if self._closed is not None:
             return
-        closed = ClosedError() if error is None else ClosedError(f"Closed by the server: {error.message} [{error.code}]")
+        closed = (
+            ClosedError() if error is None else ClosedError(f"Closed by the server: {error.message} [{error.code}]")
+        )
         self._closed = closed
         if error is not None:
             self._report(error, None)
@@ -567,19 +570,15 @@ class FastPort:
         transport = self._transport
         if transport is None:
             return
-        try:
+        with contextlib.suppress(ConnectError):  # the reconnect re-subscribes every registered topic
             await self._request(transport.subscribe(topic, self._client_id is not None))
-        except ConnectError:
-            pass  # the reconnect re-subscribes every registered topic
 
     async def _send_unsubscribe(self, topic: str) -> None:
         transport = self._transport
         if transport is None:
             return
-        try:
+        with contextlib.suppress(ConnectError):  # the next connection will not subscribe it anyway
             await self._request(transport.unsubscribe(topic))
-        except ConnectError:
-            pass  # the next connection will not subscribe it anyway
 
     async def _subscribe_reporting(self, topic: str) -> None:
         try:
@@ -600,7 +599,9 @@ class FastPort:
         try:
             if delivery.json:
                 raise CryptoError("not_encrypted", "The message data is a plain JSON value, not an encrypted string")
-            plaintext = self._cipher.open(delivery.data, delivery.hash, Binding(self.session, delivery.topic, message_id))
+            plaintext = self._cipher.open(
+                delivery.data, delivery.hash, Binding(self.session, delivery.topic, message_id)
+            )
         except CryptoError as exc:
             self._report(exc, delivery)
             return
@@ -612,7 +613,9 @@ class FastPort:
         assert self._inbox is not None
         while self._closed is None:
             delivery, message = await self._inbox.get()
-            handlers = [h for pattern, hs in list(self._handlers.items()) if topic_matches(pattern, message.topic) for h in hs]
+            handlers = [
+                h for pattern, hs in list(self._handlers.items()) if topic_matches(pattern, message.topic) for h in hs
+            ]
             try:
                 if not handlers:
                     # Nobody here wants it (any more): not ACKed, so it is not lost if

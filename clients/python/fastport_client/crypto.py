@@ -173,7 +173,6 @@ def _unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-
 def gcm_encrypt(key: bytes, plaintext: bytes, binding: Binding, nonce: bytes | None = None) -> str:
     """aes-gcm ``data`` for ``plaintext`` bound to ``binding``. ``nonce`` is for tests
     only: reusing a nonce under one key breaks GCM completely."""

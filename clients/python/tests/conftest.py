@@ -18,11 +18,11 @@ from fpc_support import REPO
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.conftest import app, clock, make_settings, server_process  # noqa: E402,F401  (fixtures)
-from tests.support import ADMIN_TOKEN  # noqa: E402
+from fastport.app import App
+from tests.support import ADMIN_TOKEN
 
-from fastport.app import App  # noqa: E402
-from fastport_client import SessionCredentials, create_session, generate_key  # noqa: E402
+from fastport_client import SessionCredentials, create_session, generate_key
+from tests.conftest import app, clock, make_settings, server_process  # noqa: F401  (fixtures)
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Urls:
 
 
 @pytest.fixture
-def urls(app: App) -> Urls:
+def urls(app: App) -> Urls:  # noqa: F811  (the fixture, by name)
     return Urls(f"grpc://127.0.0.1:{app.grpc_port}", f"ws://127.0.0.1:{app.http_port}")
 
 

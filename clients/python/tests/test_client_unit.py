@@ -346,7 +346,15 @@ async def test_messages_in_arrival_order_and_wildcards(net: FakeNet, clock: Fake
             net.conn.deliver(sealed("a/b", str(i), f"m{i}"))
         net.conn.deliver(sealed("a/c", "c", "mc"))
         await settle()
-    assert seen == [("wild", "0"), ("exact", "0"), ("wild", "1"), ("exact", "1"), ("wild", "2"), ("exact", "2"), ("wild", "c")]
+    assert seen == [
+        ("wild", "0"),
+        ("exact", "0"),
+        ("wild", "1"),
+        ("exact", "1"),
+        ("wild", "2"),
+        ("exact", "2"),
+        ("wild", "c"),
+    ]
     assert net.connections[0].acks == ["m0", "m1", "m2", "mc"]
 
 
@@ -417,7 +425,7 @@ async def test_failing_callback_is_reported_and_not_acked(net: FakeNet, clock: F
 
 
 async def test_message_without_handler_is_not_acked(net: FakeNet, clock: FakeClock, rec: Recorder) -> None:
-    async with make_client(net, clock, rec) as fp:
+    async with make_client(net, clock, rec):
         net.conn.deliver(sealed("nobody", "x", "m1"))
         await settle()
     assert net.connections[0].acks == []

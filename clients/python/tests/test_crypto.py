@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from fpc_support import NODE_DIR, node
 
 from fastport_client import CryptoError, InvalidKeyError, generate_key
 from fastport_client.crypto import (
@@ -23,8 +24,6 @@ from fastport_client.crypto import (
     make_cipher,
 )
 from fastport_client.errors import ConfigError
-
-from fpc_support import NODE_DIR, node
 
 VECTORS_PATH = Path(__file__).resolve().parents[3] / "tests" / "data" / "vectors.json"
 VECTORS = {v["name"]: v for v in json.loads(VECTORS_PATH.read_text())["vectors"]}

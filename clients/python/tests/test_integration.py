@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 from conftest import Urls
+from fastport.app import App
+from fastport.core import ManualClock
 from fastport_proto.v1 import broker_pb2 as pb
 from fastport_proto.v1 import broker_pb2_grpc
 from fpc_support import NODE, NODE_DIR, settle, until
 from tests.support import ADMIN_TOKEN, self_signed_certificate
 
-from fastport.app import App
-from fastport.core import ManualClock
 from fastport_client import (
     AckReceived,
     BrokerError,
@@ -39,7 +38,6 @@ from fastport_client import (
 )
 from fastport_client.crypto import Binding, data_hash, make_cipher
 from fastport_client.transport.grpc import GrpcTransport
-
 from tests.conftest import make_settings
 
 TIMEOUT = 10.0
@@ -57,7 +55,10 @@ async def test_round_trip(urls: Urls, door: str, session: SessionCredentials, ke
     url = urls.of(door)
     got: list[Message] = []
     acks: list[AckReceived] = []
-    async with client(url, session, key, cipher=cipher) as sub, client(url, session, key, cipher=cipher, on_ack=acks.append) as pub:
+    async with (
+        client(url, session, key, cipher=cipher) as sub,
+        client(url, session, key, cipher=cipher, on_ack=acks.append) as pub,
+    ):
         await sub.subscribe("rooms/+/temp", got.append)
         texts = [f"reading {i} °C ✓" for i in range(20)]
         receipts = await asyncio.gather(*(pub.emit(f"rooms/r{i % 3}/temp", t) for i, t in enumerate(texts)))
@@ -82,13 +83,31 @@ async def test_messages_iterator(urls: Urls, door: str, session: SessionCredenti
         await stream.aclose()
 
 
+async def test_ack_of_a_message_just_handled_is_sent_by_close(
+    urls: Urls, door: str, session: SessionCredentials, key: str
+) -> None:
+    acks: list[AckReceived] = []
+    handled = asyncio.Event()
+    async with client(urls.of(door), session, key, on_ack=acks.append) as pub:
+        sub = client(urls.of(door), session, key)
+        await sub.init()
+        await sub.subscribe("t", lambda m: handled.set())
+        await pub.emit("t", "last words")
+        await handled.wait()
+        await sub.close()  # the ACK is queued, not yet written
+        await until(lambda: len(acks) == 1)
+
+
 @pytest.mark.parametrize(("pub_door", "sub_door"), [("grpc", "ws"), ("ws", "grpc")])
 @pytest.mark.parametrize("cipher", ["aes-gcm", "legacy-cbc"])
 async def test_across_doors(app: App, urls: Urls, pub_door: str, sub_door: str, cipher: str) -> None:
     s = await create_session(urls.grpc, "x", "pw", admin_token=ADMIN_TOKEN)
     key = generate_key()
     got: list[str] = []
-    async with client(urls.of(sub_door), s, key, cipher=cipher) as sub, client(urls.of(pub_door), s, key, cipher=cipher) as pub:
+    async with (
+        client(urls.of(sub_door), s, key, cipher=cipher) as sub,
+        client(urls.of(pub_door), s, key, cipher=cipher) as pub,
+    ):
         await sub.subscribe("t", lambda m: got.append(m.text))
         await pub.emit("t", "across")
         await until(lambda: got == ["across"])
@@ -155,7 +174,9 @@ async def test_admin_errors(urls: Urls, door: str, session: SessionCredentials) 
     assert err.value.code == "unauthenticated"
 
 
-async def test_dropped_session_closes_client_for_good(urls: Urls, door: str, session: SessionCredentials, key: str) -> None:
+async def test_dropped_session_closes_client_for_good(
+    urls: Urls, door: str, session: SessionCredentials, key: str
+) -> None:
     states: list[tuple[ConnectionState, str | None]] = []
     fp = client(urls.of(door), session, key, on_state=lambda s, e: states.append((s, e.code if e else None)))
     await fp.init()
@@ -249,7 +270,10 @@ async def test_broker_resend_while_handling_is_handed_over_once(
         calls.append(message.retry)
         await release.wait()
 
-    async with client(urls.of(door), session, key) as sub, client(urls.of(door), session, key, on_ack=acks.append) as pub:
+    async with (
+        client(urls.of(door), session, key) as sub,
+        client(urls.of(door), session, key, on_ack=acks.append) as pub,
+    ):
         await sub.subscribe("t", slow)
         await pub.emit("t", "x")
         await until(lambda: calls == [0])
@@ -308,7 +332,10 @@ async def test_grpcs_with_a_private_ca(tmp_path: Path) -> None:
         s = await create_session(url, "tls", "pw", admin_token=ADMIN_TOKEN, root_certificates=roots)
         key = generate_key()
         got: list[str] = []
-        async with client(url, s, key, root_certificates=roots) as sub, client(url, s, key, root_certificates=roots) as pub:
+        async with (
+            client(url, s, key, root_certificates=roots) as sub,
+            client(url, s, key, root_certificates=roots) as pub,
+        ):
             await sub.subscribe("t", lambda m: got.append(m.text))
             await pub.emit("t", "secret")
             await until(lambda: got == ["secret"])

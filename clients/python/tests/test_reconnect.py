@@ -41,7 +41,9 @@ async def test_every_confirmed_message_is_received_once_across_a_crash(
         assert message.text == f"order {message.topic.rsplit('/', 1)[1]}"
         received.append(message.message_id)
 
-    sub = FastPort(url, s.name, s.password, key, client_id="billing", on_state=lambda st, e: sub_states.append(st), **FAST)
+    sub = FastPort(
+        url, s.name, s.password, key, client_id="billing", on_state=lambda st, e: sub_states.append(st), **FAST
+    )
     sub.get("orders/#", handle)
     pub = FastPort(url, s.name, s.password, key, on_state=lambda st, e: pub_states.append(st), **FAST)
     confirmed: list[str] = []

@@ -2,7 +2,7 @@
 
 from .base import Endpoint, Listener, Transport, parse_url
 
-__all__ = ["Endpoint", "Listener", "Transport", "parse_url", "open_transport"]
+__all__ = ["Endpoint", "Listener", "Transport", "open_transport", "parse_url"]
 
 
 def open_transport(endpoint: Endpoint, listener: Listener, root_certificates: bytes | None = None) -> Transport:

@@ -10,9 +10,10 @@ client makes a new one for every reconnect. It speaks only in wire-neutral terms
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -20,6 +21,8 @@ from urllib.parse import urlsplit
 from ..errors import BrokerError, ConfigError, ConnectError, FastPortError
 
 DEFAULT_GRPC_PORT = 50051
+# How long a close waits for what is already queued (ACKs above all) to be written.
+CLOSE_FLUSH_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +234,13 @@ class ConnectionBase(Transport):
         self._done = True
         self._requests.fail_all(error)
         self._listener.on_closed(error)
+
+    async def _flush(self, written: Callable[[], Awaitable[object]]) -> None:
+        """Before closing on purpose, let the writer send what is queued (the ACKs of
+        messages just handled would otherwise be lost and the broker re-send them)."""
+        if not self._done:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(written(), CLOSE_FLUSH_S)
 
     def _silence(self) -> None:
         """Closing on purpose: no more reports, and every waiter fails now."""

@@ -21,12 +21,12 @@ from fastport_proto.v1 import broker_pb2_grpc
 from ..errors import BrokerError, ConnectError
 from .base import (
     AckReceived,
+    ConnectionBase,
     Delivery,
     DeliveryFailed,
     Endpoint,
     Listener,
     OutgoingPublish,
-    ConnectionBase,
     PublishResult,
 )
 
@@ -56,6 +56,8 @@ class GrpcTransport(ConnectionBase):
         self._last_field = 0  # highest item kind in the newest outbox frame
         self._frame_bytes = 0
         self._wake = asyncio.Event()
+        self._written = asyncio.Event()  # set while nothing is waiting to be written
+        self._written.set()
         self._closing: pb.Closing | None = None
         self._answered = False  # a frame came back: the server was reached
 
@@ -90,6 +92,7 @@ class GrpcTransport(ConnectionBase):
         self._last_field = kind
         self._frame_bytes += size
         self._wake.set()
+        self._written.clear()
         return self._outbox[-1]
 
     async def init(self, session: str, password: str, client_id: str | None) -> None:
@@ -139,6 +142,8 @@ class GrpcTransport(ConnectionBase):
                 frames, self._outbox, self._last_field = self._outbox, [], 0
                 for frame in frames:
                     await self._call.write(frame)
+                if not self._outbox:
+                    self._written.set()
         except (grpc.RpcError, asyncio.InvalidStateError) as exc:
             log.debug("write ended: %s", exc)  # the reader reports why the stream ended
 
@@ -202,6 +207,7 @@ class GrpcTransport(ConnectionBase):
             self._closing = frame.closing
 
     async def close(self) -> None:
+        await self._flush(self._written.wait)
         self._silence()
         if self._call is not None:
             self._call.cancel()

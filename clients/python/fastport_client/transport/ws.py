@@ -21,11 +21,11 @@ from websockets.asyncio.client import ClientConnection
 from ..errors import BrokerError, ConnectError
 from .base import (
     AckReceived,
+    ConnectionBase,
     Delivery,
     Endpoint,
     Listener,
     OutgoingPublish,
-    ConnectionBase,
     PublishResult,
 )
 
@@ -50,7 +50,7 @@ def _error(frame: dict[str, Any]) -> BrokerError:
     return BrokerError(code if isinstance(code, str) and code else _LEGACY_CODES.get(message, "internal"), message)
 
 
-def _dumps(frame: dict[str, object]) -> str:
+def _dumps(frame: object) -> str:
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -136,6 +136,7 @@ class WebSocketTransport(ConnectionBase):
         try:
             while True:
                 await self._ws.send(await self._outbox.get())
+                self._outbox.task_done()
         except websockets.ConnectionClosed:
             pass  # the reader reports why
 
@@ -172,16 +173,15 @@ class WebSocketTransport(ConnectionBase):
         listener = self._listener
         if kind == "message":
             data = frame.get("data")
-            is_json = not isinstance(data, str)
             listener.on_delivery(
                 Delivery(
                     str(frame.get("topic", "")),
                     str(frame.get("messageId", "")),
-                    _dumps(data) if is_json else data,
+                    data if isinstance(data, str) else _dumps(data),
                     str(frame.get("hash") or ""),
                     int(frame.get("timestamp") or 0),
                     int(frame.get("retry") or 0),
-                    is_json,
+                    not isinstance(data, str),
                 )
             )
         elif kind == "publish_response":
@@ -195,7 +195,9 @@ class WebSocketTransport(ConnectionBase):
             )
         elif kind == "ack_received":
             listener.on_ack_received(
-                AckReceived(str(frame.get("messageId", "")), str(frame.get("topic", "")), int(frame.get("remaining") or 0))
+                AckReceived(
+                    str(frame.get("messageId", "")), str(frame.get("topic", "")), int(frame.get("remaining") or 0)
+                )
             )
         elif kind == "init_response":
             self._requests.resolve("init", _error(frame) if failed else None)
@@ -209,6 +211,7 @@ class WebSocketTransport(ConnectionBase):
             log.debug("ignoring frame of type %r", kind)
 
     async def close(self) -> None:
+        await self._flush(self._outbox.join)
         self._silence()
         # The reader keeps draining while the close handshake runs: frames left unread
         # would pause the socket's reading and the server's close frame would never
