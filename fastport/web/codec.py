@@ -46,9 +46,11 @@ _loads = orjson.loads
 
 
 # ---------------------------------------------------------------------- commands
+# Plain (not frozen) slotted dataclasses: a frozen one's __init__ costs a
+# object.__setattr__ per field, on the path of every publish and ack.
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Init:
     session_name: str
     password: str
@@ -56,18 +58,18 @@ class Init:
     client_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Subscribe:
     topic: str | None  # None: missing, answered by the core's topic check
     persistent: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Unsubscribe:
     topic: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Publish:
     topic: str | None
     payload: bytes
@@ -77,13 +79,13 @@ class Publish:
     message_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ack:
     message_id: str
     topic: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FileSignal:
     """``init_file`` or ``end_file``: forwarded verbatim (``raw``) to the topic's other
     subscribers."""
@@ -94,7 +96,7 @@ class FileSignal:
     raw: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Chunk:
     """A binary file-chunk frame (legacy-json.md §5), relayed byte-identical."""
 
