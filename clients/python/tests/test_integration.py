@@ -322,23 +322,23 @@ async def test_grpc_batches_concurrent_emits_into_few_frames(urls: Urls, key: st
     assert len(publishing) == 1  # all 200 were ready in one event-loop turn
 
 
-async def test_grpcs_with_a_private_ca(tmp_path: Path) -> None:
+async def test_tls_with_a_private_ca(tmp_path: Path, door: str) -> None:
+    """``grpcs://`` and ``wss://`` against a server whose certificate only the given
+    root certificates trust."""
     cert, tls_key = self_signed_certificate(tmp_path)
     server = App(make_settings(tmp_path, tls_cert=cert, tls_key=tls_key))
     await server.start()
     try:
-        url = f"grpcs://localhost:{server.grpc_port}"
+        url = f"grpcs://localhost:{server.grpc_port}" if door == "grpc" else f"wss://localhost:{server.http_port}"
         roots = cert.read_bytes()
         s = await create_session(url, "tls", "pw", admin_token=ADMIN_TOKEN, root_certificates=roots)
         key = generate_key()
         got: list[str] = []
-        async with (
-            client(url, s, key, root_certificates=roots) as sub,
-            client(url, s, key, root_certificates=roots) as pub,
-        ):
-            await sub.subscribe("t", lambda m: got.append(m.text))
-            await pub.emit("t", "secret")
-            await until(lambda: got == ["secret"])
+        async with client(url, s, key, root_certificates=roots) as sub:
+            async with client(url, s, key, root_certificates=roots) as pub:
+                await sub.subscribe("t", lambda m: got.append(m.text))
+                await pub.emit("t", "secret")
+                await until(lambda: got == ["secret"])
         with pytest.raises(ConnectError):  # the public roots do not trust a private CA
             await FastPort(url, s.name, s.password, key).init()
     finally:

@@ -238,7 +238,7 @@ class ConnectionBase(Transport):
     async def _flush(self, written: Callable[[], Awaitable[object]]) -> None:
         """Before closing on purpose, let the writer send what is queued (the ACKs of
         messages just handled would otherwise be lost and the broker re-send them)."""
-        if not self._done:
+        if self._tasks and not self._done:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(written(), CLOSE_FLUSH_S)
 
