@@ -54,10 +54,6 @@ class WebSocketEndpoint:
         self._sockets: dict[web.WebSocketResponse, WebPeer] = {}
         self._closing: set[asyncio.Task[bool]] = set()
 
-    @property
-    def open_sockets(self) -> int:
-        return len(self._sockets)
-
     async def handle(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(
             max_msg_size=self._max_payload + 1,  # aiohttp refuses a message of exactly this size
@@ -104,7 +100,7 @@ class WebSocketEndpoint:
                 continue
             if cmd is None:
                 continue
-            if type(cmd) is bytes:
+            if isinstance(cmd, bytes):
                 peer.reply(cmd)
             else:
                 try:

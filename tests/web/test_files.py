@@ -115,3 +115,28 @@ async def test_open_transfers_are_limited(joined, count: int) -> None:
         replies.append(await sender.recv())
         assert replies[0]["type"] == "error" and replies[0]["code"] == "limit_exceeded"
     assert await sender.silent(0.1)
+
+
+def test_file_signal_in_a_session_that_is_gone_is_a_session_error() -> None:
+    """Unreachable over a socket (dropping a session closes its sockets first), but the
+    documented reply exists: check it on the handler directly."""
+    from fastport.core import Broker
+    from fastport.core.connection import Connection
+    from fastport.core.session import Limits, Session, SessionRecord
+    from fastport.web.codec import FileSignal
+    from fastport.web.websocket import WebSocketEndpoint, _Socket
+
+    class Peer:
+        def __init__(self) -> None:
+            self.replies: list[bytes] = []
+
+        def reply(self, payload: bytes) -> None:
+            self.replies.append(payload)
+
+    peer = Peer()
+    conn = Connection(peer)  # type: ignore[arg-type]
+    conn.session = Session(SessionRecord("gone", "", "", 0, 0, 0, 0, Limits(), False, 0))
+    conn.session.dropped = True
+    endpoint = WebSocketEndpoint(Broker(), 1024)
+    endpoint._file_signal(_Socket(None, conn, peer), FileSignal("init_file", "files", FILE_ID, b"{}"))  # type: ignore[arg-type]
+    assert peer.replies == [b'{"type":"error","error":"Session Error","code":"session_not_found"}']

@@ -10,10 +10,11 @@ import re
 
 import aiohttp
 import pytest
+from fastport_proto.v1 import admin_pb2
 
 from fastport.app import App
 
-from ..conftest import make_settings
+from ..conftest import ADMIN_METADATA, make_settings
 from .wire import BASIC, compact, connect
 
 NOW = 1_700_000_000_000  # the manual clock's start
@@ -486,3 +487,59 @@ async def test_client_disconnect_cleans_up(app: App, joined) -> None:
         await asyncio.sleep(0.01)
     info = app.broker.get_session("s1")
     assert (info.connections, info.subscriptions) == (0, 0)
+
+
+# ---------------------------------------------------------------------- session limits, storage failure
+
+
+async def test_session_limits_are_reported_with_codes(app: App, admin, ws) -> None:
+    await admin.CreateSession(
+        admin_pb2.CreateSessionRequest(
+            name="lim",
+            password="pw",
+            limits=admin_pb2.Limits(max_payload_bytes=8, max_connections=2, max_subscriptions=1, max_pending_messages=1),
+        ),
+        metadata=ADMIN_METADATA,
+    )
+    a, b, c = await ws(), await ws(), await ws()
+    await a.init("lim", "pw")
+    await b.init("lim", "pw")
+    await c.send({"type": "init", "sessionName": "lim", "password": "pw"})
+    reply = await c.recv()
+    assert (reply["type"], reply["success"], reply["code"]) == ("init_response", False, "limit_exceeded")
+    await a.send({"type": "subscribe", "topic": "t"})
+    assert (await a.recv())["success"] is True
+    await a.send({"type": "subscribe", "topic": "u"})
+    reply = await a.recv()
+    assert (reply["type"], reply["success"], reply["topic"], reply["code"]) == (
+        "subscribe_response", False, "u", "limit_exceeded"
+    )
+    await b.send({"type": "publish", "topic": "t", "data": "123456789", "messageId": "big"})
+    reply = await b.recv()
+    assert (reply["success"], reply["messageId"], reply["code"]) == (False, "big", "payload_too_large")
+    await b.send({"type": "publish", "topic": "t", "data": "1", "messageId": "p1"})
+    assert (await b.recv())["success"] is True
+    await b.send({"type": "publish", "topic": "t", "data": "2", "messageId": "p2"})
+    reply = await b.recv()
+    assert (reply["success"], reply["messageId"], reply["code"]) == (False, "p2", "limit_exceeded")
+
+
+async def test_storage_failure_is_never_a_false_success(app: App, joined, monkeypatch) -> None:
+    sub = await joined("t")
+    publisher = await joined()
+
+    def failing(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(app.broker.store, "add_message", failing)
+    await publisher.send({"type": "publish", "topic": "t", "data": "x", "messageId": "m1"})
+    assert await publisher.recv_text() == text(
+        {
+            "type": "publish_response",
+            "success": False,
+            "messageId": "m1",
+            "error": "Message could not be stored",
+            "code": "storage_error",
+        }
+    )
+    assert await sub.silent()
