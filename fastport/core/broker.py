@@ -500,12 +500,15 @@ class Broker:
         delivery.attempts = retry + 1
         due = now + session.retry_interval_ms
         delivery.due_ms = due
-        session.retry_queue.append((due, delivery))
+        queue = session.retry_queue
+        queue[delivery] = due
+        queue.move_to_end(delivery)  # a re-send of a queued delivery goes to the back
         self._wake_at(session, due)
-        assert sub.connection is not None
-        sub.connection.peer.deliver(delivery.message, retry)
+        message = delivery.message
+        assert sub.connection is not None and message is not None  # only unsettled deliveries are sent
+        sub.connection.peer.deliver(message, retry)
         if sub.named:
-            self.store.retried(delivery.message, sub, delivery.attempts, due)
+            self.store.retried(message, sub, delivery.attempts, due)
 
     def ack(self, conn: Connection, message_id: str) -> None:
         """Settle this connection's delivery of ``message_id``. Unknown ids are ignored
@@ -516,24 +519,34 @@ class Broker:
         delivery = sub.pending.pop(message_id, None) if isinstance(message_id, str) else None
         if delivery is None:
             return
-        message = delivery.message
-        self._settle(delivery)
+        message = self._settle(delivery)
         publisher = message.publisher
         if publisher is not None and not publisher.closed:
             publisher.peer.ack_received(message, message.remaining)
         if message.remaining == 0:
             self._forget(message)
 
-    def _settle(self, delivery: Delivery) -> None:
-        delivery.settled = True
+    def _settle(self, delivery: Delivery) -> Message:
+        """Settle an unsettled delivery; returns its message.
+
+        The delivery leaves the retry queue at once and lets go of the message, so that
+        nothing of an ACKed message outlives it: no entry waiting for a stale due time
+        (at tens of thousands of messages a second, hundreds of MB for the garbage
+        collector to walk again and again), and no ``message.deliveries`` cycle that
+        only the collector could free. The message is freed by reference counting as
+        soon as its last delivery settles."""
         message = delivery.message
+        assert message is not None
+        delivery.settled = True
+        delivery.message = None
+        delivery.subscriber.session.retry_queue.pop(delivery, None)
         message.remaining -= 1
         self.store.settle(message, delivery.subscriber)
+        return message
 
     def _give_up(self, delivery: Delivery, reason: str) -> None:
-        delivery.subscriber.pending.pop(delivery.message.id, None)
-        self._settle(delivery)
-        message = delivery.message
+        message = self._settle(delivery)
+        delivery.subscriber.pending.pop(message.id, None)
         publisher = message.publisher
         if publisher is not None and not publisher.closed:
             publisher.peer.delivery_failed(message, reason, message.remaining)
@@ -600,10 +613,11 @@ class Broker:
             return
         queue = session.retry_queue
         limit = session.max_retry_limit
-        while queue and queue[0][0] <= now:
-            due, delivery = queue.popleft()
-            if delivery.settled or delivery.due_ms != due:
-                continue
+        while queue:
+            delivery, due = next(iter(queue.items()))
+            if due > now:
+                break
+            del queue[delivery]
             if delivery.attempts > limit:
                 self._give_up(delivery, RETRY_LIMIT)
             elif delivery.subscriber.connection is None:

@@ -69,7 +69,9 @@ class Delivery:
     __slots__ = ("message", "subscriber", "attempts", "due_ms", "settled")
 
     def __init__(self, message: Message, subscriber: Subscriber) -> None:
-        self.message = message
+        # None once settled (see Broker._settle): a settled delivery may wait in the
+        # retry queue until its stale entry comes up, without keeping the message.
+        self.message: Message | None = message
         self.subscriber = subscriber
         self.attempts = 0  # sends so far
         # When the next re-send (or the drop) is due; 0 while not scheduled (its

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -95,7 +95,10 @@ class Session:
         self.messages: dict[str, Message] = {}  # pending (not yet settled) by message id
         # Timer queues. All entries of one queue share one interval, so append order is
         # due order: each queue is a FIFO and the scheduler only looks at its head.
-        self.retry_queue: deque[tuple[int, Delivery]] = deque()
+        # The retry queue maps each unsettled, sent delivery to its due time; a delivery
+        # leaves it when settled (O(1)), so an ACKed message leaves nothing behind for
+        # the garbage collector to walk, and a re-send moves it to the back.
+        self.retry_queue: OrderedDict[Delivery, int] = OrderedDict()
         self.expiry_queue: deque[Message] = deque()
         # Settled message ids kept for de-duplication: id -> (forget at, result).
         self.recent: dict[str, tuple[int, int]] = {}
@@ -119,7 +122,7 @@ class Session:
         """Earliest time this session has timer work, or None."""
         due = [self.expires_at_ms] if self.expires_at_ms else []
         if self.retry_queue:
-            due.append(self.retry_queue[0][0])
+            due.append(next(iter(self.retry_queue.values())))
         if self.expiry_queue:
             due.append(self.expiry_queue[0].expires_ms)
         if self.recent:
