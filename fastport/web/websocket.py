@@ -91,6 +91,8 @@ class WebSocketEndpoint:
         ws, conn, peer = sock.ws, sock.conn, sock.peer
         parse_text, parse_binary = codec.parse_text, codec.parse_binary
         async for msg in ws:
+            if peer.closed:
+                break  # the broker ended this connection: what is still buffered is moot
             kind = msg.type
             if kind is WSMsgType.TEXT:
                 cmd = parse_text(msg.data, conn.session is not None)
