@@ -29,6 +29,7 @@ from . import config
 from .auth import read_token
 from .bench import cli as bench_cli
 from .rpc.errors import ERROR_CODE_KEY
+from .store.base import StoreError
 
 DEFAULT_SERVER = "127.0.0.1:50051"
 log = logging.getLogger("fastport")
@@ -71,6 +72,9 @@ async def _run_server(app: Any) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         await app.start()
+    except StoreError as exc:
+        await app.stop()
+        raise CliError("storage_error", str(exc)) from None
     except OSError as exc:
         await app.stop()
         raise CliError("bind_failed", str(exc)) from None
@@ -163,7 +167,70 @@ def _check_error(item: Any) -> None:
         raise CliError(item.error.code, item.error.message)
 
 
+def _fastport_client(args: argparse.Namespace, **options: Any) -> Any:
+    """An end-to-end encrypting client (the fastport-client package) for --key."""
+    from fastport_client import FastPort, FastPortError
+
+    try:
+        return FastPort(f"grpc://{args.server}", args.session, args.password, args.key, args.cipher, **options)
+    except FastPortError as exc:
+        raise CliError(exc.code, exc.message) from None
+
+
+async def _pub_encrypted(args: argparse.Namespace) -> int:
+    from fastport_client import FastPortError
+
+    try:
+        async with _fastport_client(args) as fp:
+            receipt = await fp.emit(args.topic, args.message)
+    except FastPortError as exc:
+        raise CliError(exc.code, exc.message) from None
+    _print({"messageId": receipt.message_id, "deliveredTo": receipt.delivered_to, "duplicate": receipt.duplicate})
+    return 0
+
+
+async def _sub_encrypted(args: argparse.Namespace) -> int:
+    """Decrypt and print; a message that fails its hash or decryption is reported on
+    stderr and not ACKed (the client package's rule), never printed as good."""
+    from fastport_client import FastPortError, HandlerError
+
+    done = asyncio.Event()
+    received = 0
+
+    def show(message: Any) -> None:
+        nonlocal received
+        if done.is_set():
+            raise RuntimeError("enough messages")  # so it is not ACKed: the broker keeps it
+        _print(
+            {
+                "topic": message.topic,
+                "messageId": message.message_id,
+                "data": message.payload.decode(errors="replace"),
+                "timestamp": message.timestamp_ms,
+                "retry": message.retry,
+            }
+        )
+        received += 1
+        if args.count and received >= args.count:
+            done.set()
+
+    def report(error: FastPortError, *_: Any) -> None:
+        if not isinstance(error, HandlerError):
+            print(f"fastport: {error.code}: {error.message}", file=sys.stderr, flush=True)
+
+    try:
+        async with _fastport_client(args, on_error=report) as fp:
+            for topic in args.topic:
+                await fp.subscribe(topic, show)
+            await done.wait()
+    except FastPortError as exc:
+        raise CliError(exc.code, exc.message) from None
+    return 0
+
+
 async def _pub(args: argparse.Namespace) -> int:
+    if args.key:
+        return await _pub_encrypted(args)
     async with _channel(args.server) as channel:
         stub = broker_pb2_grpc.BrokerStub(channel)
         publish = broker_pb2.Publish(
@@ -201,6 +268,8 @@ def _message_json(m: broker_pb2.Message) -> dict[str, Any]:
 
 
 async def _sub(args: argparse.Namespace) -> int:
+    if args.key:
+        return await _sub_encrypted(args)
     acks: asyncio.Queue[broker_pb2.ClientFrame | None] = asyncio.Queue()
     await acks.put(
         broker_pb2.ClientFrame(
@@ -307,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     client_options(pub)
     pub.add_argument("--session", required=True)
     pub.add_argument("--password", required=True)
-    pub.add_argument("--message-id", help="message id (default: made by the server)")
+    pub.add_argument("--message-id", help="message id (default: made by the server; ignored with --key)")
     pub.add_argument("topic")
     pub.add_argument("message")
     pub.set_defaults(func=lambda a: asyncio.run(_pub(a)))
@@ -329,6 +398,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench_cli.add_arguments(bench)
     bench.set_defaults(func=bench_cli.main)
+
+    for p in (pub, sub):
+        p.add_argument("--key", help="base64 32-byte end-to-end key (see keygen): encrypt/decrypt in this client")
+        p.add_argument(
+            "--cipher",
+            choices=("aes-gcm", "legacy-cbc"),
+            default="aes-gcm",
+            help="end-to-end format with --key (default aes-gcm; legacy-cbc for deployed clients)",
+        )
 
     keygen = commands.add_parser("keygen", help="print a new base64 32-byte end-to-end encryption key")
     keygen.set_defaults(func=_keygen)

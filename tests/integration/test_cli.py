@@ -26,6 +26,13 @@ def fastport(*args: str, check: bool = True, env: dict[str, str] | None = None) 
     return proc
 
 
+def start_sub(*args: str) -> subprocess.Popen[str]:
+    """``fastport sub`` in the background; read it with ``communicate``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "fastport", "sub", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
 def test_admin_pub_sub_and_graceful_shutdown(server_process: ServerProcess) -> None:
     server_process.admin_token = None  # the server generates one on first start
     server_process.start()
@@ -43,12 +50,7 @@ def test_admin_pub_sub_and_graceful_shutdown(server_process: ServerProcess) -> N
     listed = json.loads(fastport("session", "list", *admin).stdout)
     assert [s["name"] for s in listed] == ["demo"]
 
-    sub = subprocess.Popen(
-        [sys.executable, "-m", "fastport", "sub", *server, "--session", "demo", "--password", "pw", "sensors/+", "--count", "2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    sub = start_sub(*server, "--session", "demo", "--password", "pw", "sensors/+", "--count", "2")
     try:
         # Wait until the subscription is in place before publishing.
         for _ in range(200):
@@ -109,3 +111,40 @@ def test_help_lists_settings_with_environment_names() -> None:
     out = fastport("serve", "--help").stdout
     for flag, env in (("--grpc-port", "FASTPORT_GRPC_PORT"), ("--http-port", "PORT"), ("--log-level", "FASTPORT_LOG_LEVEL")):
         assert flag in out and env in out
+
+
+def test_pub_sub_with_end_to_end_key(server_process: ServerProcess) -> None:
+    server_process.start()
+    server = ["--server", server_process.grpc_address]
+    fastport("session", "create", "e2e", "--password", "pw", *server, "--admin-token", server_process.admin_token or "")
+    key = fastport("keygen").stdout.strip()
+    common = [*server, "--session", "e2e", "--password", "pw", "--key", key]
+    for cipher in ("aes-gcm", "legacy-cbc"):
+        sub = start_sub(*common, "--cipher", cipher, "secret/#", "--count", "1")
+        try:
+            # The message waits for no one: publish until the subscriber is in place.
+            for _ in range(100):
+                out = json.loads(fastport("pub", *common, "--cipher", cipher, "secret/a", "top secret").stdout)
+                if out["deliveredTo"] == 1:
+                    break
+                subprocess.run(["sleep", "0.05"])
+            stdout, stderr = sub.communicate(timeout=20)
+        finally:
+            sub.kill()
+        assert sub.returncode == 0, stderr
+        (line,) = [json.loads(x) for x in stdout.splitlines()]
+        assert line["data"] == "top secret" and line["messageId"] == out["messageId"]
+    # What travels through the broker is ciphertext: a plain subscriber sees no plaintext.
+    plain = start_sub(*server, "--session", "e2e", "--password", "pw", "secret/#", "--count", "1")
+    try:
+        for _ in range(100):
+            if json.loads(fastport("pub", *common, "secret/b", "top secret").stdout)["deliveredTo"] == 1:
+                break
+            subprocess.run(["sleep", "0.05"])
+        stdout, _ = plain.communicate(timeout=20)
+    finally:
+        plain.kill()
+    data = json.loads(stdout)["data"]
+    assert "top secret" not in data and data.startswith("fp.v1.")
+    bad = fastport("pub", *common[:-1], "not-base64!", "t", "x", check=False)
+    assert bad.returncode == 1 and "invalid_key" in bad.stderr
