@@ -360,6 +360,21 @@ class Broker:
                 self._give_up(delivery, SUBSCRIBER_GONE)
         sub.pending.clear()
 
+    def relay_peers(self, conn: Connection, topic: str) -> list[Peer]:
+        """Peers of the other connected subscribers of ``topic`` in ``conn``'s session.
+
+        For what a door relays without delivery tracking (the legacy file-chunk
+        frames): nothing is stored, retried or ACKed, so the door writes it directly."""
+        session = conn.session
+        if session is None:
+            return []
+        peers: list[Peer] = []
+        for sub in session.index.match(topic):
+            other = sub.connection
+            if other is not None and other is not conn:
+                peers.append(other.peer)
+        return peers
+
     # ------------------------------------------------------------------ publish / ack
 
     def publish(

@@ -176,17 +176,9 @@ class WebSocketEndpoint:
     def _targets(self, conn: Connection, topic: str) -> list[WebPeer]:
         """The other WebSocket subscribers of ``topic`` in ``conn``'s session (file frames
         have no gRPC form)."""
-        session = conn.session
-        if session is None:
-            return []
-        targets = []
-        for sub in session.index.match(topic):
-            other = sub.connection
-            if other is not None and other is not conn:
-                peer = other.peer
-                if type(peer) is WebPeer and not peer.closed:
-                    targets.append(peer)
-        return targets
+        return [
+            peer for peer in self._broker.relay_peers(conn, topic) if type(peer) is WebPeer and not peer.closed
+        ]
 
     def _file_signal(self, sock: _Socket, cmd: codec.FileSignal) -> None:
         conn, peer = sock.conn, sock.peer
