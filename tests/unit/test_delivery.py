@@ -384,3 +384,13 @@ async def test_admin_operations(broker: Broker) -> None:
         spec = dict(name="n", password="pw") | bad
         with refused(ErrorCode.INVALID_FIELD):
             await make_session(broker, **spec)
+
+
+async def test_relay_peers_are_other_connected_subscribers(broker: Broker, client) -> None:
+    await make_session(broker)
+    sender, other, away = await client(), await client(), await client(client_id="away")
+    for c in (sender, other, away):
+        c.subscribe("files/#", persistent=c is away)
+    away.disconnect()
+    assert broker.relay_peers(sender.conn, "files/x") == [other.peer]
+    assert broker.relay_peers(sender.conn, "elsewhere") == []
