@@ -25,7 +25,7 @@ import heapq
 import itertools
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -414,7 +414,7 @@ class Broker:
                     existing.publisher = conn
                     peer.publish_result(PublishOutcome(ref, message_id, len(existing.deliveries), duplicate=True))
                 else:
-                    existing.waiters.append((conn, ref))
+                    existing.waiters += ((conn, ref),)
                 return
             recent = session.recent.get(message_id)
             if recent is not None:
@@ -442,19 +442,22 @@ class Broker:
             expires_ms=now + expiry if expiry else 0,
         )
         session.messages[message_id] = message
-        targets = [s for s in session.index.match(topic) if s.connection is not conn]
+        targets: Sequence[Subscriber] = session.index.match(topic)
+        own = conn.subscriber
+        if own is not None and own.patterns:  # the publisher may be among them: skip it
+            targets = [s for s in targets if s.connection is not conn]
         try:
             written = self.store.add_message(message, targets)
         except Exception as exc:
             self._publish_failed(message, ref, exc)
             return
         if written is None:
-            self._commit(message, targets, ref)
+            self._commit(message, targets, ref, now)
         else:
             asyncio.ensure_future(written).add_done_callback(self._on_written(message, targets, ref))
 
     def _on_written(
-        self, message: Message, targets: list[Subscriber], ref: object
+        self, message: Message, targets: Sequence[Subscriber], ref: object
     ) -> Callable[[asyncio.Future[None]], None]:
         def done(fut: asyncio.Future[None]) -> None:
             exc = None if fut.cancelled() else fut.exception()
@@ -473,8 +476,9 @@ class Broker:
             if conn is not None and not conn.closed:
                 conn.peer.publish_result(PublishOutcome(r, message.id, error=err))
 
-    def _commit(self, message: Message, targets: list[Subscriber], ref: object) -> None:
-        """The message is stored: create and send its deliveries, answer the publisher."""
+    def _commit(self, message: Message, targets: Sequence[Subscriber], ref: object, now: int = 0) -> None:
+        """The message is stored: create and send its deliveries, answer the publisher.
+        ``now`` is the time when the store answered at once (publish already read it)."""
         session = message.session
         publisher = message.publisher
         if session.dropped:
@@ -483,7 +487,7 @@ class Broker:
                 publisher.peer.publish_result(PublishOutcome(ref, message.id, error=err))
             return
         message.committed = True
-        now = self.clock.now_ms()
+        now = now or self.clock.now_ms()
         deliveries = message.deliveries
         for sub in targets:
             if sub.connection is None and not sub.named:
@@ -500,10 +504,11 @@ class Broker:
         outcome = PublishOutcome(ref, message.id, len(deliveries))
         if publisher is not None and not publisher.closed:
             publisher.peer.publish_result(outcome)
-        for conn, r in message.waiters:
-            if not conn.closed:
-                conn.peer.publish_result(replace(outcome, ref=r, duplicate=True))
-        message.waiters = []
+        if message.waiters:
+            for conn, r in message.waiters:
+                if not conn.closed:
+                    conn.peer.publish_result(replace(outcome, ref=r, duplicate=True))
+            message.waiters = ()
         if not deliveries:
             self._forget(message)
 

@@ -21,9 +21,12 @@ if TYPE_CHECKING:
     from .session import Session
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PublishOutcome:
-    """The answer to one publish. ``error`` is set when it failed."""
+    """The answer to one publish. ``error`` is set when it failed.
+
+    Not frozen: one is made per publish, and a frozen dataclass's ``__init__`` pays an
+    ``object.__setattr__`` call per field. Doors only read it."""
 
     ref: object
     message_id: str

@@ -57,8 +57,9 @@ class Message:
         self.deliveries: list[Delivery] = []
         self.remaining = 0
         self.committed = False
-        # Duplicate publishes that arrived while the store was still writing this one.
-        self.waiters: list[tuple[Connection, object]] = []
+        # Duplicate publishes that arrived while the store was still writing this one
+        # (a tuple: almost always empty, and then nothing is allocated for it).
+        self.waiters: tuple[tuple[Connection, object], ...] = ()
         # Free for a door to cache this message's encoded form, so a fan-out encodes once.
         self.wire: object = None
 
