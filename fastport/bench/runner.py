@@ -169,7 +169,9 @@ class _Workers:
         return sent
 
     def ask(self, cmd: dict[str, Any], timeout: float, only: str | None = None) -> list[tuple[int, dict[str, Any]]]:
-        idx = self.send_all(cmd, only)
+        return self.collect(self.send_all(cmd, only), cmd, timeout)
+
+    def collect(self, idx: list[int], cmd: dict[str, Any], timeout: float) -> list[tuple[int, dict[str, Any]]]:
         deadline = time.monotonic() + timeout
         out = []
         for i in idx:
@@ -222,15 +224,13 @@ def _plan(cfg: BenchConfig, session: _Session) -> list[dict[str, Any]]:
         "idle_timeout": 60.0 + cfg.drain_timeout + (cfg.max_time if cfg.messages else 0),
         "publishers": [],
         "subscribers": [],
-        "idle": 0,
     }
     specs: list[dict[str, Any]] = []
     if cfg.idle:
         per = 2500 if cfg.door == "ws" else 500
         n = cfg.procs or max(1, min(4, math.ceil(cfg.idle / per)))
-        for k in range(n):
-            count = cfg.idle // n + (1 if k < cfg.idle % n else 0)
-            specs.append({**base, "role": "idle", "idle": count, "connect_concurrency": 50})
+        for _ in range(n):
+            specs.append({**base, "role": "idle", "connect_concurrency": 50})
         return specs
     procs = cfg.procs or 2
     sub_procs = max(1, procs // 2) if cfg.subs else 0
@@ -281,17 +281,14 @@ def run(cfg: BenchConfig) -> dict[str, Any]:
     session.create()
     workers: _Workers | None = None
     try:
-        server0 = proc.sample(pid) if pid else None
         specs = _plan(cfg, session)
-        setup_t0 = time.monotonic()
         workers = _Workers(specs)
-        ready = workers.recv_all(120 + cfg.idle / 100, "setup")
+        ready = workers.recv_all(120, "setup")
         failed = [r["error"] for r in ready if not r.get("ready")]
         if failed:
             raise BenchError(f"set-up failed: {failed[0]}")
-        setup_s = time.monotonic() - setup_t0
         if cfg.idle:
-            return _finish_idle(cfg, pid, server0, workers, setup_s)
+            return _idle(cfg, pid, workers)
         return _measure(cfg, pid, workers, specs)
     finally:
         if workers is not None:
@@ -299,28 +296,50 @@ def run(cfg: BenchConfig) -> dict[str, Any]:
         session.drop()
 
 
-def _finish_idle(
-    cfg: BenchConfig, pid: int | None, server0: proc.ProcSample | None, workers: _Workers, setup_s: float
-) -> dict[str, Any]:
+def _idle(cfg: BenchConfig, pid: int | None, workers: _Workers) -> dict[str, Any]:
+    """RSS per idle initialized connection, as the marginal cost: a first batch of
+    connections is opened and the RSS read before the rest are. The first ones pay
+    one-time costs (the first init's password hashing in a thread pool, allocator
+    arenas, caches) that are not per connection."""
+    warm = max(1, min(100, cfg.idle // 10))
+    rest = cfg.idle - warm
+    n = len(workers.pipes)
+
+    def open_on(counts: list[int]) -> None:
+        idx = [i for i, c in enumerate(counts) if c]
+        for i in idx:
+            workers.pipes[i].send({"cmd": "open", "count": counts[i]})
+        for _, r in workers.collect(idx, {"cmd": "open"}, 120 + cfg.idle / 50):
+            if "error" in r:
+                raise BenchError(f"opening idle connections: {r['error']}")
+
+    t0 = time.monotonic()
+    open_on([warm] + [0] * (n - 1))
+    time.sleep(0.5)
+    server0 = proc.sample(pid) if pid else None
+    open_on([rest // n + (1 if k < rest % n else 0) for k in range(n)])
+    setup_s = time.monotonic() - t0
     time.sleep(1.0)  # let the server settle after the connection storm
     samples = [s for _, s in workers.ask({"cmd": "sample"}, 30)]
     server1 = proc.sample(pid) if pid else None
     report = _base_report(cfg)
     report["idle"] = {
         "connections": cfg.idle,
+        "warm_up_connections": warm,
         "setup_s": round(setup_s, 2),
         "closed": _sum(samples, "closed"),
         "errors": sorted({e for s in samples for e in s["errors"]}),
     }
     if server0 and server1:
-        delta = server1.rss - server0.rss
         report["server"] = {
             "pid": pid,
             "rss_before": server0.rss,
             "rss_after": server1.rss,
             "rss_peak": server1.rss_peak,
-            "rss_per_connection": round(delta / cfg.idle, 1),
+            "rss_per_connection": round((server1.rss - server0.rss) / max(1, rest), 1),
         }
+    else:
+        report["server"] = None
     return report
 
 
@@ -512,7 +531,7 @@ def report_text(report: dict[str, Any]) -> str:
     lines.append(f"fastport bench: {c['door']} {c['server'] or DEFAULT_ADDRESS[c['door']]}: {what}")
     if "idle" in report:
         i = report["idle"]
-        lines.append(f"  set up in {i['setup_s']} s, {i['closed']} closed")
+        lines.append(f"  set up in {i['setup_s']} s, {i['closed']} closed (RSS measured after the first {i['warm_up_connections']})")
         s = report.get("server")
         if s:
             lines.append(

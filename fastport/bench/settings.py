@@ -50,4 +50,6 @@ class BenchConfig:
     def address(self) -> tuple[str, int]:
         text = self.server or DEFAULT_ADDRESS[self.door]
         host, _, port = text.rpartition(":")
+        if not port.isdigit():
+            raise BenchError(f"--server must be HOST:PORT, not {text!r}")
         return host.strip("[]") or "127.0.0.1", int(port)

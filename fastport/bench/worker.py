@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 import time
 from typing import Any
 
@@ -68,6 +69,8 @@ class Worker:
         self.publishers: list[Any] = []
         self.subscribers: list[Any] = []
         self.idle: list[Any] = []
+        self._idle_channels: list[Any] = []
+        self._on_channel = 0
         self.sending = False
 
     def note_error(self, text: str) -> None:
@@ -114,31 +117,43 @@ class Worker:
 
     # -- lifecycle --
 
-    async def setup(self) -> None:
-        spec = self.spec
-        door = spec["door"]
-        sem = asyncio.Semaphore(spec.get("connect_concurrency", 64))
+    async def _connect_all(self, clients: list[Any]) -> None:
+        sem = asyncio.Semaphore(self.spec.get("connect_concurrency", 64))
 
         async def limited(coro: Any) -> None:
             async with sem:
                 await coro
 
-        if door == "ws":
-            self.subscribers = [WsSubscriber(self, i, t) for i, t in spec["subscribers"]]
-            self.publishers = [WsPublisher(self, i, t) for i, t in spec["publishers"]]
-            self.idle = [WsIdle(self) for _ in range(spec["idle"])]
-            clients = [*self.subscribers, *self.publishers, *self.idle]
-        else:
-            self.subscribers = [GrpcSubscriber(self, i, t) for i, t in spec["subscribers"]]
-            self.publishers = [GrpcPublisher(self, i, t) for i, t in spec["publishers"]]
-            channels = [_grpc_channel(spec) for _ in range((spec["idle"] + IDLE_STREAMS_PER_CHANNEL - 1) // IDLE_STREAMS_PER_CHANNEL)]
-            self._idle_channels = channels
-            self.idle = [GrpcIdle(self, channels[i // IDLE_STREAMS_PER_CHANNEL]) for i in range(spec["idle"])]
-            clients = [*self.subscribers, *self.publishers, *self.idle]
         await asyncio.wait_for(
             asyncio.gather(*(limited(c.setup()) for c in clients)),
             CONNECT_TIMEOUT_S + len(clients) / 100,
         )
+
+    async def setup(self) -> None:
+        spec = self.spec
+        if spec["door"] == "ws":
+            self.subscribers = [WsSubscriber(self, i, t) for i, t in spec["subscribers"]]
+            self.publishers = [WsPublisher(self, i, t) for i, t in spec["publishers"]]
+        else:
+            self.subscribers = [GrpcSubscriber(self, i, t) for i, t in spec["subscribers"]]
+            self.publishers = [GrpcPublisher(self, i, t) for i, t in spec["publishers"]]
+        await self._connect_all([*self.subscribers, *self.publishers])
+
+    async def open_idle(self, count: int) -> None:
+        """Open ``count`` more idle initialized connections (gRPC: streams, up to
+        ``IDLE_STREAMS_PER_CHANNEL`` on each channel)."""
+        if self.spec["door"] == "ws":
+            new: list[Any] = [WsIdle(self) for _ in range(count)]
+        else:
+            new = []
+            for _ in range(count):
+                if not self._idle_channels or self._on_channel >= IDLE_STREAMS_PER_CHANNEL:
+                    self._idle_channels.append(_grpc_channel(self.spec))
+                    self._on_channel = 0
+                new.append(GrpcIdle(self, self._idle_channels[-1]))
+                self._on_channel += 1
+        self.idle += new
+        await self._connect_all(new)
 
     def start(self) -> None:
         self.sending = True
@@ -176,7 +191,7 @@ class Worker:
     async def close(self) -> None:
         for c in [*self.publishers, *self.subscribers, *self.idle]:
             await c.close()
-        for ch in getattr(self, "_idle_channels", ()):
+        for ch in self._idle_channels:
             await ch.close()
 
 
@@ -609,13 +624,17 @@ async def _serve(conn: Any, spec: dict[str, Any]) -> None:
     loop = asyncio.get_running_loop()
     commands: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
-    def readable() -> None:
-        try:
-            while conn.poll():
-                commands.put_nowait(conn.recv())
-        except (EOFError, OSError):
-            loop.remove_reader(conn.fileno())
-            commands.put_nowait({"cmd": "exit"})
+    def read_commands() -> None:
+        """Blocking reads in a thread: the pipe stays in blocking mode (an event-loop
+        reader would make it non-blocking, and a large reply would then fail)."""
+        while True:
+            try:
+                cmd = conn.recv()
+            except (EOFError, OSError):
+                cmd = {"cmd": "exit"}
+            loop.call_soon_threadsafe(commands.put_nowait, cmd)
+            if cmd["cmd"] == "exit":
+                return
 
     worker = Worker(spec)
     try:
@@ -625,7 +644,7 @@ async def _serve(conn: Any, spec: dict[str, Any]) -> None:
         await worker.close()
         return
     conn.send({"ready": True, "sample": worker.sample(False, False)})
-    loop.add_reader(conn.fileno(), readable)
+    threading.Thread(target=read_commands, daemon=True, name="commands").start()
     try:
         for _ in itertools.count():
             try:
@@ -639,12 +658,17 @@ async def _serve(conn: Any, spec: dict[str, Any]) -> None:
                 conn.send(worker.sample(cmd.get("reset", False), cmd.get("latency", False)))
             elif kind == "stop":
                 conn.send({"acked": await worker.stop(cmd["timeout"])})
+            elif kind == "open":
+                try:
+                    await worker.open_idle(cmd["count"])
+                    conn.send({"opened": len(worker.idle)})
+                except Exception as exc:
+                    conn.send({"error": f"{type(exc).__name__}: {exc}"})
             elif kind == "drain":
                 conn.send({"subscribers": await worker.drain(cmd["expected"], cmd["timeout"])})
             elif kind == "exit":
                 break
     finally:
-        loop.remove_reader(conn.fileno())
         await worker.close()
 
 
