@@ -25,6 +25,7 @@ import heapq
 import itertools
 import logging
 import uuid
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -38,7 +39,7 @@ from .session import Session, SessionInfo, SessionRecord, SessionSpec
 from .topics import validate_pattern, validate_topic
 
 if TYPE_CHECKING:
-    from ..store.base import Store
+    from ..store.base import Store, StoredState
 
 log = logging.getLogger("fastport.broker")
 
@@ -105,12 +106,74 @@ class Broker:
 
     async def start(self) -> None:
         """Load what the store kept and start the timer task."""
-        state = await self.store.open()
+        self._restore(await self.store.open())
+        self._timer_task = asyncio.create_task(self._timer_loop(), name="fastport-timers")
+
+    def _restore(self, state: StoredState) -> None:
+        """Rebuild what the store kept. Named subscribers come back offline, with their
+        persistent subscriptions and unsettled deliveries; attempts and deadlines are as
+        they were, so the timers carry on from there. A message none of whose deliveries
+        can resume is settled, and its id kept for the de-duplication window."""
+        now = self.clock.now_ms()
         for record in state.sessions:
             session = Session(record)
             self.sessions[session.name] = session
+        for stored_sub in state.subscriptions:
+            session = self.sessions.get(stored_sub.session)
+            if session is None:
+                continue
+            sub = session.named.get(stored_sub.subscriber)
+            if sub is None:
+                sub = session.named[stored_sub.subscriber] = Subscriber(session, stored_sub.subscriber)
+            sub.patterns[stored_sub.pattern] = True
+            session.index.add(stored_sub.pattern, sub)
+        for stored in state.messages:
+            session = self.sessions.get(stored.session)
+            if session is None:
+                continue
+            if stored.forget_at_ms:
+                if stored.forget_at_ms > now:
+                    session.recent[stored.id] = (stored.forget_at_ms, stored.delivered_to)
+                continue
+            message = Message(
+                id=stored.id,
+                topic=stored.topic,
+                payload=stored.payload,
+                hash=stored.hash,
+                timestamp_ms=stored.timestamp_ms,
+                json=stored.json,
+                session=session,
+                publisher=None,
+                created_ms=stored.created_ms,
+                expires_ms=stored.expires_ms,
+            )
+            message.committed = True
+            for stored_delivery in stored.deliveries:
+                sub = session.named.get(stored_delivery.subscriber)
+                if sub is None:
+                    continue  # no persistent subscription: its deliveries ended with its connection
+                delivery = Delivery(message, sub)
+                delivery.attempts = stored_delivery.attempts
+                delivery.due_ms = stored_delivery.due_ms
+                sub.pending[message.id] = delivery
+                message.deliveries.append(delivery)
+                if delivery.due_ms:
+                    session.retry_queue[delivery] = delivery.due_ms
+            message.remaining = len(message.deliveries)
+            if message.deliveries:
+                session.messages[message.id] = message
+                if message.expires_ms:
+                    session.expiry_queue.append(message)
+            else:
+                forget_at = now + self.config.dedup_window_ms
+                session.recent[message.id] = (forget_at, stored.delivered_to)
+                self.store.forget_message(message, forget_at)
+        for session in self.sessions.values():
+            # The timer queues are FIFOs in due order; stored order is publish order.
+            session.retry_queue = OrderedDict(sorted(session.retry_queue.items(), key=lambda entry: entry[1]))
+            session.expiry_queue = deque(sorted(session.expiry_queue, key=lambda m: m.expires_ms))
+            session.recent = dict(sorted(session.recent.items(), key=lambda item: item[1][0]))
             self._arm(session)
-        self._timer_task = asyncio.create_task(self._timer_loop(), name="fastport-timers")
 
     async def stop(self) -> None:
         """Tell every client the server is going away, stop timers, flush the store."""
@@ -579,7 +642,7 @@ class Broker:
             return
         forget_at = self.clock.now_ms() + self.config.dedup_window_ms
         session.recent[message.id] = (forget_at, len(message.deliveries))
-        self.store.forget_message(message)
+        self.store.forget_message(message, forget_at)
         self._wake_at(session, forget_at)
 
     # ------------------------------------------------------------------ timers

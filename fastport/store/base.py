@@ -5,6 +5,11 @@ once at start-up. Writes that must be durable before the client is answered retu
 awaitable (a backend batches them: group commit); the others are fire-and-forget and
 ordered after the writes before them. A backend that is durable by nature of doing
 nothing (``memory``) returns None, and the core answers at once.
+
+What is kept: sessions, named subscribers' persistent subscriptions, messages with
+each named subscriber's unsettled delivery (attempts and next deadline, absolute ms),
+and settled message ids until their de-duplication window ends. Deliveries to
+connection-bound subscribers are not kept: nobody can claim them after a restart.
 """
 
 from __future__ import annotations
@@ -19,11 +24,51 @@ if TYPE_CHECKING:
     from ..core.session import SessionRecord
 
 
+class StoreError(Exception):
+    """The store cannot be used: unreadable, locked by another process, or of a schema
+    version this fastport does not know."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSubscription:
+    session: str
+    subscriber: str
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDelivery:
+    """A named subscriber's unsettled delivery; ``due_ms`` 0 = not sent since it was stored."""
+
+    subscriber: str
+    attempts: int
+    due_ms: int
+
+
+@dataclass(slots=True)
+class StoredMessage:
+    session: str
+    id: str
+    topic: str
+    payload: bytes
+    hash: str
+    timestamp_ms: int
+    json: bool
+    created_ms: int
+    expires_ms: int
+    delivered_to: int
+    # When the id may be forgotten; 0 while the message is pending.
+    forget_at_ms: int
+    deliveries: list[StoredDelivery] = field(default_factory=list)
+
+
 @dataclass(slots=True)
 class StoredState:
-    """Everything a store hands back at start-up."""
+    """Everything a store hands back at start-up; messages in publish order."""
 
     sessions: list[SessionRecord] = field(default_factory=list)
+    subscriptions: list[StoredSubscription] = field(default_factory=list)
+    messages: list[StoredMessage] = field(default_factory=list)
 
 
 class Store(Protocol):
@@ -48,8 +93,8 @@ class Store(Protocol):
     def retried(self, message: Message, subscriber: Subscriber, attempts: int, due_ms: int) -> None:
         """A delivery was (re-)sent: its attempt count and next deadline."""
 
-    def forget_message(self, message: Message) -> None:
-        """Every delivery of ``message`` is settled."""
+    def forget_message(self, message: Message, forget_at_ms: int) -> None:
+        """Every delivery of ``message`` is settled; its id is remembered until ``forget_at_ms``."""
 
     def put_subscription(self, session: str, subscriber: str, pattern: str) -> None:
         """A persistent subscription was made."""

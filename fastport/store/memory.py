@@ -39,7 +39,7 @@ class MemoryStore:
     def retried(self, message: Message, subscriber: Subscriber, attempts: int, due_ms: int) -> None:
         return None
 
-    def forget_message(self, message: Message) -> None:
+    def forget_message(self, message: Message, forget_at_ms: int) -> None:
         return None
 
     def put_subscription(self, session: str, subscriber: str, pattern: str) -> None:
