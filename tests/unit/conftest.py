@@ -21,6 +21,7 @@ from fastport.core import (
     SessionSpec,
 )
 from fastport.store.memory import MemoryStore
+from fastport.store.sqlite import SqliteStore
 
 
 @dataclass
@@ -70,11 +71,13 @@ class RecordingPeer:
         return [m.message_id for m in self.messages]
 
 
-@pytest.fixture(params=["memory"])
+@pytest.fixture(params=["memory", "sqlite"])
 def store_factory(request: pytest.FixtureRequest, tmp_path):  # type: ignore[no-untyped-def]
     """Every core test runs against each storage backend."""
     if request.param == "memory":
         return MemoryStore
+    if request.param == "sqlite":
+        return lambda: SqliteStore(tmp_path / "fastport.db")
     raise AssertionError(request.param)
 
 

@@ -1,0 +1,588 @@
+"""The ``sqlite`` store, the default: nothing confirmed is lost when the process dies.
+
+One SQLite database in WAL mode, written by one thread so the event loop never waits
+on the disk. Writes are group-committed: everything handed over within one event-loop
+turn, or while the previous transaction was committing, goes into the next
+transaction, and every publish in it is confirmed by one future when it commits. A
+transaction that fails fails the publishes in it (the core answers ``storage_error``)
+and the broker carries on; the fire-and-forget writes in it (settles, retries,
+subscriptions, deletions) are tried again with the next transaction.
+
+Durability: with ``synchronous=NORMAL`` (the default) a committed transaction survives
+the process being killed, but the last ones before a power loss or OS crash may be
+lost; ``fsync="full"`` syncs the log at every commit and survives those too.
+
+The database is locked (``flock``) for as long as the store is open, so a second
+broker on the same file stops at start-up instead of corrupting the first one's state.
+A database that cannot be written is served read-only: what it holds is loaded and
+delivered, and every write, publishes included, fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..core.session import Limits, SessionRecord
+from .base import StoredDelivery, StoredMessage, StoredState, StoredSubscription, StoreError
+
+if TYPE_CHECKING:
+    from ..core.connection import Subscriber
+    from ..core.delivery import Message
+
+log = logging.getLogger("fastport.store")
+
+APPLICATION_ID = 0x66707274  # "fprt" in the database header: this file is fastport's
+BUSY_TIMEOUT_MS = 5000
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # the log is cut back to this after a checkpoint
+# Fire-and-forget writes kept for the next transaction while the database fails; past
+# this many they are dropped (a restart may then re-deliver what was settled).
+MAX_CARRIED_ROWS = 100_000
+
+# MIGRATIONS[n] takes a database from schema version n to n + 1 (0 is an empty file).
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE sessions (
+            name TEXT PRIMARY KEY,
+            password_hash TEXT NOT NULL,
+            secret_hash TEXT NOT NULL,
+            retry_interval_ms INTEGER NOT NULL,
+            max_retry_limit INTEGER NOT NULL,
+            message_expiry_ms INTEGER NOT NULL,
+            expires_at_ms INTEGER NOT NULL,
+            max_payload_bytes INTEGER NOT NULL,
+            max_connections INTEGER NOT NULL,
+            max_subscriptions INTEGER NOT NULL,
+            max_pending_messages INTEGER NOT NULL,
+            suspended INTEGER NOT NULL,
+            created_at_ms INTEGER NOT NULL
+        )""",
+        """CREATE TABLE subscriptions (
+            session TEXT NOT NULL,
+            subscriber TEXT NOT NULL,
+            pattern TEXT NOT NULL,
+            PRIMARY KEY (session, subscriber, pattern)
+        ) WITHOUT ROWID""",
+        # seq is publish order. A settled message keeps its row, without the payload,
+        # until forget_at_ms: the de-duplication memory of its id.
+        """CREATE TABLE messages (
+            seq INTEGER PRIMARY KEY,
+            session TEXT NOT NULL,
+            id TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            payload BLOB,
+            hash TEXT NOT NULL,
+            timestamp_ms INTEGER NOT NULL,
+            json INTEGER NOT NULL,
+            created_ms INTEGER NOT NULL,
+            expires_ms INTEGER NOT NULL,
+            delivered_to INTEGER NOT NULL,
+            forget_at_ms INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (session, id)
+        )""",
+        "CREATE INDEX messages_forget ON messages (forget_at_ms) WHERE forget_at_ms > 0",
+        # Unsettled deliveries to named subscribers (due_ms 0: not sent since stored).
+        """CREATE TABLE deliveries (
+            session TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            subscriber TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            due_ms INTEGER NOT NULL,
+            PRIMARY KEY (session, message_id, subscriber)
+        ) WITHOUT ROWID""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# Most rows in one statement of the publish path (a power of two). SQLite's limit on
+# parameters per statement lowers it where needed (999 before SQLite 3.32).
+_CHUNK = 4096
+
+
+class _Statement:
+    """A write of the publish path, run for many rows at once: one statement per chunk
+    of rows. Every call into SQLite lets go of the GIL and must then win it back from
+    the event loop, so one call per chunk instead of one per row is what keeps the
+    writer thread from slowing the loop down."""
+
+    __slots__ = ("head", "row", "tail", "_sql")
+
+    def __init__(self, head: str, row: str, tail: str = "") -> None:
+        self.head = head
+        self.row = row
+        self.tail = tail
+        self._sql: dict[int, str] = {}
+
+    def sql(self, n: int) -> str:
+        sql = self._sql.get(n)
+        if sql is None:
+            sql = self._sql[n] = self.head + ", ".join([self.row] * n) + self.tail
+        return sql
+
+    def params(self, rows: list[tuple[Any, ...]]) -> list[Any]:
+        return [value for row in rows for value in row]
+
+    def run(self, db: sqlite3.Connection, rows: list[tuple[Any, ...]], max_params: int) -> None:
+        """Chunks as large as allowed, then of halving sizes: few distinct statements to prepare."""
+        at, left, size = 0, len(rows), _CHUNK
+        while size * len(rows[0]) > max_params:
+            size //= 2
+        while left:
+            while size > left:
+                size //= 2
+            db.execute(self.sql(size), self.params(rows[at : at + size]))
+            at += size
+            left -= size
+
+
+class _Forget(_Statement):
+    """Rows are (forget_at_ms, session, id); a chunk's ids all get its latest forget
+    time, a few ms later than their own at most: remembered a little longer, never less."""
+
+    def params(self, rows: list[tuple[Any, ...]]) -> list[Any]:
+        return [max(row[0] for row in rows), *(value for row in rows for value in row[1:])]
+
+
+# In a transaction the rows of the publish path are grouped by statement and run in
+# this order, which is the order the core makes them in for any one delivery: stored,
+# then (re-)sent, then settled, then its message forgotten. Rows of one statement run
+# in the order they came (the last re-send of a delivery wins).
+_HOT = (
+    _Statement(
+        "INSERT OR REPLACE INTO messages (session, id, topic, payload, hash, timestamp_ms, json,"
+        " created_ms, expires_ms, delivered_to) VALUES ",
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ),
+    _Statement("INSERT OR REPLACE INTO deliveries VALUES ", "(?, ?, ?, 0, 0)"),
+    # An upsert, as a multi-row UPDATE needs a newer SQLite; the row exists: a delivery
+    # is sent only after its message is stored, and never after it is settled.
+    _Statement(
+        "INSERT INTO deliveries VALUES ",
+        "(?, ?, ?, ?, ?)",
+        " ON CONFLICT (session, message_id, subscriber) DO UPDATE SET"
+        " attempts = excluded.attempts, due_ms = excluded.due_ms",
+    ),
+    _Statement(
+        "DELETE FROM deliveries WHERE (session, message_id, subscriber) IN"
+        " (SELECT column1, column2, column3 FROM (VALUES ",
+        "(?, ?, ?)",
+        "))",
+    ),
+    _Forget(
+        "UPDATE messages SET payload = NULL, forget_at_ms = ? WHERE (session, id) IN"
+        " (SELECT column1, column2 FROM (VALUES ",
+        "(?, ?)",
+        "))",
+    ),
+    _Statement(
+        "DELETE FROM deliveries WHERE (session, message_id) IN (SELECT column1, column2 FROM (VALUES ",
+        "(?, ?)",
+        "))",
+    ),
+)
+_MESSAGE, _DELIVERY, _RETRIED, _SETTLED, _FORGOTTEN, _FORGOTTEN_DELIVERIES = range(len(_HOT))
+# Rows of these statements confirm a publish: a failed transaction is not retried for them.
+_CONFIRMED = (_MESSAGE, _DELIVERY)
+# Written so that the partial index on forget_at_ms (WHERE forget_at_ms > 0) serves it.
+_PRUNE = "DELETE FROM messages WHERE forget_at_ms > 0 AND forget_at_ms <= ?"
+
+# One group of hot-path rows per statement in _HOT.
+_Rows = list[list[tuple[Any, ...]]]
+
+
+class _Call:
+    """A write that is ordered against everything around it (sessions, subscriptions)."""
+
+    __slots__ = ("fn", "args", "retry")
+
+    def __init__(self, fn: Callable[..., None], args: tuple[Any, ...], retry: bool) -> None:
+        self.fn = fn
+        self.args = args
+        self.retry = retry  # fire-and-forget: try again with the next transaction
+
+
+class _Batch:
+    """The writes of one transaction, in order: hot-path row groups between calls."""
+
+    __slots__ = ("steps", "rows", "future", "newest")
+
+    def __init__(self, steps: list[_Rows | _Call]) -> None:
+        self.steps = steps
+        self.rows: _Rows | None = None  # the open group, until the next call
+        self.future: asyncio.Future[None] | None = None
+        self.newest = 0  # latest created_ms of a message here: ids settled before it are pruned
+
+
+def _put_session(db: sqlite3.Connection, r: SessionRecord) -> None:
+    lim = r.limits
+    db.execute(
+        "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            r.name,
+            r.password_hash,
+            r.secret_hash,
+            r.retry_interval_ms,
+            r.max_retry_limit,
+            r.message_expiry_ms,
+            r.expires_at_ms,
+            lim.max_payload_bytes,
+            lim.max_connections,
+            lim.max_subscriptions,
+            lim.max_pending_messages,
+            r.suspended,
+            r.created_at_ms,
+        ),
+    )
+
+
+def _delete_session(db: sqlite3.Connection, name: str) -> None:
+    for table in ("deliveries", "messages", "subscriptions"):
+        db.execute(f"DELETE FROM {table} WHERE session = ?", (name,))
+    db.execute("DELETE FROM sessions WHERE name = ?", (name,))
+
+
+def _put_subscription(db: sqlite3.Connection, session: str, subscriber: str, pattern: str) -> None:
+    db.execute("INSERT OR IGNORE INTO subscriptions VALUES (?, ?, ?)", (session, subscriber, pattern))
+
+
+def _delete_subscription(db: sqlite3.Connection, session: str, subscriber: str, pattern: str) -> None:
+    db.execute(
+        "DELETE FROM subscriptions WHERE session = ? AND subscriber = ? AND pattern = ?", (session, subscriber, pattern)
+    )
+
+
+def _rows_in(steps: list[_Rows | _Call]) -> int:
+    return sum(sum(map(len, s)) if isinstance(s, list) else 1 for s in steps)
+
+
+class SqliteStore:
+    def __init__(self, path: Path | str, *, fsync: str = "normal") -> None:
+        if fsync not in ("normal", "full"):
+            raise ValueError(f"fsync must be normal or full, not {fsync!r}")
+        self.path = Path(path)
+        self.fsync = fsync
+        self._db: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
+        self._max_params = 999
+        self._executor: ThreadPoolExecutor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._batch: _Batch | None = None  # collecting; flushed when the writer is free
+        self._writing: asyncio.Future[None] | None = None  # the transaction being written
+        self._carried: list[_Rows | _Call] = []
+        self._closed = False
+
+    # ------------------------------------------------------------------ open / close
+
+    async def open(self) -> StoredState:
+        self._loop = asyncio.get_running_loop()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="fastport-sqlite")
+        try:
+            return await self._loop.run_in_executor(self._executor, self._open)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"database {self.path}: {exc}") from exc
+
+    async def close(self) -> None:
+        """Write everything handed over so far, then close the database."""
+        self._closed = True
+        if self._carried:
+            self._current()
+        while self._writing is not None or self._batch is not None:
+            if self._writing is None:
+                self._flush()
+            assert self._writing is not None
+            await asyncio.wait([self._writing])
+        if self._executor is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
+            self._executor.shutdown()
+            self._executor = None
+
+    def _open(self) -> StoredState:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = self._db = self._connect()
+        self._lock()
+        self._max_params = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute(f"PRAGMA synchronous = {self.fsync.upper()}")
+        db.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+        self._migrate(db)
+        return self._load(db)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError:
+            db.close()
+            if not self.path.exists():
+                raise
+            # A read-only directory: SQLite cannot make the log files next to the
+            # database, but the file can still be read as it is.
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?immutable=1", uri=True, check_same_thread=False)
+            db.isolation_level = None
+            mode = "wal"
+        if mode != "wal":
+            log.warning("database %s: journal mode is %s, not wal", self.path, mode)
+        return db
+
+    def _lock(self) -> None:
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreError(f"database {self.path} is in use by another fastport process") from None
+        self._lock_fd = fd
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        """Bring the schema up to SCHEMA_VERSION, or refuse a database that is not ours or
+        is newer. The version is rewritten even when current: that is the write test."""
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        if app_id not in (0, APPLICATION_ID):
+            raise StoreError(f"database {self.path} is not a fastport database (application id {app_id:#x})")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.path} has schema version {version}, newer than this fastport's"
+                f" ({SCHEMA_VERSION}): run a newer fastport or restore a backup"
+            )
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for step in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[step]:
+                    db.execute(statement)
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if exc.sqlite_errorname != "SQLITE_READONLY" or version != SCHEMA_VERSION:
+                raise
+            log.error("database %s cannot be written (%s): serving it read-only, publishes will fail", self.path, exc)
+            return
+        if version != SCHEMA_VERSION:
+            log.info("database %s: schema version %d -> %d", self.path, version, SCHEMA_VERSION)
+
+    def _load(self, db: sqlite3.Connection) -> StoredState:
+        state = StoredState()
+        for row in db.execute("SELECT * FROM sessions ORDER BY created_at_ms"):
+            state.sessions.append(
+                SessionRecord(
+                    name=row[0],
+                    password_hash=row[1],
+                    secret_hash=row[2],
+                    retry_interval_ms=row[3],
+                    max_retry_limit=row[4],
+                    message_expiry_ms=row[5],
+                    expires_at_ms=row[6],
+                    limits=Limits(*row[7:11]),
+                    suspended=bool(row[11]),
+                    created_at_ms=row[12],
+                )
+            )
+        for row in db.execute("SELECT session, subscriber, pattern FROM subscriptions"):
+            state.subscriptions.append(StoredSubscription(*row))
+        deliveries: dict[tuple[str, str], list[StoredDelivery]] = {}
+        for session, message_id, subscriber, attempts, due_ms in db.execute("SELECT * FROM deliveries"):
+            deliveries.setdefault((session, message_id), []).append(StoredDelivery(subscriber, attempts, due_ms))
+        for row in db.execute(
+            "SELECT session, id, topic, payload, hash, timestamp_ms, json, created_ms, expires_ms, delivered_to,"
+            " forget_at_ms FROM messages ORDER BY seq"
+        ):
+            state.messages.append(
+                StoredMessage(
+                    session=row[0],
+                    id=row[1],
+                    topic=row[2],
+                    payload=row[3] or b"",
+                    hash=row[4],
+                    timestamp_ms=row[5],
+                    json=bool(row[6]),
+                    created_ms=row[7],
+                    expires_ms=row[8],
+                    delivered_to=row[9],
+                    forget_at_ms=row[10],
+                    deliveries=deliveries.get((row[0], row[1]), []),
+                )
+            )
+        return state
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # ------------------------------------------------------------------ batching
+
+    def _current(self) -> _Batch:
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = _Batch(self._carried)
+            self._carried = []
+            if self._writing is None:
+                assert self._loop is not None
+                self._loop.call_soon(self._flush)
+        return batch
+
+    def _rows(self) -> tuple[_Batch, _Rows]:
+        batch = self._current()
+        rows = batch.rows
+        if rows is None:
+            rows = batch.rows = [[] for _ in _HOT]
+            batch.steps.append(rows)
+        return batch, rows
+
+    def _call(self, fn: Callable[..., None], *args: Any, retry: bool = True) -> _Batch:
+        batch = self._current()
+        batch.steps.append(_Call(fn, args, retry))
+        batch.rows = None
+        return batch
+
+    def _confirmed(self, batch: _Batch) -> asyncio.Future[None]:
+        if batch.future is None:
+            assert self._loop is not None
+            batch.future = self._loop.create_future()
+        return batch.future
+
+    def _flush(self) -> None:
+        batch = self._batch
+        if batch is None or self._writing is not None:
+            return
+        self._batch = None
+        assert self._loop is not None and self._executor is not None
+        writing = self._writing = self._loop.run_in_executor(self._executor, self._write, batch.steps, batch.newest)
+        writing.add_done_callback(lambda done: self._written(batch, done))
+
+    def _write(self, steps: list[_Rows | _Call], newest: int) -> None:
+        """One transaction (on the writer thread)."""
+        db = self._db
+        if db is None:
+            raise StoreError("the store is closed")
+        try:
+            db.execute("BEGIN")
+            for step in steps:
+                if isinstance(step, _Call):
+                    step.fn(db, *step.args)
+                    continue
+                for statement, rows in zip(_HOT, step):
+                    if rows:
+                        statement.run(db, rows, self._max_params)
+            if newest:
+                db.execute(_PRUNE, (newest,))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                try:
+                    db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            raise
+
+    def _written(self, batch: _Batch, done: asyncio.Future[None]) -> None:
+        self._writing = None
+        exc = done.exception()
+        fut = batch.future
+        if exc is None:
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+        else:
+            if fut is not None and not fut.done():
+                fut.set_exception(exc)
+            self._carry(batch.steps, exc)
+        if self._batch is not None:
+            self._flush()
+
+    def _carry(self, steps: list[_Rows | _Call], exc: BaseException) -> None:
+        """Keep a failed transaction's fire-and-forget writes for the next one."""
+        kept: list[_Rows | _Call] = []
+        for step in steps:
+            if isinstance(step, _Call):
+                if step.retry:
+                    kept.append(step)
+            else:
+                kept.append([[] if i in _CONFIRMED else rows for i, rows in enumerate(step)])
+        count = _rows_in(kept)
+        if self._closed or count > MAX_CARRIED_ROWS:
+            log.error("storage write failed: %s; %d writes lost (a restart may re-deliver)", exc, count)
+            return
+        log.error("storage write failed: %s; %d writes kept for the next try", exc, count)
+        if self._batch is not None:
+            self._batch.steps[:0] = kept
+        else:
+            self._carried = kept
+
+    # ------------------------------------------------------------------ the Store API
+
+    async def put_session(self, record: SessionRecord) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+        await asyncio.shield(self._confirmed(self._call(_put_session, record, retry=False)))
+
+    async def delete_session(self, name: str) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+        await asyncio.shield(self._confirmed(self._call(_delete_session, name)))
+
+    def add_message(self, message: Message, subscribers: Sequence[Subscriber]) -> Awaitable[None] | None:
+        if self._closed:
+            raise StoreError("the store is closed")
+        batch, rows = self._rows()
+        session = message.session.name
+        named = [s.id for s in subscribers if s.named]
+        rows[_MESSAGE].append(
+            (
+                session,
+                message.id,
+                message.topic,
+                # Only a named subscriber can be delivered to after a restart; for the
+                # others the id is kept (de-duplication), the payload is not needed.
+                message.payload if named else None,
+                message.hash,
+                message.timestamp_ms,
+                message.json,
+                message.created_ms,
+                message.expires_ms,
+                len(subscribers),
+            )
+        )
+        if named:
+            rows[_DELIVERY].extend((session, message.id, sub) for sub in named)
+        if message.created_ms > batch.newest:
+            batch.newest = message.created_ms
+        return self._confirmed(batch)
+
+    def settle(self, message: Message, subscriber: Subscriber) -> None:
+        if subscriber.named and not self._closed:
+            self._rows()[1][_SETTLED].append((message.session.name, message.id, subscriber.id))
+
+    def retried(self, message: Message, subscriber: Subscriber, attempts: int, due_ms: int) -> None:
+        if not self._closed:
+            self._rows()[1][_RETRIED].append((message.session.name, message.id, subscriber.id, attempts, due_ms))
+
+    def forget_message(self, message: Message, forget_at_ms: int) -> None:
+        if self._closed:
+            return
+        rows = self._rows()[1]
+        session = message.session.name
+        rows[_FORGOTTEN].append((forget_at_ms, session, message.id))
+        # Normally settled one by one already; not so for a delivery whose subscriber
+        # lost its persistent subscriptions, or whose settle write failed.
+        rows[_FORGOTTEN_DELIVERIES].append((session, message.id))
+
+    def put_subscription(self, session: str, subscriber: str, pattern: str) -> None:
+        if not self._closed:
+            self._call(_put_subscription, session, subscriber, pattern)
+
+    def delete_subscription(self, session: str, subscriber: str, pattern: str) -> None:
+        if not self._closed:
+            self._call(_delete_subscription, session, subscriber, pattern)

@@ -1,0 +1,199 @@
+"""Restarting a broker on its sqlite database: what was stored comes back and the
+timers carry on from where they were (in process, with a manual clock)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from fastport.core import Broker, BrokerConfig, ManualClock
+from fastport.store.sqlite import SqliteStore
+
+from ..unit.conftest import Client, make_session
+
+DEDUP_WINDOW_MS = 60_000
+
+
+class Node:
+    """A broker over one database file, restartable on it."""
+
+    def __init__(self, path: Path, clock: ManualClock) -> None:
+        self.path = path
+        self.clock = clock
+        self.broker: Broker | None = None
+
+    async def start(self) -> Broker:
+        config = BrokerConfig(max_payload_bytes=1024, dedup_window_ms=DEDUP_WINDOW_MS)
+        self.broker = Broker(SqliteStore(self.path), self.clock, config)
+        await self.broker.start()
+        return self.broker
+
+    async def restart(self) -> Broker:
+        """Stop (clients are not disconnected: nothing is settled on the way out) and start again."""
+        assert self.broker is not None
+        await self.broker.stop()
+        return await self.start()
+
+    async def client(self, session: str = "s", client_id: str | None = None) -> Client:
+        assert self.broker is not None
+        return await Client(self.broker).init(session, "pw", client_id)
+
+    async def persistent_subscriber(self, pattern: str = "t", **session: int) -> Client:
+        """Create session "s" and subscribe "dev1" to ``pattern`` persistently."""
+        assert self.broker is not None
+        await make_session(self.broker, **session)
+        sub = await self.client(client_id="dev1")
+        sub.subscribe(pattern, persistent=True)
+        return sub
+
+    def run_timers(self, advance_ms: int = 0) -> None:
+        self.clock.advance(advance_ms)
+        assert self.broker is not None
+        self.broker.run_timers()
+
+    def rows(self, sql: str) -> list[tuple[object, ...]]:
+        with sqlite3.connect(self.path) as db:
+            return db.execute(sql).fetchall()
+
+
+@pytest.fixture
+async def node(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Node]:
+    n = Node(tmp_path / "fastport.db", clock)
+    await n.start()
+    try:
+        yield n
+    finally:
+        if n.broker is not None:
+            await n.broker.stop()
+
+
+async def test_sessions_come_back_with_credentials_and_settings(node: Node) -> None:
+    assert node.broker is not None
+    secret = await make_session(node.broker, "a", retry_interval_ms=250, max_retry_limit=7, message_expiry_ms=9000)
+    await make_session(node.broker, "b")
+    await node.broker.set_suspended("b", True)
+    before = node.broker.list_sessions()
+    broker = await node.restart()
+    assert broker.list_sessions() == before
+    await broker.check_owner("a", "pw", secret)
+    await node.client("a")
+    await broker.drop_session("a")
+    broker = await node.restart()
+    assert [s.name for s in broker.list_sessions()] == ["b"]
+
+
+async def test_offline_messages_come_back_in_order_without_using_retries(node: Node) -> None:
+    sub = await node.persistent_subscriber("t/#", retry_interval_ms=1000, max_retry_limit=2)
+    sub.disconnect()
+    pub = await node.client()
+    for i in range(5):
+        assert (await pub.publish("t/x", f"m{i}".encode(), message_id=f"m{i}")).delivered_to == 1
+    node.run_timers(10_000)
+    await node.restart()
+    node.run_timers(10_000)
+    back = await node.client(client_id="dev1")
+    assert back.peer.ids() == [f"m{i}" for i in range(5)]
+    assert [(m.payload, m.retry) for m in back.peer.messages] == [(f"m{i}".encode(), 0) for i in range(5)]
+    back.ack_all()
+    await node.restart()
+    again = await node.client(client_id="dev1")
+    assert again.peer.messages == []
+    assert (await (await node.client()).publish("t/y", message_id="new")).delivered_to == 1
+    assert again.peer.ids() == ["new"]  # the persistent subscription came back too
+
+
+async def test_retry_counts_continue(node: Node) -> None:
+    sub = await node.persistent_subscriber(retry_interval_ms=1000, max_retry_limit=10)
+    await (await node.client()).publish("t", message_id="m1")
+    node.run_timers(1000)
+    node.run_timers(1000)
+    assert [m.retry for m in sub.peer.messages] == [0, 1, 2]
+    await node.restart()
+    node.run_timers(5000)  # offline after the restart: no attempts used
+    back = await node.client(client_id="dev1")
+    node.run_timers(1000)
+    assert [m.retry for m in back.peer.messages] == [3, 4]
+
+
+async def test_retry_limit_reached_after_restart_gives_up(node: Node) -> None:
+    sub = await node.persistent_subscriber(retry_interval_ms=1000, max_retry_limit=1)
+    await (await node.client()).publish("t", message_id="m1")
+    node.run_timers(1000)
+    assert [m.retry for m in sub.peer.messages] == [0, 1]  # the last attempt; dropped when due
+    broker = await node.restart()
+    assert "m1" in broker.sessions["s"].messages
+    node.run_timers(1000)
+    assert broker.sessions["s"].messages == {}
+    assert (await node.client(client_id="dev1")).peer.messages == []
+    assert node.rows("SELECT * FROM deliveries") == []
+
+
+async def test_message_expiry_continues(node: Node) -> None:
+    sub = await node.persistent_subscriber(retry_interval_ms=1000, message_expiry_ms=10_000)
+    sub.disconnect()
+    await (await node.client()).publish("t", message_id="m1")
+    node.run_timers(6000)
+    broker = await node.restart()
+    node.run_timers(3999)
+    assert "m1" in broker.sessions["s"].messages
+    node.run_timers(1)
+    assert broker.sessions["s"].messages == {}
+    assert (await node.client(client_id="dev1")).peer.messages == []
+
+
+async def test_message_ids_stay_remembered_for_the_window(node: Node) -> None:
+    sub = await node.persistent_subscriber()
+    pub = await node.client()
+    await pub.publish("t", message_id="settled")
+    sub.ack("settled")
+    sub.disconnect()
+    await pub.publish("t", message_id="pending")
+    await node.restart()
+    pub = await node.client()
+    for message_id in ("settled", "pending"):
+        again = await pub.publish("t", message_id=message_id)
+        assert again.duplicate and again.delivered_to == 1
+    node.run_timers(DEDUP_WINDOW_MS)
+    broker = await node.restart()
+    assert broker.sessions["s"].recent == {}
+    pub = await node.client()
+    assert not (await pub.publish("t", message_id="settled")).duplicate
+    node.run_timers()
+    # The forgotten row is pruned by a later write; the new one is pending.
+    assert node.rows("SELECT id, payload IS NULL FROM messages WHERE forget_at_ms = 0") == [
+        ("pending", False),
+        ("settled", False),
+    ]
+    assert node.rows("SELECT count(*) FROM messages") == [(2,)]
+
+
+async def test_connection_bound_deliveries_end_with_the_process(node: Node) -> None:
+    assert node.broker is not None
+    await make_session(node.broker)
+    plain = await node.client()
+    plain.subscribe("t")
+    named = await node.client(client_id="dev1")
+    named.subscribe("t")  # named, but nothing persistent: it cannot outlive its connection
+    await (await node.client()).publish("t", message_id="m1")
+    assert node.rows("SELECT payload IS NULL, delivered_to FROM messages") == [(False, 2)]
+    broker = await node.restart()
+    session = broker.sessions["s"]
+    assert session.messages == {} and session.named == {}
+    assert (await (await node.client()).publish("t", message_id="m1")).duplicate
+    node.run_timers()
+    assert node.rows("SELECT * FROM deliveries") == []
+
+
+async def test_subscription_changes_are_kept(node: Node) -> None:
+    sub = await node.persistent_subscriber("a")
+    sub.subscribe("b", persistent=True)
+    sub.subscribe("c")
+    sub.subscribe("c", persistent=True)  # made persistent later
+    sub.subscribe("b")  # no longer persistent
+    sub.broker.unsubscribe(sub.conn, "a")
+    broker = await node.restart()
+    assert broker.sessions["s"].named["dev1"].patterns == {"c": True}
+    assert node.rows("SELECT pattern FROM subscriptions") == [("c",)]

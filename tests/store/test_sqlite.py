@@ -1,0 +1,205 @@
+"""The sqlite store itself: group commit, confirmation after commit, storage faults,
+schema versions and exclusive use of the file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from fastport.core import Broker, ErrorCode, ManualClock
+from fastport.store import sqlite as sqlite_store
+from fastport.store.base import StoreError
+from fastport.store.sqlite import SqliteStore
+
+from ..unit.conftest import Client, make_session
+from .conftest import read_only
+
+
+@pytest.fixture
+async def broker(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Broker]:
+    b = Broker(SqliteStore(tmp_path / "fastport.db"), clock)
+    await b.start()
+    await make_session(b)
+    try:
+        yield b
+    finally:
+        await b.stop()
+
+
+def store_of(broker: Broker) -> SqliteStore:
+    assert isinstance(broker.store, SqliteStore)
+    return broker.store
+
+
+async def on_writer(store: SqliteStore, sql: str) -> None:
+    """Run one statement on the store's own connection, between its transactions."""
+    db = store._db
+    assert db is not None and store._executor is not None
+    await asyncio.get_running_loop().run_in_executor(store._executor, db.execute, sql)
+
+
+async def test_publishes_of_one_turn_share_one_transaction(broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
+    writes: list[int] = []
+    write = SqliteStore._write
+
+    def counting(self: SqliteStore, steps: list[object], newest: int) -> None:
+        writes.append(len(steps))
+        write(self, steps, newest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SqliteStore, "_write", counting)
+    sub = await Client(broker).init(client_id="dev1")
+    sub.subscribe("t", persistent=True)
+    pub = await Client(broker).init()
+    await asyncio.sleep(0.05)
+    writes.clear()
+    for i in range(500):
+        broker.publish(pub.conn, "t", b"x", message_id=f"m{i}")
+    outcomes = [await pub.peer.result() for _ in range(500)]
+    assert all(o.error is None and o.delivered_to == 1 for o in outcomes)
+    assert writes[0] == 1  # 500 messages (and their deliveries): one group, one transaction
+    assert len(writes) <= 2  # then the 500 first sends of the commit's callbacks
+    assert len(sub.peer.messages) == 500
+
+
+async def test_publish_is_confirmed_only_after_commit(broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+    write = SqliteStore._write
+
+    def held(self: SqliteStore, steps: list[object], newest: int) -> None:
+        release.wait(5)
+        write(self, steps, newest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SqliteStore, "_write", held)
+    sub = await Client(broker).init()
+    sub.subscribe("t")
+    pub = await Client(broker).init()
+    broker.publish(pub.conn, "t", b"x", message_id="m1")
+    await asyncio.sleep(0.1)
+    assert pub.peer.results == [] and sub.peer.messages == []
+    release.set()
+    assert (await pub.peer.result()).delivered_to == 1
+    assert sub.peer.ids() == ["m1"]
+
+
+async def test_full_disk_fails_publishes_and_the_broker_carries_on(broker: Broker, tmp_path: Path) -> None:
+    store = store_of(broker)
+    sub = await Client(broker).init(client_id="dev1")
+    sub.subscribe("t", persistent=True)
+    pub = await Client(broker).init()
+    assert (await pub.publish("t", message_id="before")).error is None
+    pages = sqlite3.connect(tmp_path / "fastport.db").execute("PRAGMA page_count").fetchone()[0]
+    await on_writer(store, f"PRAGMA max_page_count = {pages}")
+    # One transaction: the ACK's writes and 50 publishes that do not fit.
+    sub.ack("before")
+    for i in range(50):
+        broker.publish(pub.conn, "t", b"y" * 1000, message_id=f"big{i}")
+    outcomes = [await pub.peer.result() for _ in range(50)]
+    assert {o.error.code for o in outcomes if o.error is not None} == {ErrorCode.STORAGE_ERROR}
+    assert len([o for o in outcomes if o.error is None]) == 0
+    assert list(broker.sessions["s"].messages) == []
+    assert pub.peer.acks == [("before", 0)]  # served while the disk is full
+    await on_writer(store, "PRAGMA max_page_count = 1073741823")
+    retried = await pub.publish("t", message_id="big0")
+    assert retried.error is None and not retried.duplicate
+    await broker.stop()
+    broker.__init__(SqliteStore(tmp_path / "fastport.db"), broker.clock)  # type: ignore[misc]
+    await broker.start()
+    back = await Client(broker).init(client_id="dev1")
+    assert back.peer.ids() == ["big0"]  # the ACK made during the fault was written with the next transaction
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "fastport.db"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    store = SqliteStore(path)
+    with pytest.raises(StoreError, match=r"schema version 99, newer than this fastport's \(1\)"):
+        await store.open()
+    await store.close()
+
+
+async def test_migrations_bring_an_old_database_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "fastport.db"
+    b = Broker(SqliteStore(path), ManualClock())
+    await b.start()
+    await make_session(b, "kept")
+    await b.stop()
+    monkeypatch.setattr(
+        sqlite_store, "MIGRATIONS", (*sqlite_store.MIGRATIONS, ("ALTER TABLE sessions ADD COLUMN note TEXT",))
+    )
+    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", 2)
+    b = Broker(SqliteStore(path), ManualClock())
+    await b.start()
+    assert [s.name for s in b.list_sessions()] == ["kept"]
+    await b.stop()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert "note" in [row[1] for row in db.execute("PRAGMA table_info(sessions)")]
+
+
+@pytest.mark.parametrize(
+    "prepare, error",
+    [
+        (lambda path: path.write_bytes(os.urandom(8192)), "file is not a database"),
+        (lambda path: sqlite3.connect(path).execute("PRAGMA application_id = 7").close(), "not a fastport database"),
+    ],
+    ids=["corrupt", "foreign"],
+)
+async def test_unusable_files_are_refused(tmp_path: Path, prepare, error: str) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "fastport.db"
+    prepare(path)
+    store = SqliteStore(path)
+    with pytest.raises(StoreError, match=error):
+        await store.open()
+    await store.close()
+
+
+async def test_one_store_per_file(tmp_path: Path) -> None:
+    first = SqliteStore(tmp_path / "fastport.db")
+    await first.open()
+    second = SqliteStore(tmp_path / "fastport.db")
+    with pytest.raises(StoreError, match="in use by another fastport process"):
+        await second.open()
+    await second.close()
+    await first.close()
+    await second.open()
+    await second.close()
+
+
+async def test_fsync_full(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "fastport.db", fsync="full")
+    await store.open()
+    assert store._db is not None and store._db.execute("PRAGMA synchronous").fetchone() == (2,)
+    assert store._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    await store.close()
+
+
+@pytest.mark.parametrize("what", ["file", "directory", "both"])
+async def test_read_only_database_is_served_but_publishes_fail(tmp_path: Path, what: str) -> None:
+    data = tmp_path / "data"
+    path = data / "fastport.db"
+    b = Broker(SqliteStore(path), ManualClock())
+    await b.start()
+    await make_session(b)
+    sub = await Client(b).init(client_id="dev1")
+    sub.subscribe("t", persistent=True)
+    sub.disconnect()
+    assert (await (await Client(b).init()).publish("t", message_id="kept")).error is None
+    await b.stop()
+    targets = {"file": [path], "directory": [data], "both": [path, data]}[what]
+    with read_only(*targets):
+        b = Broker(SqliteStore(path), ManualClock())
+        await b.start()
+        try:
+            outcome = await (await Client(b).init()).publish("t", message_id="new")
+            assert outcome.error is not None and outcome.error.code is ErrorCode.STORAGE_ERROR
+            back = await Client(b).init(client_id="dev1")
+            assert back.peer.ids() == ["kept"]
+        finally:
+            await b.stop()
