@@ -28,6 +28,10 @@ def make_store(settings: Settings) -> Store:
         from .store.memory import MemoryStore
 
         return MemoryStore()
+    if settings.store == "sqlite":
+        from .store.sqlite import SqliteStore
+
+        return SqliteStore(settings.sqlite_path or Path(settings.data_dir) / "fastport.db", fsync=settings.fsync)
     raise ValueError(f"store {settings.store!r} is not available")
 
 

@@ -30,7 +30,9 @@ class Settings:
     grpc_port: int = 50051
     http_port: int = 3000
     data_dir: Path = Path("data")
-    store: str = "memory"
+    store: str = "sqlite"
+    sqlite_path: Path | None = None
+    fsync: str = "normal"
     admin_token: str | None = None
     admin_user: str | None = None
     admin_pass: str | None = None
@@ -103,6 +105,18 @@ OPTIONS: tuple[Option, ...] = (
     Option("http_port", ("FASTPORT_HTTP_PORT", "PORT"), _port, "HTTP/WebSocket port; 0 picks a free port"),
     Option("data_dir", ("FASTPORT_DATA_DIR",), Path, "directory for the database and the admin token"),
     Option("store", ("FASTPORT_STORE", "DB_TYPE"), _choice("memory", "sqlite"), "storage backend"),
+    Option(
+        "sqlite_path",
+        ("FASTPORT_SQLITE_PATH", "SQLITE_PATH"),
+        Path,
+        "SQLite database file (default: DATA_DIR/fastport.db)",
+    ),
+    Option(
+        "fsync",
+        ("FASTPORT_FSYNC",),
+        _choice("normal", "full"),
+        "sqlite durability: normal survives a crash of the process, full also a power loss (slower)",
+    ),
     Option(
         "admin_token",
         ("FASTPORT_ADMIN_TOKEN",),
