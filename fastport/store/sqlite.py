@@ -160,11 +160,14 @@ _HOT = (
         " created_ms, expires_ms, delivered_to) VALUES ",
         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
-    _Statement("INSERT OR REPLACE INTO deliveries VALUES ", "(?, ?, ?, 0, 0)"),
+    _Statement(
+        "INSERT OR REPLACE INTO deliveries (session, message_id, subscriber, attempts, due_ms) VALUES ",
+        "(?, ?, ?, 0, 0)",
+    ),
     # An upsert, as a multi-row UPDATE needs a newer SQLite; the row exists: a delivery
     # is sent only after its message is stored, and never after it is settled.
     _Statement(
-        "INSERT INTO deliveries VALUES ",
+        "INSERT INTO deliveries (session, message_id, subscriber, attempts, due_ms) VALUES ",
         "(?, ?, ?, ?, ?)",
         " ON CONFLICT (session, message_id, subscriber) DO UPDATE SET"
         " attempts = excluded.attempts, due_ms = excluded.due_ms",
@@ -223,7 +226,9 @@ class _Batch:
 def _put_session(db: sqlite3.Connection, r: SessionRecord) -> None:
     lim = r.limits
     db.execute(
-        "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO sessions (name, password_hash, secret_hash, retry_interval_ms, max_retry_limit,"
+        " message_expiry_ms, expires_at_ms, max_payload_bytes, max_connections, max_subscriptions,"
+        " max_pending_messages, suspended, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             r.name,
             r.password_hash,
@@ -249,7 +254,7 @@ def _delete_session(db: sqlite3.Connection, name: str) -> None:
 
 
 def _put_subscription(db: sqlite3.Connection, session: str, subscriber: str, pattern: str) -> None:
-    db.execute("INSERT OR IGNORE INTO subscriptions VALUES (?, ?, ?)", (session, subscriber, pattern))
+    db.execute("INSERT OR IGNORE INTO subscriptions (session, subscriber, pattern) VALUES (?, ?, ?)", (session, subscriber, pattern))
 
 
 def _delete_subscription(db: sqlite3.Connection, session: str, subscriber: str, pattern: str) -> None:
@@ -372,7 +377,11 @@ class SqliteStore:
 
     def _load(self, db: sqlite3.Connection) -> StoredState:
         state = StoredState()
-        for row in db.execute("SELECT * FROM sessions ORDER BY created_at_ms"):
+        for row in db.execute(
+            "SELECT name, password_hash, secret_hash, retry_interval_ms, max_retry_limit, message_expiry_ms,"
+            " expires_at_ms, max_payload_bytes, max_connections, max_subscriptions, max_pending_messages,"
+            " suspended, created_at_ms FROM sessions ORDER BY created_at_ms"
+        ):
             state.sessions.append(
                 SessionRecord(
                     name=row[0],
@@ -390,7 +399,9 @@ class SqliteStore:
         for row in db.execute("SELECT session, subscriber, pattern FROM subscriptions"):
             state.subscriptions.append(StoredSubscription(*row))
         deliveries: dict[tuple[str, str], list[StoredDelivery]] = {}
-        for session, message_id, subscriber, attempts, due_ms in db.execute("SELECT * FROM deliveries"):
+        for session, message_id, subscriber, attempts, due_ms in db.execute(
+            "SELECT session, message_id, subscriber, attempts, due_ms FROM deliveries"
+        ):
             deliveries.setdefault((session, message_id), []).append(StoredDelivery(subscriber, attempts, due_ms))
         for row in db.execute(
             "SELECT session, id, topic, payload, hash, timestamp_ms, json, created_ms, expires_ms, delivered_to,"
