@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 
 class StoreError(Exception):
-    """The store cannot be used: unreadable, locked by another process, or of a schema
-    version this fastport does not know."""
+    """The store cannot be used: unreadable, locked by another process, of a schema
+    version this fastport does not know, or already closed."""
 
 
 @dataclass(frozen=True, slots=True)
