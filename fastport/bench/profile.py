@@ -49,8 +49,8 @@ def summarize(raw: str, top: int = 25) -> str:
             frames = frames[1:]
         if frames and frames[0].startswith("thread "):
             frames = frames[1:]
-        if not frames:
-            continue
+        if not frames or any("_bootstrap (threading.py)" in f for f in frames):
+            continue  # idle pool threads (py-spy counts a thread waiting on a lock as busy)
         samples += n
         self_counts[frames[-1]] += n
         for f in set(frames):
