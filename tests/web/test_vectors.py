@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from .wire import compact
 
-VECTORS_PATH = Path(__file__).resolve().parents[3] / "shared" / "protocol" / "vectors.json"
+VECTORS_PATH = Path(__file__).resolve().parents[1] / "data" / "vectors.json"
 VECTORS = {v["name"]: v for v in json.loads(VECTORS_PATH.read_text())["vectors"]}
 
 
