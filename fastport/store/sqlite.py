@@ -110,14 +110,18 @@ class _Statement:
     """A write of the publish path, run for many rows at once: one statement per chunk
     of rows. Every call into SQLite lets go of the GIL and must then win it back from
     the event loop, so one call per chunk instead of one per row is what keeps the
-    writer thread from slowing the loop down."""
+    writer thread from slowing the loop down.
 
-    __slots__ = ("head", "row", "tail", "_sql")
+    Rows are kept as one flat list of values: no object per row outlives the call
+    that added it, which spares the garbage collector on the event loop's side."""
+
+    __slots__ = ("head", "row", "tail", "width", "_sql")
 
     def __init__(self, head: str, row: str, tail: str = "") -> None:
         self.head = head
         self.row = row
         self.tail = tail
+        self.width = row.count("?")
         self._sql: dict[int, str] = {}
 
     def sql(self, n: int) -> str:
@@ -126,18 +130,19 @@ class _Statement:
             sql = self._sql[n] = self.head + ", ".join([self.row] * n) + self.tail
         return sql
 
-    def params(self, rows: list[tuple[Any, ...]]) -> list[Any]:
-        return [value for row in rows for value in row]
+    def params(self, values: list[Any]) -> list[Any]:
+        return values
 
-    def run(self, db: sqlite3.Connection, rows: list[tuple[Any, ...]], max_params: int) -> None:
+    def run(self, db: sqlite3.Connection, values: list[Any], max_params: int) -> None:
         """Chunks as large as allowed, then of halving sizes: few distinct statements to prepare."""
-        at, left, size = 0, len(rows), _CHUNK
-        while size * len(rows[0]) > max_params:
+        width = self.width
+        at, left, size = 0, len(values) // width, _CHUNK
+        while size * width > max_params:
             size //= 2
         while left:
             while size > left:
                 size //= 2
-            db.execute(self.sql(size), self.params(rows[at : at + size]))
+            db.execute(self.sql(size), self.params(values[at * width : (at + size) * width]))
             at += size
             left -= size
 
@@ -146,9 +151,15 @@ class _Forget(_Statement):
     """Rows are (forget_at_ms, session, id); a chunk's ids all get its latest forget
     time, a few ms later than their own at most: remembered a little longer, never less."""
 
-    def params(self, rows: list[tuple[Any, ...]]) -> list[Any]:
-        return [max(row[0] for row in rows), *(value for row in rows for value in row[1:])]
+    def __init__(self, head: str, row: str, tail: str = "") -> None:
+        super().__init__(head, row, tail)
+        self.width = 3  # values per row; the statement binds two of them
 
+    def params(self, values: list[Any]) -> list[Any]:
+        forget_at = max(values[0::3])
+        del values[0::3]  # values is a slice: this chunk's own copy
+        values.insert(0, forget_at)
+        return values
 
 # In a transaction the rows of the publish path are grouped by statement and run in
 # this order, which is the order the core makes them in for any one delivery: stored,
@@ -196,8 +207,8 @@ _CONFIRMED = (_MESSAGE, _DELIVERY)
 # Written so that the partial index on forget_at_ms (WHERE forget_at_ms > 0) serves it.
 _PRUNE = "DELETE FROM messages WHERE forget_at_ms > 0 AND forget_at_ms <= ?"
 
-# One group of hot-path rows per statement in _HOT.
-_Rows = list[list[tuple[Any, ...]]]
+# The rows of each statement in _HOT, as one flat list of values each.
+_Rows = list[list[Any]]
 
 
 class _Call:
@@ -264,7 +275,10 @@ def _delete_subscription(db: sqlite3.Connection, session: str, subscriber: str, 
 
 
 def _rows_in(steps: list[_Rows | _Call]) -> int:
-    return sum(sum(map(len, s)) if isinstance(s, list) else 1 for s in steps)
+    return sum(
+        sum(len(values) // st.width for st, values in zip(_HOT, step)) if isinstance(step, list) else 1
+        for step in steps
+    )
 
 
 class SqliteStore:
@@ -550,45 +564,43 @@ class SqliteStore:
         batch, rows = self._rows()
         session = message.session.name
         named = [s.id for s in subscribers if s.named]
-        rows[_MESSAGE].append(
-            (
-                session,
-                message.id,
-                message.topic,
-                # Only a named subscriber can be delivered to after a restart; for the
-                # others the id is kept (de-duplication), the payload is not needed.
-                message.payload if named else None,
-                message.hash,
-                message.timestamp_ms,
-                message.json,
-                message.created_ms,
-                message.expires_ms,
-                len(subscribers),
-            )
+        rows[_MESSAGE] += (
+            session,
+            message.id,
+            message.topic,
+            # Only a named subscriber can be delivered to after a restart; for the
+            # others the id is kept (de-duplication), the payload is not needed.
+            message.payload if named else None,
+            message.hash,
+            message.timestamp_ms,
+            message.json,
+            message.created_ms,
+            message.expires_ms,
+            len(subscribers),
         )
-        if named:
-            rows[_DELIVERY].extend((session, message.id, sub) for sub in named)
+        for sub in named:
+            rows[_DELIVERY] += (session, message.id, sub)
         if message.created_ms > batch.newest:
             batch.newest = message.created_ms
         return self._confirmed(batch)
 
     def settle(self, message: Message, subscriber: Subscriber) -> None:
         if subscriber.named and not self._closed:
-            self._rows()[1][_SETTLED].append((message.session.name, message.id, subscriber.id))
+            self._rows()[1][_SETTLED] += (message.session.name, message.id, subscriber.id)
 
     def retried(self, message: Message, subscriber: Subscriber, attempts: int, due_ms: int) -> None:
         if not self._closed:
-            self._rows()[1][_RETRIED].append((message.session.name, message.id, subscriber.id, attempts, due_ms))
+            self._rows()[1][_RETRIED] += (message.session.name, message.id, subscriber.id, attempts, due_ms)
 
     def forget_message(self, message: Message, forget_at_ms: int) -> None:
         if self._closed:
             return
         rows = self._rows()[1]
         session = message.session.name
-        rows[_FORGOTTEN].append((forget_at_ms, session, message.id))
+        rows[_FORGOTTEN] += (forget_at_ms, session, message.id)
         # Normally settled one by one already; not so for a delivery whose subscriber
         # lost its persistent subscriptions, or whose settle write failed.
-        rows[_FORGOTTEN_DELIVERIES].append((session, message.id))
+        rows[_FORGOTTEN_DELIVERIES] += (session, message.id)
 
     def put_subscription(self, session: str, subscriber: str, pattern: str) -> None:
         if not self._closed:
