@@ -21,12 +21,13 @@ Nothing per message is scheduled with the event loop.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import logging
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -101,6 +102,11 @@ class Broker:
         self._timer_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._closing = False
+        # Publishes waiting for the awaitable the store returned for them. A store that
+        # commits in batches returns one per batch: the batch then costs one callback,
+        # not a closure and a callback per publish kept alive until the commit.
+        self._storing: Awaitable[None] | None = None
+        self._stored: list[tuple[Message, Sequence[Subscriber], object]] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -516,20 +522,27 @@ class Broker:
             return
         if written is None:
             self._commit(message, targets, ref, now)
+        elif written is self._storing:
+            self._stored.append((message, targets, ref))
         else:
-            asyncio.ensure_future(written).add_done_callback(self._on_written(message, targets, ref))
+            self._storing = written
+            self._stored = [(message, targets, ref)]
+            asyncio.ensure_future(written).add_done_callback(functools.partial(self._on_written, self._stored))
 
     def _on_written(
-        self, message: Message, targets: Sequence[Subscriber], ref: object
-    ) -> Callable[[asyncio.Future[None]], None]:
-        def done(fut: asyncio.Future[None]) -> None:
-            exc = None if fut.cancelled() else fut.exception()
-            if fut.cancelled() or exc is not None:
+        self, stored: list[tuple[Message, Sequence[Subscriber], object]], fut: asyncio.Future[None]
+    ) -> None:
+        """The store has written (or failed to write) these publishes, in publish order."""
+        if stored is self._stored:
+            self._storing = None
+        exc = None if fut.cancelled() else fut.exception()
+        if fut.cancelled() or exc is not None:
+            for message, _, ref in stored:
                 self._publish_failed(message, ref, exc)
-            else:
-                self._commit(message, targets, ref)
-
-        return done
+            return
+        now = self.clock.now_ms()
+        for message, targets, ref in stored:
+            self._commit(message, targets, ref, now)
 
     def _publish_failed(self, message: Message, ref: object, exc: BaseException | None) -> None:
         log.error("storing message %r failed: %s", message.id, exc)
@@ -541,7 +554,7 @@ class Broker:
 
     def _commit(self, message: Message, targets: Sequence[Subscriber], ref: object, now: int = 0) -> None:
         """The message is stored: create and send its deliveries, answer the publisher.
-        ``now`` is the time when the store answered at once (publish already read it)."""
+        ``now`` is the current time when the caller has read the clock already."""
         session = message.session
         publisher = message.publisher
         if session.dropped:
