@@ -518,7 +518,8 @@ class Broker:
         try:
             written = self.store.add_message(message, targets)
         except Exception as exc:
-            self._publish_failed(message, ref, exc)
+            log.error("storing message %r failed: %s", message.id, exc)
+            self._publish_failed(message, ref)
             return
         if written is None:
             self._commit(message, targets, ref, now)
@@ -537,15 +538,15 @@ class Broker:
             self._storing = None
         exc = None if fut.cancelled() else fut.exception()
         if fut.cancelled() or exc is not None:
+            log.error("storing %d messages failed: %s", len(stored), exc)  # one line, however many
             for message, _, ref in stored:
-                self._publish_failed(message, ref, exc)
+                self._publish_failed(message, ref)
             return
         now = self.clock.now_ms()
         for message, targets, ref in stored:
             self._commit(message, targets, ref, now)
 
-    def _publish_failed(self, message: Message, ref: object, exc: BaseException | None) -> None:
-        log.error("storing message %r failed: %s", message.id, exc)
+    def _publish_failed(self, message: Message, ref: object) -> None:
         message.session.messages.pop(message.id, None)
         err = BrokerError(ErrorCode.STORAGE_ERROR, "Message could not be stored")
         for conn, r in [(message.publisher, ref), *message.waiters]:
