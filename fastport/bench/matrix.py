@@ -366,7 +366,7 @@ def write_markdown(m: Matrix, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m fastport.bench.matrix", description="Run the standard benchmark matrix.")
     p.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", 3)), help="rounds (default 3; env BENCH_RUNS)")
-    p.add_argument("--duration", type=float, default=float(os.environ.get("BENCH_DURATION", 3)), help="measured seconds per run (default 3; env BENCH_DURATION)")
+    p.add_argument("--duration", type=float, default=float(os.environ.get("BENCH_DURATION", 4)), help="measured seconds per run (default 4; env BENCH_DURATION)")
     p.add_argument("--warmup", type=float, default=float(os.environ.get("BENCH_WARMUP", 1)), help="warm-up seconds per run (default 1)")
     p.add_argument("--idle-ws", type=int, default=10_000, help="idle WebSocket connections in (e)")
     p.add_argument("--idle-grpc", type=int, default=1_000, help="idle gRPC streams in (e)")
