@@ -575,6 +575,10 @@ class Broker:
             if sub.connection is not None:
                 self._send(delivery, now)
         message.remaining = len(deliveries)
+        # A door's encoded form of the message (see Message.wire) is shared by the sends
+        # of this fan-out; re-sends are encoded anew. Dropping it here keeps it from
+        # staying in memory with every unacknowledged message (~450 B each).
+        message.wire = None
         if message.expires_ms:
             session.expiry_queue.append(message)
             self._wake_at(session, message.expires_ms)
