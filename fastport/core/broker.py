@@ -594,11 +594,11 @@ class Broker:
             self._forget(message)
 
     def _send(self, delivery: Delivery, now: int) -> None:
-        """(Re-)send one delivery and queue its next deadline."""
+        """(Re-)send one delivery and queue its next deadline. A send the door refuses
+        (slow reader) is offered again then, without using up an attempt."""
         sub = delivery.subscriber
         session = sub.session
         retry = delivery.attempts
-        delivery.attempts = retry + 1
         due = now + session.retry_interval_ms
         delivery.due_ms = due
         queue = session.retry_queue
@@ -607,7 +607,9 @@ class Broker:
         self._wake_at(session, due)
         message = delivery.message
         assert sub.connection is not None and message is not None  # only unsettled deliveries are sent
-        sub.connection.peer.deliver(message, retry)
+        if not sub.connection.peer.deliver(message, retry):
+            return
+        delivery.attempts = retry + 1
         if sub.named:
             self.store.retried(message, sub, delivery.attempts, due)
 

@@ -38,8 +38,12 @@ class PublishOutcome:
 class Peer(Protocol):
     """How the core reaches one connected client; implemented by each door."""
 
-    def deliver(self, message: Message, retry: int) -> None:
-        """Send ``message`` to the client; ``retry`` is 0 first, then 1, 2, ..."""
+    def deliver(self, message: Message, retry: int) -> bool:
+        """Send ``message`` to the client; ``retry`` is 0 first, then 1, 2, ...
+
+        False when the door could not take it (a client that reads too slowly has a
+        full buffer): the delivery stays pending, is offered again at the next retry
+        interval, and the refused send does not count against the retry limit."""
 
     def publish_result(self, outcome: PublishOutcome) -> None:
         """Answer a publish made on this connection."""

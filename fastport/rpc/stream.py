@@ -34,9 +34,10 @@ SERVICE = "fastport.v1.Broker"
 # A server frame stops growing past about this many bytes (gRPC clients reject frames
 # over their receive limit, 4 MiB by default); what does not fit goes in the next one.
 FRAME_BYTES = 1 << 20
-# Deliveries queued for a stream that does not read fast enough are not buffered past
-# this; they stay pending in the broker and are re-sent at the next retry interval.
-MAX_QUEUED_MESSAGES = 10_000
+# Deliveries for a stream that does not read fast enough are not buffered past this
+# many bytes; the broker keeps them pending and offers them again at the next retry
+# interval (the refused send does not count as an attempt).
+MAX_QUEUED_BYTES = 16 * 1024 * 1024
 _ITEM_OVERHEAD = 48
 _MESSAGES_KEY = b"\x2a"  # ServerFrame.messages: field 5, length-delimited
 _WIRE_TAG = object()  # marks what this door caches on Message.wire
@@ -119,7 +120,7 @@ class StreamPeer:
 
     def __init__(self) -> None:
         self._frames: deque[_Frame] = deque([_Frame()])
-        self._queued = 0  # messages waiting across all frames
+        self._queued = 0  # bytes of messages waiting across all frames
         self._ready = asyncio.Event()
         self.closed = False
 
@@ -134,12 +135,13 @@ class StreamPeer:
 
     # -- Peer interface (called by the core) --
 
-    def deliver(self, message: Message, retry: int) -> None:
-        if self.closed or self._queued >= MAX_QUEUED_MESSAGES:
-            return
-        self._queued += 1
+    def deliver(self, message: Message, retry: int) -> bool:
+        if self.closed or self._queued >= MAX_QUEUED_BYTES:
+            return False
         item = message_item(message, retry)
+        self._queued += len(item)
         self._frame(len(item)).messages.append(item)
+        return True
 
     def publish_result(self, outcome: PublishOutcome) -> None:
         if self.closed:
@@ -197,7 +199,7 @@ class StreamPeer:
                 frame = frames.popleft()
                 if not frames:
                     frames.append(_Frame())
-                self._queued -= len(frame.messages)
+                self._queued -= sum(map(len, frame.messages))
                 return frame.encode()
             if self.closed:
                 return None
@@ -211,8 +213,8 @@ class _OneShotPeer:
     def __init__(self) -> None:
         self.result: asyncio.Future[PublishOutcome] = asyncio.get_running_loop().create_future()
 
-    def deliver(self, message: Message, retry: int) -> None:
-        return None
+    def deliver(self, message: Message, retry: int) -> bool:
+        return True  # never called: a one-shot publisher has no subscriptions
 
     def publish_result(self, outcome: PublishOutcome) -> None:
         if not self.result.done():

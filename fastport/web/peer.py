@@ -164,11 +164,10 @@ class WebPeer:
 
     # -- Peer interface (called by the core) --
 
-    def deliver(self, message: Message, retry: int) -> None:
+    def deliver(self, message: Message, retry: int) -> bool:
         if retry:
-            self.relay(codec.text_frame(codec.message_frame(message, retry)))
-        else:
-            self.relay(message_wire(message))
+            return self.relay(codec.text_frame(codec.message_frame(message, retry)))
+        return self.relay(message_wire(message))
 
     def publish_result(self, outcome: PublishOutcome) -> None:
         if outcome.error is None:

@@ -41,10 +41,14 @@ class RecordingPeer:
     acks: list[tuple[str, int]] = field(default_factory=list)
     failures: list[tuple[str, str, int]] = field(default_factory=list)
     closed: tuple[str, str] | None = None
+    full: bool = False  # a slow reader: refuse deliveries
     _new_result: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def deliver(self, message: Message, retry: int) -> None:
+    def deliver(self, message: Message, retry: int) -> bool:
+        if self.full:
+            return False
         self.messages.append(Received(message.topic, message.id, message.payload, retry))
+        return True
 
     def publish_result(self, outcome: PublishOutcome) -> None:
         self.results.append(outcome)

@@ -394,3 +394,27 @@ async def test_relay_peers_are_other_connected_subscribers(broker: Broker, clien
     away.disconnect()
     assert broker.relay_peers(sender.conn, "files/x") == [other.peer]
     assert broker.relay_peers(sender.conn, "elsewhere") == []
+
+
+async def test_send_refused_by_slow_reader_is_offered_again_without_using_an_attempt(
+    broker: Broker, client, clock: ManualClock
+) -> None:
+    await make_session(broker, retry_interval_ms=1000, max_retry_limit=1)
+    sub = await client()
+    sub.subscribe("t")
+    pub = await client()
+    sub.peer.full = True
+    assert (await pub.publish("t", message_id="m1")).delivered_to == 1
+    for _ in range(5):  # far past the retry limit, but nothing was ever sent
+        clock.advance(1000)
+        broker.run_timers()
+    assert sub.peer.messages == [] and pub.peer.failures == []
+    sub.peer.full = False
+    clock.advance(1000)
+    broker.run_timers()
+    clock.advance(1000)
+    broker.run_timers()
+    assert [m.retry for m in sub.peer.messages] == [0, 1]
+    clock.advance(1000)
+    broker.run_timers()
+    assert pub.peer.failures == [("m1", "retry_limit", 0)]
