@@ -179,6 +179,7 @@ class Broker:
             session.retry_queue = OrderedDict(sorted(session.retry_queue.items(), key=lambda entry: entry[1]))
             session.expiry_queue = deque(sorted(session.expiry_queue, key=lambda m: m.expires_ms))
             session.recent = dict(sorted(session.recent.items(), key=lambda item: item[1][0]))
+            session.recent_order = deque(session.recent)
             self._arm(session)
 
     async def stop(self) -> None:
@@ -291,6 +292,7 @@ class Broker:
         session.retry_queue.clear()
         session.expiry_queue.clear()
         session.recent.clear()
+        session.recent_order.clear()
         log.info("session %r removed (%s)", session.name, reason)
 
     async def _store_delete(self, name: str) -> None:
@@ -662,6 +664,7 @@ class Broker:
             return
         forget_at = self.clock.now_ms() + self.config.dedup_window_ms
         session.recent[message.id] = (forget_at, len(message.deliveries))
+        session.recent_order.append(message.id)
         self.store.forget_message(message, forget_at)
         self._wake_at(session, forget_at)
 
@@ -735,8 +738,12 @@ class Broker:
                     if not delivery.settled:
                         self._give_up(delivery, EXPIRED)
         recent = session.recent
-        while recent:
-            message_id = next(iter(recent))
-            if recent[message_id][0] > now:
-                break
-            del recent[message_id]
+        order = session.recent_order
+        while order:
+            message_id = order[0]
+            entry = recent.get(message_id)
+            if entry is not None:
+                if entry[0] > now:
+                    break
+                del recent[message_id]
+            order.popleft()
