@@ -318,10 +318,8 @@ class Broker:
             raise BrokerError(ErrorCode.SESSION_NOT_FOUND, "Session not found")
         if not isinstance(password, str) or not password:
             raise BrokerError(ErrorCode.INVALID_PASSWORD, "Invalid password")
-        if password not in session._verified:
-            ok = await asyncio.get_running_loop().run_in_executor(None, session.check_password, password)
-            if not ok:
-                raise BrokerError(ErrorCode.INVALID_PASSWORD, "Invalid password")
+        if not session.knows_password(password) and not await self._check_password(session, password):
+            raise BrokerError(ErrorCode.INVALID_PASSWORD, "Invalid password")
         if session.dropped:
             raise BrokerError(ErrorCode.SESSION_NOT_FOUND, "Session not found")
         if session.suspended:
@@ -354,6 +352,19 @@ class Broker:
         if sub.pending:
             self._resume(sub)
         return session.info()
+
+    @staticmethod
+    async def _check_password(session: Session, password: str) -> bool:
+        """scrypt off the event loop, one run per distinct password at a time."""
+        key = session.password_digest(password)
+        check = session.checks.get(key)
+        if check is None:
+            check = asyncio.ensure_future(
+                asyncio.get_running_loop().run_in_executor(None, session.check_password, password)
+            )
+            session.checks[key] = check
+            check.add_done_callback(lambda _: session.checks.pop(key, None))
+        return await asyncio.shield(check)
 
     def _resume(self, sub: Subscriber) -> None:
         """A named subscriber is back: send what it has pending, in publish order."""

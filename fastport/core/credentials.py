@@ -66,13 +66,13 @@ class VerifiedCache:
         self._key = secrets.token_bytes(32)
         self._seen: set[bytes] = set()
 
-    def _digest(self, password: str) -> bytes:
+    def digest(self, password: str) -> bytes:
         return hmac.digest(self._key, password.encode(), "sha256")
 
     def __contains__(self, password: str) -> bool:
-        return self._digest(password) in self._seen
+        return self.digest(password) in self._seen
 
     def add(self, password: str) -> None:
         if len(self._seen) >= 16:
             self._seen.clear()
-        self._seen.add(self._digest(password))
+        self._seen.add(self.digest(password))

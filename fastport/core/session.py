@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -111,6 +112,17 @@ class Session:
         self.recent_order: deque[str] = deque()
         self.armed_at: int | None = None  # due time of this session's entry in the scheduler
         self._verified = VerifiedCache()
+        # Password checks running now, by keyed digest: concurrent inits with the same
+        # password share one scrypt run (each takes 16 MiB and tens of ms of CPU, so a
+        # reconnect storm would otherwise run one per connection side by side).
+        self.checks: dict[bytes, asyncio.Future[bool]] = {}
+
+    def knows_password(self, password: str) -> bool:
+        """True if ``password`` was verified before: no scrypt needed."""
+        return password in self._verified
+
+    def password_digest(self, password: str) -> bytes:
+        return self._verified.digest(password)
 
     def check_password(self, password: str) -> bool:
         if password in self._verified:

@@ -418,3 +418,23 @@ async def test_send_refused_by_slow_reader_is_offered_again_without_using_an_att
     clock.advance(1000)
     broker.run_timers()
     assert pub.peer.failures == [("m1", "retry_limit", 0)]
+
+
+async def test_concurrent_inits_share_one_password_check(broker: Broker, client, monkeypatch) -> None:
+    from fastport.core import credentials
+
+    await make_session(broker)
+    calls = []
+    real = credentials.verify_password
+
+    def counting(stored: str, password: str) -> bool:
+        calls.append(password)
+        return real(stored, password)
+
+    monkeypatch.setattr("fastport.core.session.verify_password", counting)
+    clients = await asyncio.gather(*(client() for _ in range(8)))
+    assert len(clients) == 8 and calls == ["pw"]
+    with refused(ErrorCode.INVALID_PASSWORD):
+        await asyncio.gather(*(client(password="bad") for _ in range(4)))
+    assert calls == ["pw", "bad"]
+    assert broker.sessions["s"].checks == {}
