@@ -231,6 +231,20 @@ class _OneShotPeer:
             self.result.set_exception(BrokerError(ErrorCode.SHUTTING_DOWN, reason))
 
 
+def _publish(broker: Broker, conn: Connection, p: pb.Publish) -> None:
+    """One Publish item onto the core; its result comes back through the peer."""
+    broker.publish(
+        conn,
+        p.topic,
+        p.payload,
+        hash=p.hash,
+        timestamp_ms=p.timestamp_ms,
+        message_id=p.message_id,
+        json=p.json,
+        ref=p.request_id,
+    )
+
+
 class BrokerService:
     def __init__(self, broker: Broker) -> None:
         self._broker = broker
@@ -307,18 +321,8 @@ class BrokerService:
                 peer.item().unsubscribe_results.add(request_id=unsub.request_id, topic=unsub.topic)
             except BrokerError as err:
                 peer.item().unsubscribe_results.add(request_id=unsub.request_id, topic=unsub.topic, error=_error(err))
-        publish = broker.publish
         for p in frame.publish:
-            publish(
-                conn,
-                p.topic,
-                p.payload,
-                hash=p.hash,
-                timestamp_ms=p.timestamp_ms,
-                message_id=p.message_id,
-                json=p.json,
-                ref=p.request_id,
-            )
+            _publish(broker, conn, p)
         ack = broker.ack
         for a in frame.ack:
             ack(conn, a.message_id)
@@ -329,16 +333,7 @@ class BrokerService:
         try:
             await self._broker.init(conn, request.session, request.password)
             p = request.publish
-            self._broker.publish(
-                conn,
-                p.topic,
-                p.payload,
-                hash=p.hash,
-                timestamp_ms=p.timestamp_ms,
-                message_id=p.message_id,
-                json=p.json,
-                ref=p.request_id,
-            )
+            _publish(self._broker, conn, p)
             outcome = await peer.result
         except BrokerError as err:
             await abort(context, err)
