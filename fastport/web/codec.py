@@ -365,6 +365,8 @@ def chunk_index(frame: bytes) -> int:
 
 _OP_TEXT = 0x81  # FIN + text
 _OP_BINARY = 0x82  # FIN + binary
+_OP_PING = 0x89  # FIN + ping
+_OP_PONG = 0x8A  # FIN + pong
 _LEN2 = struct.Struct("!BBH").pack
 _LEN8 = struct.Struct("!BBQ").pack
 
@@ -386,6 +388,14 @@ def text_frame(payload: bytes) -> bytes:
 def binary_frame(payload: bytes) -> bytes:
     """A complete unmasked server-to-client WebSocket binary frame."""
     return _frame(_OP_BINARY, payload)
+
+
+PING_FRAME = _frame(_OP_PING, b"")
+
+
+def pong_frame(payload: bytes) -> bytes:
+    """The answer to a client's ping: a pong echoing its payload (RFC 6455 §5.5.3)."""
+    return _frame(_OP_PONG, payload)
 
 
 # ---------------------------------------------------------------------- REST bodies

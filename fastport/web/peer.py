@@ -154,6 +154,14 @@ class WebPeer:
         else:
             transport.writelines(out)
 
+    def abort(self) -> None:
+        """Drop a connection found dead: at once, without writing what is queued (a
+        graceful close would wait for a reader that is gone)."""
+        self._out = []
+        self._out_bytes = 0
+        self.closed = True
+        self._transport.abort()
+
     async def drained(self) -> None:
         """Return once the transport has room again (at once when it has)."""
         self.flush()

@@ -34,30 +34,53 @@ READ_PAUSE_BYTES = 1024 * 1024  # a socket whose replies pile up past this stops
 MAX_OPEN_FILES = 256  # file transfers announced and not ended, per socket
 FILE_STALL_S = 30.0  # longest wait for one congested receiver of a file chunk
 
+# The idle sweep runs every PING_INTERVAL_S / 2. A socket is pinged at the sweep that
+# finds it silent for PING_AFTER_SWEEPS sweeps (after 30-45 s of silence) and dropped
+# at the next one if nothing (its pong or any other frame) came in the 15 s between.
+PING_AFTER_SWEEPS = 3
+
 
 class _Socket:
     """State of one WebSocket connection."""
 
-    __slots__ = ("ws", "conn", "peer", "uploads")
+    __slots__ = ("ws", "conn", "peer", "uploads", "idle", "closing")
 
-    def __init__(self, ws: web.WebSocketResponse, conn: Connection, peer: WebPeer) -> None:
+    def __init__(self, ws: web.WebSocketResponse, closing: set[asyncio.Task[bool]]) -> None:
         self.ws = ws
-        self.conn = conn
-        self.peer = peer
-        self.uploads: dict[str, str] = {}  # fileId -> topic
+        self.conn: Connection
+        self.peer: WebPeer
+        self.uploads: dict[str, str] | None = None  # fileId -> topic; most sockets send no files
+        self.idle = 0  # idle sweeps since the last frame from the client
+        self.closing = closing
+
+    def close(self, code: int, reason: bytes) -> None:
+        """Close on the broker's behalf (the peer's ``on_close``)."""
+        task = asyncio.ensure_future(self.ws.close(code=code, message=reason))
+        self.closing.add(task)
+        task.add_done_callback(self.closing.discard)
 
 
 class WebSocketEndpoint:
+    """Accepts WebSockets and reads each in its handler's task.
+
+    Dead connections are found by one sweep over all sockets instead of aiohttp's
+    ``heartbeat``, which keeps a timer (and, while waiting for the pong, a second one)
+    per socket: idle sockets are what a broker has most of, and their memory is what
+    the per-connection budget is about. Unlike aiohttp's heartbeat, only complete
+    frames count as signs of life, not the bytes of a frame still arriving.
+    """
+
     def __init__(self, broker: Broker, max_payload: int) -> None:
         self._broker = broker
         self._max_payload = max_payload
-        self._sockets: dict[web.WebSocketResponse, WebPeer] = {}
+        self._sockets: dict[web.WebSocketResponse, _Socket] = {}
         self._closing: set[asyncio.Task[bool]] = set()
+        self._sweep: asyncio.TimerHandle | None = None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(
             max_msg_size=self._max_payload + 1,  # aiohttp refuses a message of exactly this size
-            heartbeat=PING_INTERVAL_S,
+            autoping=False,  # pongs are signs of life for the idle sweep, so they are read here
             compress=False,
             decode_text=False,
             timeout=CLOSE_TIMEOUT_S,
@@ -66,18 +89,41 @@ class WebSocketEndpoint:
         transport = request.transport
         if transport is None:  # the client went away during the handshake
             return ws
-
-        def on_close(code: int, reason: bytes) -> None:
-            task = asyncio.ensure_future(ws.close(code=code, message=reason))
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
-
-        peer = WebPeer(transport, writer, on_close, MAX_BUFFER_BYTES + self._max_payload)
-        conn = self._broker.connect(peer)
-        sock = _Socket(ws, conn, peer)
-        self._sockets[ws] = peer
+        # One coroutine frame per socket is kept while it lives: the reading is inline.
+        sock = _Socket(ws, self._closing)
+        sock.peer = peer = WebPeer(transport, writer, sock.close, MAX_BUFFER_BYTES + self._max_payload)
+        sock.conn = conn = self._broker.connect(peer)
+        self._sockets[ws] = sock
+        if self._sweep is None:
+            self._schedule_sweep()
+        parse_text, parse_binary = codec.parse_text, codec.parse_binary
+        text, binary, ping = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.PING
         try:
-            await self._read(sock)
+            async for msg in ws:
+                sock.idle = 0
+                if peer.closed:
+                    break  # the broker ended this connection: what is still buffered is moot
+                kind = msg.type
+                if kind is text:
+                    cmd = parse_text(msg.data, conn.session is not None)
+                elif kind is binary:
+                    cmd = parse_binary(msg.data, conn.session is not None)
+                else:
+                    if kind is ping:
+                        peer.send(codec.pong_frame(msg.data))
+                    continue
+                if cmd is None:
+                    continue
+                if isinstance(cmd, bytes):
+                    peer.reply(cmd)
+                else:
+                    try:
+                        await self._dispatch(sock, cmd)
+                    except Exception:
+                        log.exception("handling a %s frame failed", type(cmd).__name__)
+                        peer.reply(codec.INTERNAL_ERROR)
+                if peer.buffered() > READ_PAUSE_BYTES:
+                    await peer.drained()
         finally:
             del self._sockets[ws]
             self._broker.disconnect(conn)
@@ -87,31 +133,22 @@ class WebSocketEndpoint:
                 await ws.close()
         return ws
 
-    async def _read(self, sock: _Socket) -> None:
-        ws, conn, peer = sock.ws, sock.conn, sock.peer
-        parse_text, parse_binary = codec.parse_text, codec.parse_binary
-        async for msg in ws:
-            if peer.closed:
-                break  # the broker ended this connection: what is still buffered is moot
-            kind = msg.type
-            if kind is WSMsgType.TEXT:
-                cmd = parse_text(msg.data, conn.session is not None)
-            elif kind is WSMsgType.BINARY:
-                cmd = parse_binary(msg.data, conn.session is not None)
-            else:
-                continue
-            if cmd is None:
-                continue
-            if isinstance(cmd, bytes):
-                peer.reply(cmd)
-            else:
-                try:
-                    await self._dispatch(sock, cmd)
-                except Exception:
-                    log.exception("handling a %s frame failed", type(cmd).__name__)
-                    peer.reply(codec.INTERNAL_ERROR)
-            if peer.buffered() > READ_PAUSE_BYTES:
-                await peer.drained()
+    def _schedule_sweep(self) -> None:
+        self._sweep = asyncio.get_running_loop().call_later(PING_INTERVAL_S / 2, self._sweep_idle)
+
+    def _sweep_idle(self) -> None:
+        """Ping the sockets that have been silent, drop those that did not answer the
+        last ping; reschedules itself while any socket is open."""
+        for sock in self._sockets.values():
+            sock.idle += 1
+            if sock.idle == PING_AFTER_SWEEPS:
+                sock.peer.send(codec.PING_FRAME)
+            elif sock.idle > PING_AFTER_SWEEPS:
+                sock.peer.abort()
+        if self._sockets:
+            self._schedule_sweep()
+        else:
+            self._sweep = None
 
     async def _dispatch(self, sock: _Socket, cmd: codec.Command) -> None:
         broker, conn, peer = self._broker, sock.conn, sock.peer
@@ -169,7 +206,7 @@ class WebSocketEndpoint:
             raise
         conn.user_id = cmd.user_id
         if conn.session is not before:
-            sock.uploads.clear()
+            sock.uploads = None
         peer.reply(codec.init_ok(cmd.session_name))
         peer.release()
 
@@ -198,6 +235,8 @@ class WebSocketEndpoint:
             peer.reply(codec.file_error(err.message, err.code))
             return
         uploads = sock.uploads
+        if uploads is None:
+            uploads = sock.uploads = {}
         if cmd.kind == "init_file":
             if cmd.file_id not in uploads and len(uploads) >= MAX_OPEN_FILES:
                 peer.reply(
@@ -212,7 +251,8 @@ class WebSocketEndpoint:
             target.relay(frame)
 
     async def _chunk(self, sock: _Socket, cmd: codec.Chunk) -> None:
-        topic = sock.uploads.get(cmd.file_id)
+        uploads = sock.uploads
+        topic = uploads.get(cmd.file_id) if uploads else None
         session = sock.conn.session
         if topic is None or session is None or session.suspended or session.dropped:
             return
@@ -231,7 +271,8 @@ class WebSocketEndpoint:
     async def close_all(self, code: int, reason: bytes, timeout: float) -> None:
         """Close every socket still open (also those that never sent ``init``) and wait,
         at most ``timeout`` seconds, for the closes in progress to finish."""
-        for ws, peer in list(self._sockets.items()):
+        for ws, sock in list(self._sockets.items()):
+            peer = sock.peer
             if not peer.closed:
                 peer.flush()
                 peer.closed = True

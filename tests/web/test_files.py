@@ -138,5 +138,7 @@ def test_file_signal_in_a_session_that_is_gone_is_a_session_error() -> None:
     conn.session = Session(SessionRecord("gone", "", "", 0, 0, 0, 0, Limits(), False, 0))
     conn.session.dropped = True
     endpoint = WebSocketEndpoint(Broker(), 1024)
-    endpoint._file_signal(_Socket(None, conn, peer), FileSignal("init_file", "files", FILE_ID, b"{}"))  # type: ignore[arg-type]
+    sock = _Socket(None, set())  # type: ignore[arg-type]
+    sock.conn, sock.peer = conn, peer  # type: ignore[assignment]
+    endpoint._file_signal(sock, FileSignal("init_file", "files", FILE_ID, b"{}"))
     assert peer.replies == [b'{"type":"error","error":"Session Error","code":"session_not_found"}']

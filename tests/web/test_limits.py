@@ -4,6 +4,7 @@ dead connections never crash the server or disturb other clients."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 import pytest
@@ -104,7 +105,7 @@ async def test_slow_reader_is_not_buffered_without_bound_and_loses_nothing(start
         await pub.send({"type": "publish", "topic": "t", "data": f"{i:05d}" + "x" * size, "messageId": f"m{i}"})
     for _ in range(count):
         assert (await pub.recv())["deliveredTo"] == 1
-    [peer] = [p for p in server.web.websockets._sockets.values() if p.dropped]
+    [peer] = [s.peer for s in server.web.websockets._sockets.values() if s.peer.dropped]
     assert peer.buffered() < 2 * 1024 * 1024 + 64 * 1024 + 256 * 1024
     seen: set[str] = set()
     for _ in range(50):
@@ -142,6 +143,30 @@ async def test_dead_connection_is_detected_by_ping(start_app, monkeypatch) -> No
     await alive.send({"type": "subscribe", "topic": "still/alive"})
     assert (await alive.recv())["success"] is True
     await alive.close()
+
+
+async def test_client_ping_is_answered_and_any_frame_is_a_sign_of_life(start_app, monkeypatch) -> None:
+    monkeypatch.setattr(web_socket, "PING_INTERVAL_S", 0.2)
+    server = await start_app()
+    await setup(server)
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(f"http://127.0.0.1:{server.http_port}/", autoping=False)
+        await ws.ping(b"hello")
+        msg = await ws.receive(timeout=2)
+        assert (msg.type, msg.data) == (aiohttp.WSMsgType.PONG, b"hello")
+        # Never answers the server's pings, but keeps sending frames: it stays connected.
+        for _ in range(10):
+            await ws.send_str('{"type":"subscribe","topic":"t"}')
+            await asyncio.sleep(0.08)
+        assert not ws.closed
+        await ws.send_str('{"type":"init","sessionName":"s1","password":"pw"}')
+        replies = []
+        while not replies or replies[-1].get("type") != "init_response":
+            msg = await ws.receive(timeout=2)
+            if msg.type is aiohttp.WSMsgType.TEXT:
+                replies.append(json.loads(msg.data))
+        assert replies[-1]["success"] is True
+        await ws.close()
 
 
 @pytest.mark.parametrize("path", ["/", "/ws"])
