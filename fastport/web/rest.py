@@ -49,6 +49,19 @@ def error_response(err: RestError) -> web.Response:
     return json_response(codec.rest_error(err.message, err.code), err.status)
 
 
+def http_error(exc: web.HTTPException) -> RestError:
+    """The JSON error for an HTTP error aiohttp raised (no route, wrong method, ...)."""
+    if exc.status == 404:
+        return RestError(404, "Not found", codec.NOT_FOUND)
+    if exc.status == 405:
+        return RestError(405, "Method not allowed", codec.METHOD_NOT_ALLOWED)
+    if exc.status == 413:
+        return RestError(413, "Request body too large", codec.BODY_TOO_LARGE)
+    if exc.status == 400:
+        return RestError(400, exc.reason or "Bad request", codec.INVALID_BODY)
+    return RestError(exc.status, exc.reason or "HTTP error", codec.INVALID_BODY)
+
+
 def _broker_error(err: BrokerError) -> RestError:
     return RestError(_STATUS.get(err.code, 400), err.message, err.code)
 

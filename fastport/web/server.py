@@ -26,7 +26,7 @@ from ..core.errors import ErrorCode
 from . import codec
 from .codec import RestError
 from .ratelimit import RateLimiter
-from .rest import RestApi, error_response, json_response
+from .rest import RestApi, error_response, http_error, json_response
 from .websocket import WebSocketEndpoint
 
 log = logging.getLogger("fastport.web")
@@ -37,18 +37,6 @@ _CORS_METHODS = "GET, POST, OPTIONS"
 _CORS_HEADERS = "Authorization, Content-Type"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _http_error(exc: web.HTTPException) -> RestError:
-    if exc.status == 404:
-        return RestError(404, "Not found", codec.NOT_FOUND)
-    if exc.status == 405:
-        return RestError(405, "Method not allowed", codec.METHOD_NOT_ALLOWED)
-    if exc.status == 413:
-        return RestError(413, "Request body too large", codec.BODY_TOO_LARGE)
-    if exc.status == 400:
-        return RestError(400, exc.reason or "Bad request", codec.INVALID_BODY)
-    return RestError(exc.status, exc.reason or "HTTP error", codec.INVALID_BODY)
 
 
 class WebDoor:
@@ -115,13 +103,16 @@ class WebDoor:
     # -- requests --
 
     @web.middleware
-    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    def _middleware(self, request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+        """Not a coroutine itself: it hands aiohttp the coroutine to await, so a
+        WebSocket, which lives in its handler for as long as it is open, does not keep a
+        middleware frame alive as well."""
+        if request.method == "GET" and request.headers.get(hdrs.UPGRADE, "").lower() == "websocket":
+            return self.websockets.handle(request)
+        return self._http(request, handler)
+
+    async def _http(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         headers = request.headers
-        if request.method == "GET" and headers.get(hdrs.UPGRADE, "").lower() == "websocket":
-            try:
-                return await self.websockets.handle(request)
-            except web.HTTPException as exc:  # a handshake that is not right
-                return error_response(_http_error(exc))
         cors = self._cors(request)
         if request.method == "OPTIONS" and hdrs.ACCESS_CONTROL_REQUEST_METHOD in headers:
             return web.Response(status=204, headers=self._preflight(request) if cors else None)
@@ -137,7 +128,7 @@ class WebDoor:
         except RestError as err:
             response = error_response(err)
         except web.HTTPException as exc:
-            response = error_response(_http_error(exc))
+            response = error_response(http_error(exc))
         except Exception:
             log.exception("%s %s failed", request.method, request.path)
             response = error_response(RestError(500, "Internal server error", ErrorCode.INTERNAL))

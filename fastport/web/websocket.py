@@ -24,6 +24,7 @@ from ..core import Broker, BrokerError, Connection, ErrorCode
 from ..core.topics import validate_topic
 from . import codec
 from .peer import WebPeer
+from .rest import error_response, http_error
 
 log = logging.getLogger("fastport.web")
 
@@ -85,7 +86,10 @@ class WebSocketEndpoint:
             decode_text=False,
             timeout=CLOSE_TIMEOUT_S,
         )
-        writer = await ws.prepare(request)
+        try:
+            writer = await ws.prepare(request)
+        except web.HTTPException as exc:  # a handshake that is not right
+            return error_response(http_error(exc))
         transport = request.transport
         if transport is None:  # the client went away during the handshake
             return ws
