@@ -39,6 +39,10 @@ FILE_STALL_S = 30.0  # longest wait for one congested receiver of a file chunk
 # finds it silent for PING_AFTER_SWEEPS sweeps (after 30-45 s of silence) and dropped
 # at the next one if nothing (its pong or any other frame) came in the 15 s between.
 PING_AFTER_SWEEPS = 3
+# The idle count of a socket whose reader is handling a frame and not reading: an init
+# checking its password, a file chunk waiting for a congested receiver. Its pongs wait
+# unread meanwhile, so the sweep leaves it alone; these waits are bounded.
+_HANDLING = -1
 
 
 class _Socket:
@@ -67,8 +71,10 @@ class WebSocketEndpoint:
     Dead connections are found by one sweep over all sockets instead of aiohttp's
     ``heartbeat``, which keeps a timer (and, while waiting for the pong, a second one)
     per socket: idle sockets are what a broker has most of, and their memory is what
-    the per-connection budget is about. Unlike aiohttp's heartbeat, only complete
-    frames count as signs of life, not the bytes of a frame still arriving.
+    the per-connection budget is about. Unlike aiohttp's heartbeat, only the frames
+    this door reads count as signs of life: not the bytes of a frame still arriving,
+    nor frames left unread while the reader waits for its client to read the replies
+    (such a client does not see the ping either).
     """
 
     def __init__(self, broker: Broker, max_payload: int) -> None:
@@ -121,11 +127,13 @@ class WebSocketEndpoint:
                 if isinstance(cmd, bytes):
                     peer.reply(cmd)
                 else:
+                    sock.idle = _HANDLING
                     try:
                         await self._dispatch(sock, cmd)
                     except Exception:
                         log.exception("handling a %s frame failed", type(cmd).__name__)
                         peer.reply(codec.INTERNAL_ERROR)
+                    sock.idle = 0
                 if peer.buffered() > READ_PAUSE_BYTES:
                     await peer.drained()
         finally:
@@ -144,6 +152,8 @@ class WebSocketEndpoint:
         """Ping the sockets that have been silent, drop those that did not answer the
         last ping; reschedules itself while any socket is open."""
         for sock in self._sockets.values():
+            if sock.idle == _HANDLING:
+                continue
             sock.idle += 1
             if sock.idle == PING_AFTER_SWEEPS:
                 sock.peer.send(codec.PING_FRAME)

@@ -169,6 +169,25 @@ async def test_client_ping_is_answered_and_any_frame_is_a_sign_of_life(start_app
         await ws.close()
 
 
+async def test_socket_is_not_dropped_while_its_frame_is_being_handled(start_app, monkeypatch) -> None:
+    """A slow init (or a chunk waiting for a congested receiver) holds the socket's
+    reader, so the pongs wait unread; that is not silence."""
+    monkeypatch.setattr(web_socket, "PING_INTERVAL_S", 0.2)
+    server = await start_app()
+    await setup(server)
+    init = server.broker.init
+
+    async def slow_init(*args, **kwargs):
+        await asyncio.sleep(1.0)  # several ping intervals
+        return await init(*args, **kwargs)
+
+    monkeypatch.setattr(server.broker, "init", slow_init)
+    client = await connect(server.http_port)  # answers pings by itself
+    await client.send({"type": "init", "sessionName": "s1", "password": "pw"})
+    assert (await client.recv())["success"] is True
+    await client.close()
+
+
 @pytest.mark.parametrize("path", ["/", "/ws"])
 async def test_many_clients_one_bad(start_app, path: str) -> None:
     """A client that sends garbage, oversized and binary junk, then vanishes mid-frame,
