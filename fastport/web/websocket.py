@@ -121,12 +121,14 @@ class WebSocketEndpoint:
                 else:
                     if kind is ping:
                         peer.send(codec.pong_frame(msg.data))
-                    continue
-                if cmd is None:
-                    continue
+                    cmd = None
+                # This frame's locals live until the socket's next frame, for an idle
+                # socket indefinitely: the frame read and its command (an init's
+                # password, say) are let go once handled.
+                msg = None
                 if isinstance(cmd, bytes):
                     peer.reply(cmd)
-                else:
+                elif cmd is not None:
                     sock.idle = _HANDLING
                     try:
                         await self._dispatch(sock, cmd)
@@ -134,6 +136,7 @@ class WebSocketEndpoint:
                         log.exception("handling a %s frame failed", type(cmd).__name__)
                         peer.reply(codec.INTERNAL_ERROR)
                     sock.idle = 0
+                cmd = None
                 if peer.buffered() > READ_PAUSE_BYTES:
                     await peer.drained()
         finally:
