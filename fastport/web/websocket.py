@@ -43,6 +43,7 @@ PING_AFTER_SWEEPS = 3
 # checking its password, a file chunk waiting for a congested receiver. Its pongs wait
 # unread meanwhile, so the sweep leaves it alone; these waits are bounded.
 _HANDLING = -1
+_ENDED = frozenset((WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED))  # nothing more to read
 
 
 class _Socket:
@@ -109,7 +110,9 @@ class WebSocketEndpoint:
         parse_text, parse_binary = codec.parse_text, codec.parse_binary
         text, binary, ping = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.PING
         try:
-            async for msg in ws:
+            # receive() rather than ``async for``: no __anext__ frame kept while waiting.
+            while True:
+                msg = await ws.receive()
                 sock.idle = 0
                 if peer.closed:
                     break  # the broker ended this connection: what is still buffered is moot
@@ -118,6 +121,8 @@ class WebSocketEndpoint:
                     cmd = parse_text(msg.data, conn.session is not None)
                 elif kind is binary:
                     cmd = parse_binary(msg.data, conn.session is not None)
+                elif kind in _ENDED:
+                    break
                 else:
                     if kind is ping:
                         peer.send(codec.pong_frame(msg.data))
