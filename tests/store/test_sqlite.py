@@ -44,7 +44,8 @@ async def on_writer(store: SqliteStore, sql: str) -> None:
     await asyncio.get_running_loop().run_in_executor(store._executor, db.execute, sql)
 
 
-async def test_publishes_of_one_turn_share_one_transaction(broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
+def count_writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The store's transactions from now on, as the number of steps in each."""
     writes: list[int] = []
     write = SqliteStore._write
 
@@ -53,6 +54,11 @@ async def test_publishes_of_one_turn_share_one_transaction(broker: Broker, monke
         write(self, steps, newest)  # type: ignore[arg-type]
 
     monkeypatch.setattr(SqliteStore, "_write", counting)
+    return writes
+
+
+async def test_publishes_of_one_turn_share_one_transaction(broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
+    writes = count_writes(monkeypatch)
     sub = await Client(broker).init(client_id="dev1")
     sub.subscribe("t", persistent=True)
     pub = await Client(broker).init()
@@ -65,6 +71,26 @@ async def test_publishes_of_one_turn_share_one_transaction(broker: Broker, monke
     assert writes[0] == 1  # 500 messages (and their deliveries): one group, one transaction
     assert len(writes) <= 2  # then the 500 first sends of the commit's callbacks
     assert len(sub.peer.messages) == 500
+
+
+async def test_settles_wait_for_the_next_publishes_transaction(broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ACKs of a window and the publishes that reopen it, a loop turn apart: one
+    transaction, not one for the settles that the publishes would then wait behind."""
+    writes = count_writes(monkeypatch)
+    sub = await Client(broker).init()
+    sub.subscribe("t")
+    pub = await Client(broker).init()
+    for i in range(10):
+        broker.publish(pub.conn, "t", b"x", message_id=f"m{i}")
+    assert [(await pub.peer.result()).error for _ in range(10)] == [None] * 10
+    await asyncio.sleep(0.05)
+    writes.clear()
+    sub.ack_all()
+    await asyncio.sleep(0)
+    for i in range(10, 20):
+        broker.publish(pub.conn, "t", b"x", message_id=f"m{i}")
+    assert [(await pub.peer.result()).error for _ in range(10)] == [None] * 10
+    assert len(writes) == 1
 
 
 async def test_publish_is_confirmed_only_after_commit(broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
