@@ -3,10 +3,12 @@
 One SQLite database in WAL mode, written by one thread so the event loop never waits
 on the disk. Writes are group-committed: everything handed over within one event-loop
 turn, or while the previous transaction was committing, goes into the next
-transaction, and every publish in it is confirmed by one future when it commits. A
-transaction that fails fails the publishes in it (the core answers ``storage_error``)
-and the broker carries on; the fire-and-forget writes in it (settles, retries,
-subscriptions, deletions) are tried again with the next transaction.
+transaction, and every publish in it is confirmed by one future when it commits;
+writes nobody awaits (settles, re-sends, forgets) wait a moment for a publish to share
+its transaction (``UNCONFIRMED_DELAY_S``). A transaction that fails fails the
+publishes in it (the core answers ``storage_error``) and the broker carries on; the
+fire-and-forget writes in it (settles, retries, subscriptions, deletions) are tried
+again with the next transaction.
 
 Durability: with ``synchronous=NORMAL`` (the default) a committed transaction survives
 the process being killed, but the last ones before a power loss or OS crash may be
