@@ -112,7 +112,7 @@ class Broker:
 
     async def start(self) -> None:
         """Load what the store kept and start the timer task."""
-        self._restore(await self.store.open())
+        self._restore(await self.store.open(self.config.dedup_window_ms))
         self._timer_task = asyncio.create_task(self._timer_loop(), name="fastport-timers")
 
     def _restore(self, state: StoredState) -> None:
@@ -133,13 +133,13 @@ class Broker:
                 sub = session.named[stored_sub.subscriber] = Subscriber(session, stored_sub.subscriber)
             sub.patterns[stored_sub.pattern] = True
             session.index.add(stored_sub.pattern, sub)
+        for remembered in state.remembered:
+            session = self.sessions.get(remembered.session)
+            if session is not None and remembered.forget_at_ms > now:
+                session.recent[remembered.id] = (remembered.forget_at_ms, remembered.delivered_to)
         for stored in state.messages:
             session = self.sessions.get(stored.session)
             if session is None:
-                continue
-            if stored.forget_at_ms:
-                if stored.forget_at_ms > now:
-                    session.recent[stored.id] = (stored.forget_at_ms, stored.delivered_to)
                 continue
             message = Message(
                 id=stored.id,

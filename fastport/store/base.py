@@ -9,7 +9,9 @@ nothing (``memory``) returns None, and the core answers at once.
 What is kept: sessions, named subscribers' persistent subscriptions, messages with
 each named subscriber's unsettled delivery (attempts and next deadline, absolute ms),
 and settled message ids until their de-duplication window ends. Deliveries to
-connection-bound subscribers are not kept: nobody can claim them after a restart.
+connection-bound subscribers are not kept: nobody can claim them after a restart. So a
+backend may keep no more than the id of a message that only such subscribers were
+given, from its publish on, and count its de-duplication window from there.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class StoredDelivery:
 
 @dataclass(slots=True)
 class StoredMessage:
+    """A pending message, with its named subscribers' unsettled deliveries."""
+
     session: str
     id: str
     topic: str
@@ -57,9 +61,17 @@ class StoredMessage:
     created_ms: int
     expires_ms: int
     delivered_to: int
-    # When the id may be forgotten; 0 while the message is pending.
-    forget_at_ms: int
     deliveries: list[StoredDelivery] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RememberedId:
+    """A settled message's id, kept for de-duplication until ``forget_at_ms``."""
+
+    session: str
+    id: str
+    forget_at_ms: int
+    delivered_to: int
 
 
 @dataclass(slots=True)
@@ -68,12 +80,14 @@ class StoredState:
 
     sessions: list[SessionRecord] = field(default_factory=list)
     subscriptions: list[StoredSubscription] = field(default_factory=list)
-    messages: list[StoredMessage] = field(default_factory=list)
+    messages: list[StoredMessage] = field(default_factory=list)  # pending ones
+    remembered: list[RememberedId] = field(default_factory=list)  # possibly past their time
 
 
 class Store(Protocol):
-    async def open(self) -> StoredState:
-        """Open (creating or migrating as needed) and load what was stored."""
+    async def open(self, dedup_window_ms: int) -> StoredState:
+        """Open (creating or migrating as needed) and load what was stored.
+        ``dedup_window_ms`` is how long the core remembers the id of a settled message."""
 
     async def close(self) -> None:
         """Flush every write made so far, then close."""

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class MemoryStore:
-    async def open(self) -> StoredState:
+    async def open(self, dedup_window_ms: int) -> StoredState:
         return StoredState()
 
     async def close(self) -> None:

@@ -10,6 +10,11 @@ publishes in it (the core answers ``storage_error``) and the broker carries on; 
 fire-and-forget writes in it (settles, retries, subscriptions, deletions) are tried
 again with the next transaction.
 
+A message that only connection-bound subscribers (no client id) were given cannot be
+delivered after a restart, so only its id is written: the ids of a transaction go into
+one row per session (``remembered_ids``), with the time they may be forgotten counted
+from the publish, and nothing more is written for them when they settle.
+
 Durability: with ``synchronous=NORMAL`` (the default) a committed transaction survives
 the process being killed, but the last ones before a power loss or OS crash may be
 lost; ``fsync="full"`` syncs the log at every commit and survives those too.
@@ -32,8 +37,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
+from ..core.broker import DEFAULT_DEDUP_WINDOW_MS
 from ..core.session import Limits, SessionRecord
-from .base import StoredDelivery, StoredMessage, StoredState, StoredSubscription, StoreError
+from .base import RememberedId, StoredDelivery, StoredMessage, StoredState, StoredSubscription, StoreError
 
 if TYPE_CHECKING:
     from ..core.connection import Subscriber
@@ -114,6 +122,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (session, message_id, subscriber)
         ) WITHOUT ROWID""",
     ),
+    (
+        # The ids of messages no named subscriber was given, one row per transaction and
+        # session: nothing of such a message can be delivered after a restart, so all
+        # that is kept is its id (and how many it was delivered to) for de-duplication.
+        # ids is a JSON array [id, delivered_to, id, delivered_to, ...] (UTF-8).
+        """CREATE TABLE remembered_ids (
+            forget_at_ms INTEGER NOT NULL,
+            session TEXT NOT NULL,
+            ids BLOB NOT NULL
+        )""",
+        "CREATE INDEX remembered_ids_forget ON remembered_ids (forget_at_ms)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -177,6 +197,35 @@ class _Forget(_Statement):
         values.insert(0, forget_at)
         return values
 
+
+class _Remember(_Statement):
+    """Rows are (forget_at_ms, session, id, delivered_to): the ids of a transaction's
+    messages that no named subscriber was given. They are written as one row per
+    session, holding all its ids, at the latest forget time among them (remembered a few
+    ms longer, never less): one row per transaction instead of a message row, its index
+    entry and a later forget ``UPDATE`` per message."""
+
+    def __init__(self) -> None:
+        super().__init__("INSERT INTO remembered_ids (forget_at_ms, session, ids) VALUES (?, ?, ?)", "")
+        self.width = 4
+
+    def run(self, db: sqlite3.Connection, values: list[Any], max_params: int) -> None:
+        sessions = values[1::4]
+        if sessions.count(sessions[0]) == len(sessions):  # the common case: one session
+            ids: list[Any] = [None] * (len(sessions) * 2)
+            ids[0::2] = values[2::4]
+            ids[1::2] = values[3::4]
+            db.execute(self.head, (max(values[0::4]), sessions[0], orjson.dumps(ids)))
+            return
+        by_session: dict[str, tuple[list[int], list[Any]]] = {}
+        for at in range(0, len(values), 4):
+            forget_at, session, message_id, delivered_to = values[at : at + 4]
+            times, ids = by_session.setdefault(session, ([], []))
+            times.append(forget_at)
+            ids += (message_id, delivered_to)
+        db.executemany(self.head, [(max(times), session, orjson.dumps(ids)) for session, (times, ids) in by_session.items()])
+
+
 # In a transaction the rows of the publish path are grouped by statement and run in
 # this order, which is the order the core makes them in for any one delivery: stored,
 # then (re-)sent, then settled, then its message forgotten. Rows of one statement run
@@ -216,12 +265,20 @@ _HOT = (
         "(?, ?)",
         "))",
     ),
+    _Remember(),
 )
-_MESSAGE, _DELIVERY, _RETRIED, _SETTLED, _FORGOTTEN, _FORGOTTEN_DELIVERIES = range(len(_HOT))
+_MESSAGE, _DELIVERY, _RETRIED, _SETTLED, _FORGOTTEN, _FORGOTTEN_DELIVERIES, _REMEMBERED = range(len(_HOT))
 # Rows of these statements confirm a publish: a failed transaction is not retried for them.
-_CONFIRMED = (_MESSAGE, _DELIVERY)
-# Written so that the partial index on forget_at_ms (WHERE forget_at_ms > 0) serves it.
-_PRUNE = "DELETE FROM messages WHERE forget_at_ms > 0 AND forget_at_ms <= ?"
+_CONFIRMED = (_MESSAGE, _DELIVERY, _REMEMBERED)
+# Ids whose window has ended are deleted at most this often (in the broker's clock):
+# the deletes cost the writer a statement each, and a row kept a little longer is
+# harmless (the core ignores ids past their time when it loads them).
+PRUNE_INTERVAL_MS = 1000
+# The first is written so that the partial index on forget_at_ms (WHERE forget_at_ms > 0) serves it.
+_PRUNE = (
+    "DELETE FROM messages WHERE forget_at_ms > 0 AND forget_at_ms <= ?",
+    "DELETE FROM remembered_ids WHERE forget_at_ms <= ?",
+)
 
 # The rows of each statement in _HOT, as one flat list of values each.
 _Rows = list[list[Any]]
@@ -247,7 +304,7 @@ class _Batch:
         self.steps = steps
         self.rows: _Rows | None = None  # the open group, until the next call
         self.future: asyncio.Future[None] | None = None
-        self.newest = 0  # latest created_ms of a message here: ids settled before it are pruned
+        self.newest = 0  # latest created_ms of a message here: ids forgotten before it are pruned
 
 
 def _put_session(db: sqlite3.Connection, r: SessionRecord) -> None:
@@ -312,10 +369,15 @@ class SqliteStore:
         self._writing: asyncio.Future[None] | None = None  # the transaction being written
         self._carried: list[_Rows | _Call] = []
         self._closed = False
+        self._dedup_window_ms = DEFAULT_DEDUP_WINDOW_MS
+        self._pruned_at = 0  # the last prune's time (broker clock, ms)
 
     # ------------------------------------------------------------------ open / close
 
-    async def open(self) -> StoredState:
+    async def open(self, dedup_window_ms: int = DEFAULT_DEDUP_WINDOW_MS) -> StoredState:
+        """Open the database; ``dedup_window_ms`` is counted from publish for the ids of
+        messages that no named subscriber was given (see remembered_ids)."""
+        self._dedup_window_ms = dedup_window_ms
         self._loop = asyncio.get_running_loop()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="fastport-sqlite")
         try:
@@ -434,10 +496,17 @@ class SqliteStore:
             "SELECT session, message_id, subscriber, attempts, due_ms FROM deliveries"
         ):
             deliveries.setdefault((session, message_id), []).append(StoredDelivery(subscriber, attempts, due_ms))
+        remembered = state.remembered
+        for forget_at_ms, session, ids in db.execute("SELECT forget_at_ms, session, ids FROM remembered_ids"):
+            values = orjson.loads(ids)
+            remembered += (RememberedId(session, i, forget_at_ms, n) for i, n in zip(values[0::2], values[1::2]))
         for row in db.execute(
             "SELECT session, id, topic, payload, hash, timestamp_ms, json, created_ms, expires_ms, delivered_to,"
             " forget_at_ms FROM messages ORDER BY seq"
         ):
+            if row[10]:
+                remembered.append(RememberedId(row[0], row[1], row[10], row[9]))
+                continue
             state.messages.append(
                 StoredMessage(
                     session=row[0],
@@ -450,7 +519,6 @@ class SqliteStore:
                     created_ms=row[7],
                     expires_ms=row[8],
                     delivered_to=row[9],
-                    forget_at_ms=row[10],
                     deliveries=deliveries.get((row[0], row[1]), []),
                 )
             )
@@ -504,11 +572,14 @@ class SqliteStore:
             return
         self._batch = None
         assert self._loop is not None and self._executor is not None
-        writing = self._writing = self._loop.run_in_executor(self._executor, self._write, batch.steps, batch.newest)
+        prune = 0
+        if batch.newest - self._pruned_at >= PRUNE_INTERVAL_MS:
+            prune = self._pruned_at = batch.newest
+        writing = self._writing = self._loop.run_in_executor(self._executor, self._write, batch.steps, prune)
         writing.add_done_callback(lambda done: self._written(batch, done))
 
-    def _write(self, steps: list[_Rows | _Call], newest: int) -> None:
-        """One transaction (on the writer thread)."""
+    def _write(self, steps: list[_Rows | _Call], prune: int) -> None:
+        """One transaction (on the writer thread); ids forgotten by ``prune`` (ms) are deleted."""
         db = self._db
         if db is None:
             raise StoreError("the store is closed")
@@ -521,8 +592,9 @@ class SqliteStore:
                 for statement, rows in zip(_HOT, step):
                     if rows:
                         statement.run(db, rows, self._max_params)
-            if newest:
-                db.execute(_PRUNE, (newest,))
+            if prune:
+                for sql in _PRUNE:
+                    db.execute(sql, (prune,))
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -581,14 +653,21 @@ class SqliteStore:
         if self._closed:
             raise StoreError("the store is closed")
         batch, rows = self._rows()
+        if message.created_ms > batch.newest:
+            batch.newest = message.created_ms
         session = message.session.name
         named = [s.id for s in subscribers if s.named]
+        if subscribers and not named:
+            # Only its id outlives a restart (see remembered_ids), counted from now: this
+            # message's deliveries end with their connections.
+            rows[_REMEMBERED] += (message.created_ms + self._dedup_window_ms, session, message.id, len(subscribers))
+            return self._confirmed(batch)
         rows[_MESSAGE] += (
             session,
             message.id,
             message.topic,
-            # Only a named subscriber can be delivered to after a restart; for the
-            # others the id is kept (de-duplication), the payload is not needed.
+            # Only a named subscriber can be delivered to after a restart; with none
+            # (a message to nobody), the id is kept for de-duplication, not the payload.
             message.payload if named else None,
             message.hash,
             message.timestamp_ms,
@@ -599,8 +678,6 @@ class SqliteStore:
         )
         for sub in named:
             rows[_DELIVERY] += (session, message.id, sub)
-        if message.created_ms > batch.newest:
-            batch.newest = message.created_ms
         return self._confirmed(batch)
 
     def settle(self, message: Message, subscriber: Subscriber) -> None:
@@ -612,20 +689,19 @@ class SqliteStore:
             self._rows()[1][_RETRIED] += (message.session.name, message.id, subscriber.id, attempts, due_ms)
 
     def forget_message(self, message: Message, forget_at_ms: int) -> None:
-        if self._closed:
+        deliveries = message.deliveries
+        if self._closed or (deliveries and not any(d.subscriber.named for d in deliveries)):
+            # Delivered to connection-bound subscribers only: its id was written to
+            # remembered_ids, with its forget time, when it was published.
             return
         rows = self._rows()[1]
         session = message.session.name
         rows[_FORGOTTEN] += (forget_at_ms, session, message.id)
         # Normally settled one by one already; not so for a delivery whose subscriber
-        # lost its persistent subscriptions, or whose settle write failed. Only named
-        # subscribers have delivery rows: a message delivered to none of them (the common
-        # case) has nothing to delete, and the lookup costs the writer ~0.3 µs. A
-        # message without deliveries may come from the store with rows of subscribers
-        # that have no persistent subscription any more: those are deleted.
-        deliveries = message.deliveries
-        if not deliveries or any(d.subscriber.named for d in deliveries):
-            rows[_FORGOTTEN_DELIVERIES] += (session, message.id)
+        # lost its persistent subscriptions, or whose settle write failed. A message
+        # without deliveries may come from the store with rows of subscribers that have
+        # no persistent subscription any more: those are deleted.
+        rows[_FORGOTTEN_DELIVERIES] += (session, message.id)
 
     def put_subscription(self, session: str, subscriber: str, pattern: str) -> None:
         if not self._closed:

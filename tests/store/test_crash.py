@@ -237,7 +237,7 @@ def test_newer_schema_stops_the_server(server_process: ServerProcess) -> None:
     with pytest.raises(RuntimeError) as exited:
         server_process.start()
     assert "fastport: storage_error: " in str(exited.value)
-    assert "schema version 99, newer than this fastport's (1)" in str(exited.value)
+    assert "schema version 99, newer than this fastport's (2)" in str(exited.value)
     assert server_process.proc is not None and server_process.proc.wait(10) == 1
 
 

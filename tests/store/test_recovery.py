@@ -170,6 +170,56 @@ async def test_message_ids_stay_remembered_for_the_window(node: Node) -> None:
     assert node.rows("SELECT count(*) FROM messages") == [(2,)]
 
 
+async def test_messages_to_connection_bound_subscribers_leave_only_their_ids(node: Node) -> None:
+    assert node.broker is not None
+    await make_session(node.broker)
+    sub = await node.client()
+    sub.subscribe("t")
+    pub = await node.client()
+    node.run_timers(1000)
+    await pub.publish("t", message_id="m1")
+    published_at = node.clock.now_ms()
+    assert node.rows("SELECT count(*) FROM messages") == [(0,)]
+    assert node.rows("SELECT forget_at_ms, session, ids FROM remembered_ids") == [
+        (published_at + DEDUP_WINDOW_MS, "s", b'["m1",1]')
+    ]
+    sub.ack("m1")  # settling and forgetting it write nothing more
+    await pub.publish("other", message_id="m2")  # a later transaction, to nobody
+    assert node.rows("SELECT id FROM messages") == [("m2",)]
+    assert node.rows("SELECT count(*) FROM remembered_ids") == [(1,)]
+
+    broker = await node.restart()
+    # The window runs from the publish: after a restart the deliveries are gone anyway.
+    assert broker.sessions["s"].recent["m1"] == (published_at + DEDUP_WINDOW_MS, 1)
+    pub = await node.client()
+    again = await pub.publish("t", message_id="m1")
+    assert again.duplicate and again.delivered_to == 1
+    node.run_timers(DEDUP_WINDOW_MS)
+    broker = await node.restart()
+    assert "m1" not in broker.sessions["s"].recent
+    pub = await node.client()
+    assert not (await pub.publish("x", message_id="m3")).duplicate
+    assert node.rows("SELECT count(*) FROM remembered_ids") == [(0,)]  # pruned by that write
+
+
+async def test_ids_of_one_transaction_are_kept_per_session(node: Node) -> None:
+    assert node.broker is not None
+    clients = {}
+    for name in ("a", "b"):
+        await make_session(node.broker, name)
+        sub = await node.client(name)
+        sub.subscribe("t")
+        clients[name] = await node.client(name)
+    for message_id, name in (("a1", "a"), ("b1", "b"), ("a2", "a")):  # one loop turn: one transaction
+        node.broker.publish(clients[name].conn, "t", b"p", message_id=message_id)
+    for name, count in (("a", 2), ("b", 1)):
+        for _ in range(count):
+            await clients[name].peer.result()
+    assert sorted(node.rows("SELECT session, ids FROM remembered_ids")) == [("a", b'["a1",1,"a2",1]'), ("b", b'["b1",1]')]
+    broker = await node.restart()
+    assert sorted(broker.sessions["a"].recent) == ["a1", "a2"] and list(broker.sessions["b"].recent) == ["b1"]
+
+
 async def test_connection_bound_deliveries_end_with_the_process(node: Node) -> None:
     assert node.broker is not None
     await make_session(node.broker)

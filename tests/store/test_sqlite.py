@@ -14,7 +14,7 @@ import pytest
 
 from fastport.core import Broker, ErrorCode, ManualClock
 from fastport.store import sqlite as sqlite_store
-from fastport.store.base import StoreError
+from fastport.store.base import RememberedId, StoreError
 from fastport.store.sqlite import SqliteStore
 
 from ..unit.conftest import Client, make_session
@@ -145,7 +145,7 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA user_version = 99")
     store = SqliteStore(path)
-    with pytest.raises(StoreError, match=r"schema version 99, newer than this fastport's \(1\)"):
+    with pytest.raises(StoreError, match=r"schema version 99, newer than this fastport's \(2\)"):
         await store.open()
     await store.close()
 
@@ -159,14 +159,34 @@ async def test_migrations_bring_an_old_database_up(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(
         sqlite_store, "MIGRATIONS", (*sqlite_store.MIGRATIONS, ("ALTER TABLE sessions ADD COLUMN note TEXT",))
     )
-    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", len(sqlite_store.MIGRATIONS))
     b = Broker(SqliteStore(path), ManualClock())
     await b.start()
     assert [s.name for s in b.list_sessions()] == ["kept"]
     await b.stop()
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("PRAGMA user_version").fetchone() == (len(sqlite_store.MIGRATIONS),)
         assert "note" in [row[1] for row in db.execute("PRAGMA table_info(sessions)")]
+
+
+async def test_a_version_1_database_keeps_its_remembered_ids(tmp_path: Path) -> None:
+    path = tmp_path / "fastport.db"
+    with sqlite3.connect(path) as db:  # as the first release left it
+        for statement in sqlite_store.MIGRATIONS[0]:
+            db.execute(statement)
+        db.execute(
+            "INSERT INTO messages (session, id, topic, payload, hash, timestamp_ms, json, created_ms, expires_ms,"
+            " delivered_to, forget_at_ms) VALUES ('s', 'old', 't', NULL, '', 1, 0, 1, 0, 3, 5000)"
+        )
+        db.execute(f"PRAGMA application_id = {sqlite_store.APPLICATION_ID}")
+        db.execute("PRAGMA user_version = 1")
+    store = SqliteStore(path)
+    state = await store.open()
+    await store.close()
+    assert state.messages == [] and state.remembered == [RememberedId("s", "old", 5000, 3)]
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("SELECT count(*) FROM remembered_ids").fetchone() == (0,)
 
 
 @pytest.mark.parametrize(
