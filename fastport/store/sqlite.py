@@ -332,7 +332,7 @@ def _put_session(db: sqlite3.Connection, r: SessionRecord) -> None:
 
 
 def _delete_session(db: sqlite3.Connection, name: str) -> None:
-    for table in ("deliveries", "messages", "subscriptions"):
+    for table in ("deliveries", "messages", "remembered_ids", "subscriptions"):
         db.execute(f"DELETE FROM {table} WHERE session = ?", (name,))
     db.execute("DELETE FROM sessions WHERE name = ?", (name,))
 

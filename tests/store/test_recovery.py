@@ -218,6 +218,8 @@ async def test_ids_of_one_transaction_are_kept_per_session(node: Node) -> None:
     assert sorted(node.rows("SELECT session, ids FROM remembered_ids")) == [("a", b'["a1",1,"a2",1]'), ("b", b'["b1",1]')]
     broker = await node.restart()
     assert sorted(broker.sessions["a"].recent) == ["a1", "a2"] and list(broker.sessions["b"].recent) == ["b1"]
+    await broker.drop_session("a")  # a session of that name made again starts with no ids
+    assert node.rows("SELECT session FROM remembered_ids") == [("b",)]
 
 
 async def test_connection_bound_deliveries_end_with_the_process(node: Node) -> None:
