@@ -54,7 +54,7 @@ class App:
         self.broker = Broker(
             self._store or make_store(s),
             self._clock,
-            BrokerConfig(max_payload_bytes=s.max_payload),
+            BrokerConfig(max_payload_bytes=s.max_payload, dedup_window_ms=s.dedup_window_ms),
         )
         await self.broker.start()
         credentials = None

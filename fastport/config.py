@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .core.broker import DEFAULT_DEDUP_WINDOW_MS
+
 MIB = 1024 * 1024
 
 
@@ -38,6 +40,7 @@ class Settings:
     admin_pass: str | None = None
     open_admin: bool = False
     max_payload: int = 10 * MIB
+    dedup_window_ms: int = DEFAULT_DEDUP_WINDOW_MS
     api_rate_limit: int = 100
     cors_origins: tuple[str, ...] = ()
     tls_cert: Path | None = None
@@ -56,6 +59,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise ValueError("must be a positive integer")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be 0 or a positive integer")
     return value
 
 
@@ -133,6 +143,13 @@ OPTIONS: tuple[Option, ...] = (
         is_flag=True,
     ),
     Option("max_payload", ("FASTPORT_MAX_PAYLOAD_SIZE", "MAX_PAYLOAD_SIZE"), _positive, "largest payload in bytes"),
+    Option(
+        "dedup_window_ms",
+        ("FASTPORT_DEDUP_WINDOW_MS",),
+        _non_negative,
+        "ms a settled message's id is remembered, so that publishing it again is answered as a"
+        " duplicate (0: only while pending; memory grows with publish rate times window)",
+    ),
     Option(
         "api_rate_limit",
         ("FASTPORT_API_RATE_LIMIT", "API_RATE_LIMIT"),

@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from fastport.app import App
 from fastport.auth import AdminAuth, load_or_create_token, read_token
 from fastport.config import ConfigError, Settings, add_arguments, load_settings
+
+from ..conftest import make_settings
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -44,6 +47,16 @@ def test_first_listed_environment_name_wins() -> None:
     assert load_settings(parse(), environ={"PORT": "8080"}).http_port == 8080
 
 
+async def test_the_broker_remembers_ids_for_the_configured_window(tmp_path: Path) -> None:
+    assert load_settings(parse(), environ={"FASTPORT_DEDUP_WINDOW_MS": "0"}).dedup_window_ms == 0
+    app = App(make_settings(tmp_path, dedup_window_ms=1234))
+    await app.start()
+    try:
+        assert app.broker is not None and app.broker.config.dedup_window_ms == 1234
+    finally:
+        await app.stop()
+
+
 def test_flag_booleans() -> None:
     assert load_settings(parse("--open-admin"), environ={}).open_admin is True
     assert load_settings(parse("--no-open-admin"), environ={"FASTPORT_OPEN_ADMIN": "yes"}).open_admin is False
@@ -55,6 +68,7 @@ def test_flag_booleans() -> None:
         (("--grpc-port", "-1"),  {}, "grpc_port from --grpc-port"),
         ((), {"FASTPORT_MAX_PAYLOAD_SIZE": "big"}, "max_payload from environment"),
         ((), {"FASTPORT_OPEN_ADMIN": "maybe"}, "open_admin"),
+        (("--dedup-window-ms", "-1"), {}, "dedup_window_ms from --dedup-window-ms: '-1' must be 0 or a positive"),
         (("--log-level", "loud"), {}, "log_level"),
         (("--tls-cert", "c.pem"), {}, "go together"),
     ],
