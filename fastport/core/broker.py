@@ -133,10 +133,12 @@ class Broker:
                 sub = session.named[stored_sub.subscriber] = Subscriber(session, stored_sub.subscriber)
             sub.patterns[stored_sub.pattern] = True
             session.index.add(stored_sub.pattern, sub)
+        # Ids to remember, per session, to be added in forget order: (forget at, id, result).
+        recent: dict[str, list[tuple[int, str, int]]] = {name: [] for name in self.sessions}
         for remembered in state.remembered:
             session = self.sessions.get(remembered.session)
             if session is not None and remembered.forget_at_ms > now:
-                session.recent[remembered.id] = (remembered.forget_at_ms, remembered.delivered_to)
+                recent[session.name].append((remembered.forget_at_ms, remembered.id, remembered.delivered_to))
         for stored in state.messages:
             session = self.sessions.get(stored.session)
             if session is None:
@@ -172,14 +174,14 @@ class Broker:
                     session.expiry_queue.append(message)
             else:
                 forget_at = now + self.config.dedup_window_ms
-                session.recent[message.id] = (forget_at, stored.delivered_to)
+                recent[session.name].append((forget_at, message.id, stored.delivered_to))
                 self.store.forget_message(message, forget_at)
         for session in self.sessions.values():
             # The timer queues are FIFOs in due order; stored order is publish order.
             session.retry_queue = OrderedDict(sorted(session.retry_queue.items(), key=lambda entry: entry[1]))
             session.expiry_queue = deque(sorted(session.expiry_queue, key=lambda m: m.expires_ms))
-            session.recent = dict(sorted(session.recent.items(), key=lambda item: item[1][0]))
-            session.recent_order = deque(session.recent)
+            for forget_at, message_id, delivered_to in sorted(recent[session.name], key=lambda entry: entry[0]):
+                session.recent.add(message_id, forget_at, delivered_to)
             self._arm(session)
 
     async def stop(self) -> None:
@@ -292,7 +294,6 @@ class Broker:
         session.retry_queue.clear()
         session.expiry_queue.clear()
         session.recent.clear()
-        session.recent_order.clear()
         log.info("session %r removed (%s)", session.name, reason)
 
     async def _store_delete(self, name: str) -> None:
@@ -498,9 +499,9 @@ class Broker:
                 else:
                     existing.waiters += ((conn, ref),)
                 return
-            recent = session.recent.get(message_id)
-            if recent is not None:
-                peer.publish_result(PublishOutcome(ref, message_id, recent[1], duplicate=True))
+            delivered_to = session.recent.get(message_id)
+            if delivered_to is not None:
+                peer.publish_result(PublishOutcome(ref, message_id, delivered_to, duplicate=True))
                 return
             pending_limit = session.limits.max_pending_messages
             if pending_limit and len(session.messages) >= pending_limit:
@@ -674,8 +675,7 @@ class Broker:
         if session.messages.pop(message.id, None) is None:
             return
         forget_at = self.clock.now_ms() + self.config.dedup_window_ms
-        session.recent[message.id] = (forget_at, len(message.deliveries))
-        session.recent_order.append(message.id)
+        session.recent.add(message.id, forget_at, len(message.deliveries))
         self.store.forget_message(message, forget_at)
         self._wake_at(session, forget_at)
 
@@ -748,13 +748,4 @@ class Broker:
                 for delivery in message.deliveries:
                     if not delivery.settled:
                         self._give_up(delivery, EXPIRED)
-        recent = session.recent
-        order = session.recent_order
-        while order:
-            message_id = order[0]
-            entry = recent.get(message_id)
-            if entry is not None:
-                if entry[0] > now:
-                    break
-                del recent[message_id]
-            order.popleft()
+        session.recent.expire(now)

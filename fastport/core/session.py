@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .credentials import VerifiedCache, verify_password, verify_secret
+from .recent import RecentIds
 from .topics import TopicIndex
 
 if TYPE_CHECKING:
@@ -101,15 +102,7 @@ class Session:
         # the garbage collector to walk, and a re-send moves it to the back.
         self.retry_queue: OrderedDict[Delivery, int] = OrderedDict()
         self.expiry_queue: deque[Message] = deque()
-        # Settled message ids kept for de-duplication: id -> (forget at, result).
-        self.recent: dict[str, tuple[int, int]] = {}
-        # The same ids in the order they were added, which is forget order. Expiry
-        # takes the oldest from here, not from the dict: CPython keeps a dict's deleted
-        # slots until the table is rebuilt, so reading the first key after deleting
-        # from the front rescans them all, and pruning became quadratic (measured: 12 s
-        # to prune 200k ids from a 2M-id window; a full 10-minute window at 2,000
-        # msg/s cost a growing share of the CPU every second).
-        self.recent_order: deque[str] = deque()
+        self.recent = RecentIds()  # settled message ids kept for de-duplication
         self.armed_at: int | None = None  # due time of this session's entry in the scheduler
         self._verified = VerifiedCache()
         # Password checks running now, by keyed digest: concurrent inits with the same
@@ -144,21 +137,10 @@ class Session:
             due.append(next(iter(self.retry_queue.values())))
         if self.expiry_queue:
             due.append(self.expiry_queue[0].expires_ms)
-        oldest = self.oldest_recent()
+        oldest = self.recent.oldest()
         if oldest is not None:
             due.append(oldest)
         return min(due) if due else None
-
-    def oldest_recent(self) -> int | None:
-        """Forget time of the oldest remembered id; drops order entries of ids no
-        longer remembered."""
-        order, recent = self.recent_order, self.recent
-        while order:
-            entry = recent.get(order[0])
-            if entry is not None:
-                return entry[0]
-            order.popleft()
-        return None
 
     def record(self) -> SessionRecord:
         return SessionRecord(

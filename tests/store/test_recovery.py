@@ -158,7 +158,7 @@ async def test_message_ids_stay_remembered_for_the_window(node: Node) -> None:
         assert again.duplicate and again.delivered_to == 1
     node.run_timers(DEDUP_WINDOW_MS)
     broker = await node.restart()
-    assert broker.sessions["s"].recent == {}
+    assert len(broker.sessions["s"].recent) == 0
     pub = await node.client()
     assert not (await pub.publish("t", message_id="settled")).duplicate
     node.run_timers()
@@ -190,7 +190,8 @@ async def test_messages_to_connection_bound_subscribers_leave_only_their_ids(nod
 
     broker = await node.restart()
     # The window runs from the publish: after a restart the deliveries are gone anyway.
-    assert broker.sessions["s"].recent["m1"] == (published_at + DEDUP_WINDOW_MS, 1)
+    recent = broker.sessions["s"].recent
+    assert recent.get("m1") == 1 and recent.oldest() == published_at + DEDUP_WINDOW_MS
     pub = await node.client()
     again = await pub.publish("t", message_id="m1")
     assert again.duplicate and again.delivered_to == 1
@@ -217,7 +218,8 @@ async def test_ids_of_one_transaction_are_kept_per_session(node: Node) -> None:
             await clients[name].peer.result()
     assert sorted(node.rows("SELECT session, ids FROM remembered_ids")) == [("a", b'["a1",1,"a2",1]'), ("b", b'["b1",1]')]
     broker = await node.restart()
-    assert sorted(broker.sessions["a"].recent) == ["a1", "a2"] and list(broker.sessions["b"].recent) == ["b1"]
+    a, b = broker.sessions["a"].recent, broker.sessions["b"].recent
+    assert (len(a), len(b)) == (2, 1) and "a1" in a and "a2" in a and "b1" in b
     await broker.drop_session("a")  # a session of that name made again starts with no ids
     assert node.rows("SELECT session FROM remembered_ids") == [("b",)]
 
