@@ -16,6 +16,7 @@ import time
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from fastport.app import App
 from fastport.web import websocket as web_socket
@@ -50,6 +51,12 @@ def test_check_aiohttp_refuses_a_parser_that_bypasses_the_sink(monkeypatch: pyte
 
     monkeypatch.setattr(web_socket, "WebSocketReader", Reader)
     with pytest.raises(RuntimeError, match="the parser fed"):
+        web_socket.check_aiohttp()
+
+
+def test_check_aiohttp_refuses_a_request_handler_without_its_request_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(RequestHandler, "_messages")
+    with pytest.raises(RuntimeError, match="RequestHandler has no _messages"):
         web_socket.check_aiohttp()
 
 
@@ -133,6 +140,18 @@ async def s1(rest) -> None:  # type: ignore[no-untyped-def]
 
 
 # ---------------------------------------------------------------------- frames
+
+
+async def test_an_upgraded_connection_keeps_nothing_of_its_http_life(app: App, s1: None) -> None:
+    client = await connect(app.http_port)
+    await client.init("s1", "pw")
+    [sock] = app.web.websockets._sockets  # type: ignore[union-attr]
+    assert sock.protocol._parser is None
+    assert sock.protocol._messages == ()
+    assert len(sock.ws.headers) == 0
+    await client.send({"type": "subscribe", "topic": "still/read"})
+    assert (await client.recv())["success"] is True
+    await client.close()
 
 
 async def test_a_fragmented_message_is_one_frame(app: App, s1: None) -> None:
