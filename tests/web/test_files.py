@@ -3,10 +3,14 @@ binary chunks relayed byte-identical to the topic's other subscribers, never ans
 
 from __future__ import annotations
 
+import asyncio
 import struct
 
 import pytest
 
+from fastport.web import websocket as web_socket
+
+from .test_limits import eventually
 from .wire import compact
 
 FILE_ID = "123e4567-e89b-12d3-a456-426614174000"
@@ -142,3 +146,29 @@ def test_file_signal_in_a_session_that_is_gone_is_a_session_error() -> None:
     sock.conn, sock.peer = conn, peer  # type: ignore[assignment]
     endpoint._file_signal(sock, FileSignal("init_file", "files", FILE_ID, b"{}"))
     assert peer.replies == [b'{"type":"error","error":"Session Error","code":"session_not_found"}']
+
+
+async def test_a_congested_receiver_holds_the_sender_back_and_loses_no_chunk(app, joined, monkeypatch) -> None:
+    """Chunks are not dropped for a receiver that is behind: the sender's socket waits
+    for it (its later frames are kept back meanwhile), and once the receiver reads,
+    every chunk arrives, in order, and then the sender's next frame is answered."""
+    monkeypatch.setattr(web_socket, "READ_PAUSE_BYTES", 64 * 1024)
+    receiver = await joined("files")  # reads nothing until the end
+    sender = await joined("files")
+    await sender.send(init_file())
+    assert await receiver.recv_text() == compact(init_file())
+    # More than the kernel's socket buffers and the client's queue take in.
+    frames = [chunk(i, bytes([i % 256]) * 60_000) for i in range(300)]
+
+    async def send_all() -> None:
+        for frame in frames:
+            await sender.send_raw(frame)
+        await sender.send({"type": "subscribe", "topic": "after/chunks"})
+
+    sending = asyncio.create_task(send_all())
+    await eventually(lambda: any(s.idle == web_socket._HANDLING for s in app.web.websockets._sockets))
+    assert await sender.silent(0.3)
+    for frame in frames:
+        assert await receiver.recv_raw() == frame
+    assert await sender.recv() == {"type": "subscribe_response", "success": True, "topic": "after/chunks"}
+    await sending
