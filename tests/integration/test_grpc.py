@@ -14,6 +14,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from fastport.app import App
 from fastport.core import ManualClock
+from fastport.rpc.stream import PUBLISH_SLICE, QUIET_STREAMS
 
 from ..conftest import ADMIN_METADATA, create_session
 
@@ -164,6 +165,40 @@ async def test_batched_frame_of_publishes_and_acks(admin, streams) -> None:
     assert [m.payload for m in msgs] == [b"%d" % i for i in range(1, 501)]
     await sub.send(ack=[pb.Ack(message_id=m.message_id) for m in msgs])
     assert len(await pub.acks_received(500)) == 500
+
+
+async def test_large_frame_answered_in_slices(admin, streams) -> None:
+    """The first slice's results are written before the rest of the frame is handled,
+    so a publisher can refill its window half-way (see PUBLISH_SLICE)."""
+    await create_session(admin, "s")
+    sub, pub = streams(), streams()
+    await sub.init("s")
+    await sub.subscribe("t")
+    await pub.init("s")
+    n = 3 * PUBLISH_SLICE + 1
+    await pub.send(publish=[pb.Publish(request_id=i, topic="t", payload=b"%d" % i) for i in range(1, n + 1)])
+    frames = [await pub.until(lambda f: len(f.publish_results) > 0)]
+    while sum(len(f.publish_results) for f in frames) < n:
+        frames.append(await pub.until(lambda f: len(f.publish_results) > 0))
+    assert len(frames[0].publish_results) == PUBLISH_SLICE
+    assert [r.request_id for f in frames for r in f.publish_results] == list(range(1, n + 1))
+    assert [m.payload for m in await sub.messages(n)] == [b"%d" % i for i in range(1, n + 1)]
+
+
+async def test_busy_server_answers_a_frame_at_once(admin, streams) -> None:
+    """With frames coming from more than QUIET_STREAMS streams, a frame is not sliced:
+    slicing would only multiply the stream messages of a server that is busy anyway."""
+    await create_session(admin, "s")
+    subs = [streams() for _ in range(QUIET_STREAMS)]
+    for s in subs:
+        await s.init("s")
+        await s.subscribe("t")
+    pub = streams()
+    await pub.init("s")
+    n = 3 * PUBLISH_SLICE + 1
+    await pub.send(publish=[pb.Publish(request_id=i, topic="t") for i in range(1, n + 1)])
+    frame = await pub.until(lambda f: len(f.publish_results) > 0)
+    assert [r.request_id for r in frame.publish_results] == list(range(1, n + 1))
 
 
 async def test_duplicate_message_id_returns_original_result(admin, streams) -> None:
