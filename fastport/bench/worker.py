@@ -408,8 +408,8 @@ class WsPublisher(_WsRole, _Publishing):
 
 def _varint(n: int) -> bytes:
     """Protobuf base-128 varint of a non-negative int."""
-    if n < 0x80:
-        return bytes((n,))
+    if n < 0x4000:  # lengths and request ids: one or two bytes, no loop
+        return bytes((n,)) if n < 0x80 else bytes(((n & 0x7F) | 0x80, n >> 7))
     out = bytearray()
     while n >= 0x80:
         out.append(0x80 | (n & 0x7F))
@@ -421,6 +421,23 @@ def _varint(n: int) -> bytes:
 def _len_field(key: int, data: bytes) -> bytes:
     """A length-delimited protobuf field; ``key`` is (field number << 3) | 2."""
     return bytes((key,)) + _varint(len(data)) + data
+
+
+def _ack_items(messages: Any, topics: dict[str, bytes]) -> list[bytes]:
+    """``ClientFrame.ack`` items for ``messages``, encoded by hand as the WebSocket
+    subscriber builds its ack frames: ~0.15 µs an item against ~0.55 µs for ``pb.Ack``
+    objects and a ``ClientFrame``. ``topics`` caches each topic's encoded field."""
+    out = []
+    for m in messages:
+        topic = topics.get(m.topic)
+        if topic is None:
+            topic = topics[m.topic] = _len_field(0x12, m.topic.encode())  # Ack.topic
+        mid = m.message_id.encode()
+        if len(mid) < 0x80 and len(mid) + len(topic) < 0x7E:  # one-byte lengths
+            out.append(b"\x2a%c\x0a%c%s%s" % (len(mid) + 2 + len(topic), len(mid), mid, topic))
+        else:
+            out.append(_len_field(0x2A, _len_field(0x0A, mid) + topic))
+    return out
 
 
 def _grpc_channel(spec: dict[str, Any]) -> Any:
@@ -512,13 +529,11 @@ class GrpcSubscriber(_GrpcRole, _Receiving):
 
     async def _run(self) -> None:
         import grpc
-        from fastport_proto.v1 import broker_pb2 as pb
 
         w = self.w
         call = self.call
         batch = self.batch
-        Ack = pb.Ack
-        ClientFrame = pb.ClientFrame
+        topics: dict[str, bytes] = {}
         try:
             while True:
                 frame = await call.read()
@@ -530,9 +545,9 @@ class GrpcSubscriber(_GrpcRole, _Receiving):
                     for m in messages:
                         w.on_message(self, m.message_id, now, m.retry)
                     if self.ack:
-                        acks = [Ack(message_id=m.message_id, topic=m.topic) for m in messages]
+                        acks = _ack_items(messages, topics)
                         for i in range(0, len(acks), batch):
-                            await call.write(ClientFrame(ack=acks[i : i + batch]).SerializeToString())
+                            await call.write(b"".join(acks[i : i + batch]))
                 if frame.errors or frame.HasField("closing"):
                     self._frame_errors(frame)
         except asyncio.CancelledError:
