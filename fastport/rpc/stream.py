@@ -106,15 +106,19 @@ def message_item(message: Message, retry: int) -> bytes:
         wire = message.wire
         if type(wire) is tuple and wire[0] is _WIRE_TAG:
             return wire[1]  # type: ignore[no-any-return]
-    body = pb.Message(
+    msg = pb.Message(
         topic=message.topic,
         message_id=message.id,
         payload=message.payload,
         hash=message.hash,
         timestamp_ms=message.timestamp_ms,
-        retry=retry,
-        json=message.json,
-    ).SerializeToString()
+    )
+    # Defaults are left out of the constructor: each keyword costs a field lookup by name.
+    if retry:
+        msg.retry = retry
+    if message.json:
+        msg.json = True
+    body = msg.SerializeToString()
     item = _MESSAGES_KEY + _varint(len(body)) + body
     if not retry and message.wire is None:  # the WebSocket door may cache its frame there
         message.wire = (_WIRE_TAG, item)
@@ -124,12 +128,15 @@ def message_item(message: Message, retry: int) -> bytes:
 class _Frame:
     """One server frame being filled: protobuf fields, then encoded message items."""
 
-    __slots__ = ("pb", "messages", "size")
+    __slots__ = ("pb", "messages", "size", "results", "acks")
 
     def __init__(self) -> None:
         self.pb = pb.ServerFrame()
         self.messages: list[bytes] = []
         self.size = 0  # approximate bytes; 0 while empty
+        # The per-message repeated fields, looked up once per frame instead of per item.
+        self.results = self.pb.publish_results
+        self.acks = self.pb.acks_received
 
     def encode(self) -> bytes:
         if not self.messages:
@@ -172,20 +179,19 @@ class StreamPeer:
     def publish_result(self, outcome: PublishOutcome) -> None:
         if self.closed:
             return
-        result = self._frame(_ITEM_OVERHEAD).pb.publish_results.add(
+        result = self._frame(_ITEM_OVERHEAD).results.add(
             request_id=outcome.ref if isinstance(outcome.ref, int) else 0,
             message_id=outcome.message_id,
             delivered_to=outcome.delivered_to,
-            duplicate=outcome.duplicate,
         )
+        if outcome.duplicate:
+            result.duplicate = True
         if outcome.error is not None:
             result.error.CopyFrom(_error(outcome.error))
 
     def ack_received(self, message: Message, remaining: int) -> None:
         if not self.closed:
-            self._frame(_ITEM_OVERHEAD).pb.acks_received.add(
-                message_id=message.id, topic=message.topic, remaining=remaining
-            )
+            self._frame(_ITEM_OVERHEAD).acks.add(message_id=message.id, topic=message.topic, remaining=remaining)
 
     def delivery_failed(self, message: Message, reason: str, remaining: int) -> None:
         if not self.closed:
