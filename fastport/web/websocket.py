@@ -191,9 +191,8 @@ class _Response(web.WebSocketResponse):
         self._ws_protocol = protocol
         self._writer = writer
         sock: _Socket = self._reader
-        sock.protocol = request.protocol
+        sock.protocol = handler = request.protocol
         self._parser = WebSocketReader(sock, self._max_msg_size, compress=False, decode_text=False)
-        handler = request.protocol
         handler.set_parser(self._parser)
         handler.keep_alive(False)  # as aiohttp does: no HTTP keep-alive after an upgrade
         # aiohttp only reads these while the connection is not upgraded (``_upgraded``,
