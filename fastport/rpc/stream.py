@@ -52,7 +52,8 @@ _ITEM_OVERHEAD = 48
 # half is handled, and two half-windows travel at once. That costs stream messages
 # (twice as many, at tens of µs of grpc work each), so slices must not be small (in
 # bench scenario (a), 50 and 64 gained, 34 lost), and it only pays while the server
-# would otherwise wait for this stream: see QUIET_STREAMS.
+# would otherwise wait for this stream (see QUIET_STREAMS) and while results are ready
+# at once: a store that answers after its commit (sqlite) gets the frame whole.
 PUBLISH_SLICE = 50
 # Frames are handled in slices only while the last RECENT_FRAMES client frames came from
 # at most QUIET_STREAMS streams (a publisher and its subscriber). With ten subscribers
@@ -156,6 +157,7 @@ class StreamPeer:
         self._queued = 0  # bytes of messages waiting across all frames
         self._ready = asyncio.Event()
         self.closed = False
+        self.answered = 0  # publish results so far (see BrokerService._handle)
 
     def _frame(self, size: int) -> _Frame:
         frame = self._frames[-1]
@@ -179,6 +181,7 @@ class StreamPeer:
     def publish_result(self, outcome: PublishOutcome) -> None:
         if self.closed:
             return
+        self.answered += 1
         result = self._frame(_ITEM_OVERHEAD).results.add(
             request_id=outcome.ref if isinstance(outcome.ref, int) else 0,
             message_id=outcome.message_id,
@@ -358,13 +361,20 @@ class BrokerService:
             except BrokerError as err:
                 peer.item().unsubscribe_results.add(request_id=unsub.request_id, topic=unsub.topic, error=_error(err))
         publishes = frame.publish
-        step = PUBLISH_SLICE if quiet else len(publishes) or 1
-        for start in range(0, len(publishes), step):
-            if start:
-                # Let the writers send what the previous slice produced (see PUBLISH_SLICE).
-                await asyncio.sleep(0)
-            for p in publishes[start : start + step]:
+        start, n = 0, len(publishes)
+        while start < n:
+            end = min(start + PUBLISH_SLICE, n) if quiet else n
+            answered = peer.answered
+            for p in publishes[start:end]:
                 _publish(broker, conn, p)
+            start = end
+            if start < n:
+                if peer.answered == answered:
+                    # The store answers later (sqlite): a pause would only split its batch
+                    # of writes in two, and nothing would be sent meanwhile.
+                    quiet = False
+                else:
+                    await asyncio.sleep(0)  # let the writers send this slice's results
         ack = broker.ack
         for a in frame.ack:
             ack(conn, a.message_id)

@@ -201,6 +201,27 @@ async def test_busy_server_answers_a_frame_at_once(admin, streams) -> None:
     assert [r.request_id for r in frame.publish_results] == list(range(1, n + 1))
 
 
+async def test_store_that_answers_later_gets_the_frame_whole(tmp_path) -> None:
+    """With the sqlite store no result is ready after a slice: pausing would only split
+    the store's batch, so the frame is handled at once (results in one frame)."""
+    from ..conftest import make_settings
+
+    server = App(make_settings(tmp_path, store="sqlite"))
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+            await create_session(admin_pb2_grpc.AdminStub(channel), "s")
+            pub = Stream(broker_pb2_grpc.BrokerStub(channel))
+            await pub.init("s")
+            n = 3 * PUBLISH_SLICE + 1
+            await pub.send(publish=[pb.Publish(request_id=i, topic="t") for i in range(1, n + 1)])
+            frame = await pub.until(lambda f: len(f.publish_results) > 0)
+            assert [r.request_id for r in frame.publish_results] == list(range(1, n + 1))
+            pub.close()
+    finally:
+        await server.stop()
+
+
 async def test_duplicate_message_id_returns_original_result(admin, streams) -> None:
     await create_session(admin, "s")
     sub, pub = streams(), streams()
