@@ -544,6 +544,13 @@ class Broker:
             self._stored = [(message, targets, ref)]
             asyncio.ensure_future(written).add_done_callback(functools.partial(self._on_written, self._stored))
 
+    def commit(self) -> bool:
+        """Have the store write the publishes handed to it so far, if it can do that on
+        the event loop: a door about to yield calls this so that their results follow
+        at once. False if they come later, when a store's writer thread has committed
+        them."""
+        return self.store.flush()
+
     def _on_written(
         self, stored: list[tuple[Message, Sequence[Subscriber], object]], fut: asyncio.Future[None]
     ) -> None:

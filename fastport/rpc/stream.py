@@ -369,9 +369,9 @@ class BrokerService:
                 _publish(broker, conn, p)
             start = end
             if start < n:
-                if peer.answered == answered:
-                    # The store answers later (sqlite): a pause would only split its batch
-                    # of writes in two, and nothing would be sent meanwhile.
+                if peer.answered == answered and not broker.commit():
+                    # The store answers later, from its writer thread: a pause would only
+                    # split its batch of writes in two, and nothing would be sent meanwhile.
                     quiet = False
                 else:
                     await asyncio.sleep(0)  # let the writers send this slice's results

@@ -101,6 +101,10 @@ class Store(Protocol):
     def add_message(self, message: Message, subscribers: Sequence[Subscriber]) -> Awaitable[None] | None:
         """Record a published message and who it is for; the publish is confirmed when this completes."""
 
+    def flush(self) -> bool:
+        """Write what was handed over now, if that can be done without waiting on a
+        thread; True if no publish handed over is left unconfirmed."""
+
     def settle(self, message: Message, subscriber: Subscriber) -> None:
         """One delivery of ``message`` is settled (ACKed or given up)."""
 

@@ -33,6 +33,9 @@ class MemoryStore:
     def add_message(self, message: Message, subscribers: Sequence[Subscriber]) -> Awaitable[None] | None:
         return None
 
+    def flush(self) -> bool:
+        return True
+
     def settle(self, message: Message, subscriber: Subscriber) -> None:
         return None
 

@@ -1,9 +1,8 @@
 """The ``sqlite`` store, the default: nothing confirmed is lost when the process dies.
 
-One SQLite database in WAL mode, written by one thread so the event loop never waits
-on the disk. Writes are group-committed: everything handed over within one event-loop
-turn, or while the previous transaction was committing, goes into the next
-transaction, and every publish in it is confirmed by one future when it commits;
+One SQLite database in WAL mode. Writes are group-committed: everything handed over
+within one event-loop turn, or while the previous transaction was committing, goes into
+the next transaction, and every publish in it is confirmed by one future when it commits;
 writes nobody awaits (settles, re-sends, forgets) wait a moment for a publish to share
 its transaction (``UNCONFIRMED_DELAY_S``). A transaction that fails fails the
 publishes in it (the core answers ``storage_error``) and the broker carries on; the
@@ -18,6 +17,16 @@ from the publish, and nothing more is written for them when they settle.
 Durability: with ``synchronous=NORMAL`` (the default) a committed transaction survives
 the process being killed, but the last ones before a power loss or OS crash may be
 lost; ``fsync="full"`` syncs the log at every commit and survives those too.
+
+Where transactions run: what waits on the disk never runs on the event loop. With
+``fsync="normal"`` a commit appends to the log and syncs nothing, a write into the page
+cache like a socket's, so transactions are written on the event loop, as Redis writes
+its append-only file under ``appendfsync everysec``: handing them to a thread cost more
+than writing them (the thread waits for the GIL until the loop is idle, then the loop
+waits for its answer). What syncs runs on the writer thread: every transaction with
+``fsync="full"``, and once per ``CHECKPOINT_INTERVAL_S`` a transaction followed by a
+checkpoint (the log copied into the database file, both synced), which also bounds the
+log. So does a transaction too large to write without stalling the loop.
 
 The database is locked (``flock``) for as long as the store is open, so a second
 broker on the same file stops at start-up instead of corrupting the first one's state.
@@ -52,13 +61,16 @@ log = logging.getLogger("fastport.store")
 APPLICATION_ID = 0x66707274  # "fprt" in the database header: this file is fastport's
 BUSY_TIMEOUT_MS = 5000
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # the log is cut back to this after a checkpoint
-# Pages in the log before a commit copies them into the database (SQLite's default is
-# 1,000, ~4 MB). Under a steady publish load every checkpoint, with its fsync of the
-# database file, runs on the writer thread and copies the same few hot pages again; at
-# 10,000 (~40 MB, under JOURNAL_SIZE_LIMIT) the copies are fewer: ~10% less writer work
-# per message, timed on the publish path's statements. Commits are as durable either
-# way: a committed transaction is in the log, and the log is read back at open.
-WAL_AUTOCHECKPOINT_PAGES = 10_000
+# How often the log is copied into the database (a checkpoint, with its fsyncs), on the
+# writer thread after a transaction; SQLite's own checkpoints, run inside a commit, are
+# off. Commits are as durable either way: a committed transaction is in the log, and the
+# log is read back at open. Each checkpoint copies the hot pages once however often they
+# were written since, and lets the next transaction start the log from its beginning.
+CHECKPOINT_INTERVAL_S = 1.0
+# A transaction of more rows than this is written on the writer thread even with
+# fsync=normal: on the loop, a burst of messages to named subscribers (with payloads)
+# would stall it for milliseconds.
+INLINE_MAX_ROWS = 2000
 # How long a transaction of fire-and-forget writes only (settles, retries, forgets) waits
 # for a write that someone awaits before it starts. With a window of publishes, the ACKs
 # of one window come a loop turn before the publishes that reopen it: written at once,
@@ -366,7 +378,8 @@ class SqliteStore:
         self._executor: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._batch: _Batch | None = None  # collecting; flushed when the writer is free
-        self._writing: asyncio.Future[None] | None = None  # the transaction being written
+        self._writing: asyncio.Future[None] | None = None  # the transaction on the writer thread
+        self._checkpointed_at = 0.0  # loop time of the last transaction sent with a checkpoint
         self._carried: list[_Rows | _Call] = []
         self._closed = False
         self._dedup_window_ms = DEFAULT_DEDUP_WINDOW_MS
@@ -393,8 +406,8 @@ class SqliteStore:
         while self._writing is not None or self._batch is not None:
             if self._writing is None:
                 self._flush()
-            assert self._writing is not None
-            await asyncio.wait([self._writing])
+            if self._writing is not None:
+                await asyncio.wait([self._writing])
         if self._executor is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
             self._executor.shutdown()
@@ -408,7 +421,7 @@ class SqliteStore:
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db.execute(f"PRAGMA synchronous = {self.fsync.upper()}")
         db.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
-        db.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        db.execute("PRAGMA wal_autocheckpoint = 0")  # see CHECKPOINT_INTERVAL_S
         self._migrate(db)
         return self._load(db)
 
@@ -566,20 +579,52 @@ class SqliteStore:
                 self._loop.call_soon(self._flush)
         return batch.future
 
+    def flush(self) -> bool:
+        """Write what was handed over now if that can be done on the event loop; True
+        if nothing handed over is left unwritten."""
+        batch = self._batch
+        if batch is not None:
+            if self._writing is not None or not self._inline(batch):
+                return False  # left as it is, to be joined by more writes
+            self._flush()
+        return self._writing is None
+
+    def _inline(self, batch: _Batch) -> bool:
+        """Whether ``batch`` is written on the event loop (see the module's docstring)."""
+        assert self._loop is not None
+        return (
+            self.fsync == "normal"
+            and self._loop.time() - self._checkpointed_at < CHECKPOINT_INTERVAL_S
+            and _rows_in(batch.steps) <= INLINE_MAX_ROWS
+        )
+
     def _flush(self) -> None:
         batch = self._batch
         if batch is None or self._writing is not None:
             return
         self._batch = None
-        assert self._loop is not None and self._executor is not None
+        loop, executor = self._loop, self._executor
+        assert loop is not None and executor is not None
         prune = 0
         if batch.newest - self._pruned_at >= PRUNE_INTERVAL_MS:
             prune = self._pruned_at = batch.newest
-        writing = self._writing = self._loop.run_in_executor(self._executor, self._write, batch.steps, prune)
-        writing.add_done_callback(lambda done: self._written(batch, done))
+        if self._inline(batch):
+            try:
+                self._write(batch.steps, prune, False)
+            except Exception as exc:
+                self._written(batch, exc)
+            else:
+                self._written(batch, None)
+            return
+        checkpoint = loop.time() - self._checkpointed_at >= CHECKPOINT_INTERVAL_S
+        if checkpoint:
+            self._checkpointed_at = loop.time()
+        writing = self._writing = loop.run_in_executor(executor, self._write, batch.steps, prune, checkpoint)
+        writing.add_done_callback(lambda done: self._written(batch, done.exception()))
 
-    def _write(self, steps: list[_Rows | _Call], prune: int) -> None:
-        """One transaction (on the writer thread); ids forgotten by ``prune`` (ms) are deleted."""
+    def _write(self, steps: list[_Rows | _Call], prune: int, checkpoint: bool) -> None:
+        """One transaction (on the loop or the writer thread, see the module's docstring);
+        ids forgotten by ``prune`` (ms) are deleted; ``checkpoint`` after the commit."""
         db = self._db
         if db is None:
             raise StoreError("the store is closed")
@@ -603,10 +648,14 @@ class SqliteStore:
                 except sqlite3.Error:
                     pass
             raise
+        if checkpoint:
+            try:
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:  # the transaction is committed all the same
+                log.warning("database %s: checkpoint failed: %s", self.path, exc)
 
-    def _written(self, batch: _Batch, done: asyncio.Future[None]) -> None:
+    def _written(self, batch: _Batch, exc: BaseException | None) -> None:
         self._writing = None
-        exc = done.exception()
         fut = batch.future
         if exc is None:
             if fut is not None and not fut.done():

@@ -201,12 +201,18 @@ async def test_busy_server_answers_a_frame_at_once(admin, streams) -> None:
     assert [r.request_id for r in frame.publish_results] == list(range(1, n + 1))
 
 
-async def test_store_that_answers_later_gets_the_frame_whole(tmp_path) -> None:
-    """With the sqlite store no result is ready after a slice: pausing would only split
-    the store's batch, so the frame is handled at once (results in one frame)."""
+@pytest.mark.parametrize("fsync, sliced", [("full", False), ("normal", True)])
+async def test_sqlite_slices_only_when_it_commits_on_the_loop(tmp_path, monkeypatch, fsync: str, sliced: bool) -> None:
+    """With fsync=full the sqlite store answers from its writer thread: no result is
+    ready after a slice, and pausing would only split its batch, so the frame is handled
+    at once (results in one frame). With fsync=normal it commits on the loop when asked
+    (Broker.commit), and the frame is sliced as with the memory store."""
+    from fastport.store import sqlite as sqlite_store
+
     from ..conftest import make_settings
 
-    server = App(make_settings(tmp_path, store="sqlite"))
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_INTERVAL_S", 3600.0)  # no checkpoint (writer thread) due
+    server = App(make_settings(tmp_path, store="sqlite", fsync=fsync))
     await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
@@ -216,7 +222,7 @@ async def test_store_that_answers_later_gets_the_frame_whole(tmp_path) -> None:
             n = 3 * PUBLISH_SLICE + 1
             await pub.send(publish=[pb.Publish(request_id=i, topic="t") for i in range(1, n + 1)])
             frame = await pub.until(lambda f: len(f.publish_results) > 0)
-            assert [r.request_id for r in frame.publish_results] == list(range(1, n + 1))
+            assert len(frame.publish_results) == (PUBLISH_SLICE if sliced else n)
             pub.close()
     finally:
         await server.stop()

@@ -44,14 +44,17 @@ async def on_writer(store: SqliteStore, sql: str) -> None:
     await asyncio.get_running_loop().run_in_executor(store._executor, db.execute, sql)
 
 
-def count_writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The store's transactions from now on, as the number of steps in each."""
+def count_writes(monkeypatch: pytest.MonkeyPatch, where: list[tuple[bool, bool]] | None = None) -> list[int]:
+    """The store's transactions from now on, as the number of steps in each; ``where``
+    gets (on the event loop's thread, with a checkpoint) for each."""
     writes: list[int] = []
     write = SqliteStore._write
 
-    def counting(self: SqliteStore, steps: list[object], newest: int) -> None:
+    def counting(self: SqliteStore, steps: list[object], prune: int, checkpoint: bool) -> None:
         writes.append(len(steps))
-        write(self, steps, newest)  # type: ignore[arg-type]
+        if where is not None:
+            where.append((threading.current_thread() is threading.main_thread(), checkpoint))
+        write(self, steps, prune, checkpoint)  # type: ignore[arg-type]
 
     monkeypatch.setattr(SqliteStore, "_write", counting)
     return writes
@@ -93,15 +96,18 @@ async def test_settles_wait_for_the_next_publishes_transaction(broker: Broker, m
     assert len(writes) == 1
 
 
-async def test_publish_is_confirmed_only_after_commit(broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_publish_is_confirmed_only_after_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     release = threading.Event()
     write = SqliteStore._write
 
-    def held(self: SqliteStore, steps: list[object], newest: int) -> None:
+    def held(self: SqliteStore, steps: list[object], prune: int, checkpoint: bool) -> None:
         release.wait(5)
-        write(self, steps, newest)  # type: ignore[arg-type]
+        write(self, steps, prune, checkpoint)  # type: ignore[arg-type]
 
     monkeypatch.setattr(SqliteStore, "_write", held)
+    broker = Broker(SqliteStore(tmp_path / "fastport.db", fsync="full"), ManualClock())  # on the writer thread
+    await broker.start()
+    await make_session(broker)
     sub = await Client(broker).init()
     sub.subscribe("t")
     pub = await Client(broker).init()
@@ -111,6 +117,62 @@ async def test_publish_is_confirmed_only_after_commit(broker: Broker, monkeypatc
     release.set()
     assert (await pub.peer.result()).delivered_to == 1
     assert sub.peer.ids() == ["m1"]
+    await broker.stop()
+
+
+async def test_normal_fsync_writes_on_the_loop_and_syncs_on_the_writer_thread(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    where: list[tuple[bool, bool]] = []
+    count_writes(monkeypatch, where)
+    store = store_of(broker)
+    pub = await Client(broker).init()
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_INTERVAL_S", 3600.0)
+    where.clear()
+    broker.publish(pub.conn, "t", b"x", message_id="m1")
+    assert store.flush() and pub.peer.results == []  # written at once; the result follows
+    assert where == [(True, False)]
+    assert (await pub.peer.result()).message_id == "m1"
+
+    monkeypatch.setattr(sqlite_store, "INLINE_MAX_ROWS", 5)
+    where.clear()
+    for i in range(6):
+        broker.publish(pub.conn, "t", b"x", message_id=f"big{i}")
+    assert not store.flush()  # too large for the loop: the writer thread has it
+    [await pub.peer.result() for _ in range(6)]
+    assert where[0] == (False, False)
+
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_INTERVAL_S", 0.0)
+    where.clear()
+    await pub.publish("t", message_id="m2")
+    assert where[0] == (False, True)  # a checkpoint is due: on the writer thread
+
+
+async def test_fsync_full_writes_on_the_writer_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    where: list[tuple[bool, bool]] = []
+    b = Broker(SqliteStore(tmp_path / "fastport.db", fsync="full"), ManualClock())
+    await b.start()
+    await make_session(b)
+    count_writes(monkeypatch, where)
+    pub = await Client(b).init()
+    for i in range(3):
+        await pub.publish("t", message_id=f"m{i}")
+    await b.stop()
+    assert where and not any(on_loop for on_loop, _ in where)
+
+
+@pytest.mark.parametrize("interval_s, bounded", [(0.0, True), (3600.0, False)])
+async def test_checkpoints_keep_the_log_small(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, interval_s: float, bounded: bool
+) -> None:
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_INTERVAL_S", interval_s)
+    sub = await Client(broker).init(client_id="dev1")
+    sub.subscribe("t", persistent=True)  # payloads are stored
+    pub = await Client(broker).init()
+    for i in range(40):
+        await pub.publish("t", b"x" * 50_000, message_id=f"m{i}")
+    log_bytes = (tmp_path / "fastport.db-wal").stat().st_size
+    assert (log_bytes < 1_000_000) is bounded, log_bytes
 
 
 async def test_full_disk_fails_publishes_and_the_broker_carries_on(broker: Broker, tmp_path: Path) -> None:
