@@ -380,6 +380,7 @@ class SqliteStore:
         self._batch: _Batch | None = None  # collecting; flushed when the writer is free
         self._writing: asyncio.Future[None] | None = None  # the transaction on the writer thread
         self._checkpointed_at = 0.0  # loop time of the last transaction sent with a checkpoint
+        self._busy_ms = BUSY_TIMEOUT_MS  # the connection's busy_timeout (see _busy_timeout)
         self._carried: list[_Rows | _Call] = []
         self._closed = False
         self._dedup_window_ms = DEFAULT_DEDUP_WINDOW_MS
@@ -609,18 +610,34 @@ class SqliteStore:
         if batch.newest - self._pruned_at >= PRUNE_INTERVAL_MS:
             prune = self._pruned_at = batch.newest
         if self._inline(batch):
+            self._busy_timeout(0)
             try:
                 self._write(batch.steps, prune, False)
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorname != "SQLITE_BUSY":
+                    self._written(batch, exc)
+                    return
+                # Another process holds the database's write lock (a sqlite3 shell, say):
+                # the transaction waits for it on the writer thread, not here.
             except Exception as exc:
                 self._written(batch, exc)
+                return
             else:
                 self._written(batch, None)
-            return
+                return
+        self._busy_timeout(BUSY_TIMEOUT_MS)
         checkpoint = loop.time() - self._checkpointed_at >= CHECKPOINT_INTERVAL_S
         if checkpoint:
             self._checkpointed_at = loop.time()
         writing = self._writing = loop.run_in_executor(executor, self._write, batch.steps, prune, checkpoint)
         writing.add_done_callback(lambda done: self._written(batch, done.exception()))
+
+    def _busy_timeout(self, ms: int) -> None:
+        """How long a transaction waits for another process's lock: not at all on the
+        loop, up to BUSY_TIMEOUT_MS on the writer thread. Set between transactions."""
+        if self._busy_ms != ms and self._db is not None:
+            self._db.execute(f"PRAGMA busy_timeout = {ms}")
+            self._busy_ms = ms
 
     def _write(self, steps: list[_Rows | _Call], prune: int, checkpoint: bool) -> None:
         """One transaction (on the loop or the writer thread, see the module's docstring);

@@ -7,6 +7,7 @@ import asyncio
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -146,6 +147,25 @@ async def test_normal_fsync_writes_on_the_loop_and_syncs_on_the_writer_thread(
     where.clear()
     await pub.publish("t", message_id="m2")
     assert where[0] == (False, True)  # a checkpoint is due: on the writer thread
+
+
+async def test_another_writer_holding_the_database_does_not_stall_the_loop(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_INTERVAL_S", 3600.0)
+    store = store_of(broker)
+    pub = await Client(broker).init()
+    other = sqlite3.connect(tmp_path / "fastport.db", isolation_level=None)  # as a sqlite3 shell would
+    other.execute("BEGIN IMMEDIATE")
+    broker.publish(pub.conn, "t", b"x", message_id="m1")
+    started = time.monotonic()
+    assert not store.flush()  # handed to the writer thread, which waits for the lock
+    assert time.monotonic() - started < 1  # the loop did not wait out the busy timeout (5 s)
+    await asyncio.sleep(0.1)
+    assert pub.peer.results == []
+    other.execute("COMMIT")
+    other.close()
+    assert (await pub.peer.result()).error is None
 
 
 async def test_fsync_full_writes_on_the_writer_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
