@@ -13,6 +13,9 @@
 
 const crypto = require('crypto');
 const WebSocket = require('ws');
+// The legacy format (AES-256-CBC, base64(iv):base64(ct), SHA-256 hex), as the Node
+// scripts in clients/node implement it with Node's built-in crypto.
+const { encrypt, decrypt } = require('../../clients/node/legacy_crypto');
 
 const [baseUrl, adminUser, adminPass] = process.argv.slice(2);
 if (!baseUrl || !adminUser || !adminPass) {
@@ -27,22 +30,6 @@ function fail(message) {
 }
 
 setTimeout(() => fail('timed out'), 20000).unref();
-
-function encrypt(keyB64, plaintext) {
-  const key = Buffer.from(keyB64, 'base64');
-  const iv = crypto.randomBytes(16);
-  const cipher = crypto.createCipheriv('aes-256-cbc', key, iv);
-  const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  const data = iv.toString('base64') + ':' + ct.toString('base64');
-  const hash = crypto.createHash('sha256').update(data, 'utf8').digest('hex');
-  return { data, hash };
-}
-
-function decrypt(keyB64, data) {
-  const [ivB64, ctB64] = data.split(':');
-  const decipher = crypto.createDecipheriv('aes-256-cbc', Buffer.from(keyB64, 'base64'), Buffer.from(ivB64, 'base64'));
-  return Buffer.concat([decipher.update(Buffer.from(ctB64, 'base64')), decipher.final()]).toString('utf8');
-}
 
 async function createSession(sessionName, password) {
   const auth = 'Basic ' + Buffer.from(`${adminUser}:${adminPass}`).toString('base64');
@@ -119,9 +106,12 @@ async function main() {
     JSON.stringify({ type: 'message', topic: 'sensors/t1', data, hash, timestamp, messageId }),
     'message',
   );
-  const computed = crypto.createHash('sha256').update(message.data, 'utf8').digest('hex');
-  if (computed !== message.hash) fail('hash mismatch');
-  const decrypted = decrypt(key, message.data);
+  let decrypted;
+  try {
+    decrypted = decrypt(key, message.data, message.hash); // checks the hash first
+  } catch (err) {
+    fail(err.message);
+  }
   if (decrypted !== plaintext) fail(`decrypted ${decrypted}, want ${plaintext}`);
   subscriber.sendJson({ type: 'ack', topic: message.topic, messageId: message.messageId });
 
