@@ -587,19 +587,20 @@ class SqliteStore:
         if batch is not None:
             if self._writing is not None or not self._inline(batch):
                 return False  # left as it is, to be joined by more writes
-            self._flush()
+            self._flush(inline=True)
         return self._writing is None
+
+    def _checkpoint_due(self) -> bool:
+        assert self._loop is not None
+        return self._loop.time() - self._checkpointed_at >= CHECKPOINT_INTERVAL_S
 
     def _inline(self, batch: _Batch) -> bool:
         """Whether ``batch`` is written on the event loop (see the module's docstring)."""
-        assert self._loop is not None
-        return (
-            self.fsync == "normal"
-            and self._loop.time() - self._checkpointed_at < CHECKPOINT_INTERVAL_S
-            and _rows_in(batch.steps) <= INLINE_MAX_ROWS
-        )
+        return self.fsync == "normal" and not self._checkpoint_due() and _rows_in(batch.steps) <= INLINE_MAX_ROWS
 
-    def _flush(self) -> None:
+    def _flush(self, inline: bool | None = None) -> None:
+        """Write the collected batch unless a transaction is on the writer thread;
+        ``inline``: whether it goes on the loop, if the caller has found that out already."""
         batch = self._batch
         if batch is None or self._writing is not None:
             return
@@ -609,7 +610,9 @@ class SqliteStore:
         prune = 0
         if batch.newest - self._pruned_at >= PRUNE_INTERVAL_MS:
             prune = self._pruned_at = batch.newest
-        if self._inline(batch):
+        if inline is None:
+            inline = self._inline(batch)
+        if inline:
             self._busy_timeout(0)
             try:
                 self._write(batch.steps, prune, False)
@@ -626,7 +629,7 @@ class SqliteStore:
                 self._written(batch, None)
                 return
         self._busy_timeout(BUSY_TIMEOUT_MS)
-        checkpoint = loop.time() - self._checkpointed_at >= CHECKPOINT_INTERVAL_S
+        checkpoint = self._checkpoint_due()
         if checkpoint:
             self._checkpointed_at = loop.time()
         writing = self._writing = loop.run_in_executor(executor, self._write, batch.steps, prune, checkpoint)
