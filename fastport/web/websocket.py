@@ -29,7 +29,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 import aiohttp
-from aiohttp import WSMessage, WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, hdrs, web
 from aiohttp.http_websocket import WebSocketError, WSCloseCode
 from aiohttp.streams import EofStream
 from aiohttp.web_protocol import RequestHandler
@@ -267,6 +267,17 @@ def check_aiohttp() -> None:
         )
 
 
+def _first_subprotocol(request: web.Request) -> tuple[str, ...]:
+    """The subprotocol to select: the first one the client offered, whatever it is, as
+    the old server did (legacy-json.md §1). Browsers and the Node ``ws`` package refuse
+    a connection whose requested subprotocol is not answered; the protocol is the same
+    whichever name they ask for."""
+    for name in request.headers.get(hdrs.SEC_WEBSOCKET_PROTOCOL, "").split(","):
+        if name := name.strip():
+            return (name,)
+    return ()
+
+
 class WebSocketEndpoint:
     """Accepts WebSockets and handles their frames as aiohttp parses them.
 
@@ -294,6 +305,7 @@ class WebSocketEndpoint:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         ws = _Response(
             self,
+            protocols=_first_subprotocol(request),
             max_msg_size=self._max_payload + 1,  # aiohttp refuses a message of exactly this size
             autoping=False,  # pongs are signs of life for the idle sweep, so they come here
             compress=False,

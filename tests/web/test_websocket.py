@@ -34,6 +34,24 @@ async def test_init_success_on_any_path(app: App, ws, session) -> None:
         assert await client.recv_text() == '{"type":"init_response","success":true,"sessionName":"s1"}'
 
 
+@pytest.mark.parametrize("offered", [["json"], ["json", "chat"], ["v2.legacy", "json"]])
+async def test_first_offered_subprotocol_is_selected(app: App, session, offered) -> None:
+    """§1: browsers and the Node ws package refuse a connection whose requested
+    subprotocol is not answered; the old server selected the first one offered."""
+    client = await connect(app.http_port, "/", subprotocols=offered)
+    try:
+        assert client.conn.subprotocol == offered[0]
+        await client.init("s1", "pw")
+    finally:
+        await client.close()
+
+
+async def test_no_subprotocol_offered_none_selected(app: App) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(f"http://127.0.0.1:{app.http_port}/") as conn:
+            assert conn.protocol is None
+
+
 @pytest.mark.parametrize(
     "frame, expected",
     [

@@ -71,8 +71,15 @@ class WsClient:
         await self.conn.close()
 
 
-async def connect(port: int, path: str = "/") -> WsClient:
-    conn = await ws_connect(f"ws://127.0.0.1:{port}{path}", max_size=None, ping_interval=None)
+async def connect(port: int, path: str = "/", subprotocols: list[str] | None = None) -> WsClient:
+    """A raw client; ``subprotocols`` are offered in ``Sec-WebSocket-Protocol`` (the
+    client refuses the connection unless the server selects one of them)."""
+    conn = await ws_connect(
+        f"ws://127.0.0.1:{port}{path}",
+        max_size=None,
+        ping_interval=None,
+        subprotocols=subprotocols,  # type: ignore[arg-type]  # plain strings are what goes on the wire
+    )
     return WsClient(conn)
 
 
