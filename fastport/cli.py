@@ -24,13 +24,14 @@ from typing import Any
 
 import grpc
 from fastport_proto.v1 import admin_pb2, admin_pb2_grpc, broker_pb2, broker_pb2_grpc
-from google.protobuf.json_format import MessageToDict
 
 from . import config
 from .auth import read_token
 from .bench import cli as bench_cli
+from .rpc.admin import info_from_pb
 from .rpc.errors import ERROR_CODE_KEY
 from .store.base import StoreError
+from .views import session_json
 
 DEFAULT_SERVER = "127.0.0.1:50051"
 log = logging.getLogger("fastport")
@@ -126,8 +127,8 @@ def _print(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False), flush=True)
 
 
-def _info(msg: Any) -> dict[str, Any]:
-    return MessageToDict(msg, preserving_proto_field_name=False, always_print_fields_with_no_presence=True)
+def _info(msg: admin_pb2.SessionInfo) -> dict[str, Any]:
+    return session_json(info_from_pb(msg))
 
 
 async def _session(args: argparse.Namespace) -> int:

@@ -20,6 +20,15 @@ def limits_to_pb(limits: Limits) -> pb.Limits:
     )
 
 
+def limits_from_pb(msg: pb.Limits) -> Limits:
+    return Limits(
+        max_payload_bytes=msg.max_payload_bytes,
+        max_connections=msg.max_connections,
+        max_subscriptions=msg.max_subscriptions,
+        max_pending_messages=msg.max_pending_messages,
+    )
+
+
 def info_to_pb(info: SessionInfo) -> pb.SessionInfo:
     return pb.SessionInfo(
         name=info.name,
@@ -33,6 +42,23 @@ def info_to_pb(info: SessionInfo) -> pb.SessionInfo:
         connections=info.connections,
         subscriptions=info.subscriptions,
         pending_messages=info.pending_messages,
+    )
+
+
+def info_from_pb(msg: pb.SessionInfo) -> SessionInfo:
+    """The reverse of ``info_to_pb``, for clients that show a session (``fastport session``)."""
+    return SessionInfo(
+        name=msg.name,
+        retry_interval_ms=msg.retry_interval_ms,
+        max_retry_limit=msg.max_retry_limit,
+        message_expiry_ms=msg.message_expiry_ms,
+        expires_at_ms=msg.expires_at_ms,
+        limits=limits_from_pb(msg.limits),
+        suspended=msg.suspended,
+        created_at_ms=msg.created_at_ms,
+        connections=msg.connections,
+        subscriptions=msg.subscriptions,
+        pending_messages=msg.pending_messages,
     )
 
 
@@ -68,12 +94,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
             max_retry_limit=request.max_retry_limit,
             message_expiry_ms=request.message_expiry_ms,
             session_expiry_ms=request.session_expiry_ms,
-            limits=Limits(
-                max_payload_bytes=request.limits.max_payload_bytes,
-                max_connections=request.limits.max_connections,
-                max_subscriptions=request.limits.max_subscriptions,
-                max_pending_messages=request.limits.max_pending_messages,
-            ),
+            limits=limits_from_pb(request.limits),
         )
         try:
             info, secret = await self._broker.create_session(spec)

@@ -27,7 +27,7 @@ import orjson
 
 from ..core.delivery import Message
 from ..core.errors import BrokerError, ErrorCode
-from ..core.session import SessionInfo, SessionSpec
+from ..core.session import SessionSpec
 
 # Codes for errors that only the HTTP door can produce (the rest are ErrorCode values).
 UNKNOWN_TYPE: Final = "unknown_type"
@@ -482,26 +482,3 @@ def parse_suspend(body: dict[str, Any]) -> bool:
 
 def create_session_ok(name: str, password: str, secret_key: str) -> bytes:
     return _dumps({"success": True, "sessionName": name, "password": password, "secretKey": secret_key})
-
-
-def session_json(info: SessionInfo) -> dict[str, Any]:
-    """What ``GET /api/sessions`` shows of a session: never its password or secret key."""
-    limits = info.limits
-    return {
-        "sessionName": info.name,
-        "retryInterval": info.retry_interval_ms,
-        "maxRetryLimit": info.max_retry_limit,
-        "messageExpiryTime": info.message_expiry_ms or None,
-        "expiresAt": info.expires_at_ms or None,
-        "suspended": info.suspended,
-        "createdAt": info.created_at_ms,
-        "connections": info.connections,
-        "subscriptions": info.subscriptions,
-        "pendingMessages": info.pending_messages,
-        "limits": {
-            "maxPayloadBytes": limits.max_payload_bytes,
-            "maxConnections": limits.max_connections,
-            "maxSubscriptions": limits.max_subscriptions,
-            "maxPendingMessages": limits.max_pending_messages,
-        },
-    }

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from ..auth import AdminAuth
 from ..core import Broker, BrokerError, ErrorCode
+from ..views import session_json
 from . import codec
 from .codec import RestError
 
@@ -150,5 +151,5 @@ class RestApi:
     async def list_sessions(self, request: web.Request) -> web.Response:
         if not self._admin(request):
             raise MISSING_AUTH
-        sessions = [codec.session_json(info) for info in self._broker.list_sessions()]
+        sessions = [session_json(info) for info in self._broker.list_sessions()]
         return json_response(orjson.dumps({"success": True, "sessions": sessions}))

@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 from ..support import ServerProcess
@@ -46,9 +47,9 @@ def test_admin_pub_sub_and_graceful_shutdown(server_process: ServerProcess) -> N
 
     created = json.loads(fastport("session", "create", "demo", "--password", "pw", "--retry-interval", "750", *admin).stdout)
     assert len(created["secretKey"]) == 64
-    assert created["session"]["retryIntervalMs"] == 750
+    assert created["session"]["retryInterval"] == 750
     listed = json.loads(fastport("session", "list", *admin).stdout)
-    assert [s["name"] for s in listed] == ["demo"]
+    assert [s["sessionName"] for s in listed] == ["demo"]
 
     sub = start_sub(*server, "--session", "demo", "--password", "pw", "sensors/+", "--count", "2")
     try:
@@ -148,3 +149,22 @@ def test_pub_sub_with_end_to_end_key(server_process: ServerProcess) -> None:
     assert "top secret" not in data and data.startswith("fp.v1.")
     bad = fastport("pub", *common[:-1], "not-base64!", "t", "x", check=False)
     assert bad.returncode == 1 and "invalid_key" in bad.stderr
+
+
+def test_cli_and_rest_show_a_session_in_one_shape(server_process: ServerProcess) -> None:
+    server_process.start()
+    admin = ["--server", server_process.grpc_address, "--admin-token", server_process.admin_token or ""]
+    created = fastport(
+        "session", "create", "shape", "--password", "pw", "--message-expiry", "60000", "--max-payload", "4096", *admin
+    )
+    shown = json.loads(created.stdout)["session"]
+    assert shown["messageExpiryTime"] == 60000 and shown["expiresAt"] is None
+    assert shown["limits"]["maxPayloadBytes"] == 4096  # a number, not a string
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server_process.ports['http']}/api/sessions",
+        headers={"Authorization": f"Bearer {server_process.admin_token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        (rest,) = json.loads(response.read())["sessions"]
+    assert json.loads(fastport("session", "list", *admin).stdout) == [rest] == [shown]
+    assert json.loads(fastport("session", "get", "shape", *admin).stdout) == rest

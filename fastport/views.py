@@ -1,0 +1,46 @@
+"""The JSON shapes fastport shows of its objects, one per concept, used by every door
+and by the ``fastport`` command so that the same data never travels under two names.
+
+A session is shown with the keys a session is created with (``sessionName``,
+``retryInterval``, ``maxRetryLimit``, ``messageExpiryTime`` as in
+``POST /api/createSession``), numbers as JSON numbers (milliseconds and Unix
+milliseconds), ``null`` for "never", and never its password or secret key::
+
+    {"sessionName": "demo", "retryInterval": 5000, "maxRetryLimit": 100,
+     "messageExpiryTime": null, "expiresAt": null, "suspended": false,
+     "createdAt": 1767225600000, "connections": 1, "subscriptions": 2,
+     "pendingMessages": 0,
+     "limits": {"maxPayloadBytes": 0, "maxConnections": 0,
+                "maxSubscriptions": 0, "maxPendingMessages": 0}}
+
+``limits`` use 0 for "the server's default" (payload) or "unlimited" (the others).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .core.session import SessionInfo
+
+
+def session_json(info: SessionInfo) -> dict[str, Any]:
+    """The documented shape of a session (``GET /api/sessions``, ``fastport session``)."""
+    limits = info.limits
+    return {
+        "sessionName": info.name,
+        "retryInterval": info.retry_interval_ms,
+        "maxRetryLimit": info.max_retry_limit,
+        "messageExpiryTime": info.message_expiry_ms or None,
+        "expiresAt": info.expires_at_ms or None,
+        "suspended": info.suspended,
+        "createdAt": info.created_at_ms,
+        "connections": info.connections,
+        "subscriptions": info.subscriptions,
+        "pendingMessages": info.pending_messages,
+        "limits": {
+            "maxPayloadBytes": limits.max_payload_bytes,
+            "maxConnections": limits.max_connections,
+            "maxSubscriptions": limits.max_subscriptions,
+            "maxPendingMessages": limits.max_pending_messages,
+        },
+    }
