@@ -40,7 +40,7 @@ from .session import Session, SessionInfo, SessionRecord, SessionSpec
 from .topics import validate_pattern, validate_topic
 
 if TYPE_CHECKING:
-    from ..store.base import Store, StoredState
+    from ..store.base import Rejected, Store, StoredState
 
 log = logging.getLogger("fastport.broker")
 
@@ -50,6 +50,10 @@ MAX_NAME_LENGTH = 256
 MAX_MESSAGE_ID_LENGTH = 256
 MAX_RETRY_INTERVAL_MS = 24 * 3600 * 1000
 MAX_RETRY_LIMIT = 1_000_000
+# Integers the core keeps must fit a signed 64-bit integer: the store (SQLite INTEGER)
+# and the gRPC door (int64 fields) hold nothing larger, and a value that fails there
+# would fail far from the client that sent it (a neighbour's commit, a subscriber's send).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +106,11 @@ class Broker:
         self._timer_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._closing = False
+        self.delivery_errors = 0  # sends a door failed on (see _send)
         # Publishes waiting for the awaitable the store returned for them. A store that
         # commits in batches returns one per batch: the batch then costs one callback,
         # not a closure and a callback per publish kept alive until the commit.
-        self._storing: Awaitable[None] | None = None
+        self._storing: Awaitable[Rejected] | None = None
         self._stored: list[tuple[Message, Sequence[Subscriber], object]] = []
 
     # ------------------------------------------------------------------ lifecycle
@@ -488,6 +493,8 @@ class Broker:
             if session.suspended or session.dropped:
                 raise BrokerError(ErrorCode.SESSION_SUSPENDED, "Session suspended or invalid")
             validate_topic(topic)
+            if type(timestamp_ms) is not int or not INT64_MIN <= timestamp_ms <= INT64_MAX:
+                raise BrokerError(ErrorCode.INVALID_FIELD, "timestamp must be an integer within int64")
             limit = session.limits.max_payload_bytes or self.config.max_payload_bytes
             if len(payload) > limit:
                 raise BrokerError(ErrorCode.PAYLOAD_TOO_LARGE, f"Payload larger than {limit} bytes")
@@ -552,9 +559,10 @@ class Broker:
         return self.store.flush()
 
     def _on_written(
-        self, stored: list[tuple[Message, Sequence[Subscriber], object]], fut: asyncio.Future[None]
+        self, stored: list[tuple[Message, Sequence[Subscriber], object]], fut: asyncio.Future[Rejected]
     ) -> None:
-        """The store has written (or failed to write) these publishes, in publish order."""
+        """The store has written (or failed to write) these publishes, in publish order.
+        A publish the store rejected (a value it cannot hold) fails alone."""
         if stored is self._stored:
             self._storing = None
         exc = None if fut.cancelled() else fut.exception()
@@ -563,9 +571,13 @@ class Broker:
             for message, _, ref in stored:
                 self._publish_failed(message, ref)
             return
+        rejected = fut.result()
         now = self.clock.now_ms()
         for message, targets, ref in stored:
-            self._commit(message, targets, ref, now)
+            if rejected and (message.session.name, message.id) in rejected:
+                self._publish_failed(message, ref)
+            else:
+                self._commit(message, targets, ref, now)
 
     def _publish_failed(self, message: Message, ref: object) -> None:
         message.session.messages.pop(message.id, None)
@@ -628,8 +640,17 @@ class Broker:
         self._wake_at(session, due)
         message = delivery.message
         assert sub.connection is not None and message is not None  # only unsettled deliveries are sent
-        if not sub.connection.peer.deliver(message, retry):
-            return
+        try:
+            if not sub.connection.peer.deliver(message, retry):
+                return
+        except Exception:
+            # A door that fails on one message (a bug) must not stop the caller: the
+            # publish it answers, or the timer run of every other delivery. The send
+            # counts as an attempt, so such a delivery is given up at the retry limit.
+            self.delivery_errors += 1
+            log.exception(
+                "delivering message %r in session %r failed", message.id, session.name, extra={"session": session.name}
+            )
         delivery.attempts = retry + 1
         if sub.named:
             self.store.retried(message, sub, delivery.attempts, due)
@@ -723,8 +744,12 @@ class Broker:
             if session.armed_at != due or session.dropped:
                 continue  # superseded by an earlier entry, or the session is gone
             session.armed_at = _RUNNING  # work queued during the run is picked up below
-            self._run_session(session, now)
-            session.armed_at = None
+            try:
+                self._run_session(session, now)
+            except Exception:  # a bug: the other sessions' work, and this one's next run, go on
+                log.exception("timer work of session %r failed", session.name, extra={"session": session.name})
+            finally:
+                session.armed_at = None
             if not session.dropped:
                 self._arm(session)
 

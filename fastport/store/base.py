@@ -26,6 +26,13 @@ if TYPE_CHECKING:
     from ..core.session import SessionRecord
 
 
+# What a write of publishes completes with: the (session, message id) of those among
+# them whose values the store cannot hold (each such publish fails alone); the others
+# are stored. Almost always empty.
+Rejected = frozenset[tuple[str, str]]
+NOTHING_REJECTED: Rejected = frozenset()
+
+
 class StoreError(Exception):
     """The store cannot be used: unreadable, locked by another process, of a schema
     version this fastport does not know, or already closed."""
@@ -98,8 +105,9 @@ class Store(Protocol):
     async def delete_session(self, name: str) -> None:
         """Delete a session and everything stored for it."""
 
-    def add_message(self, message: Message, subscribers: Sequence[Subscriber]) -> Awaitable[None] | None:
-        """Record a published message and who it is for; the publish is confirmed when this completes."""
+    def add_message(self, message: Message, subscribers: Sequence[Subscriber]) -> Awaitable[Rejected] | None:
+        """Record a published message and who it is for; the publish is confirmed when
+        this completes, unless its (session, id) is among those it completes with."""
 
     def flush(self) -> bool:
         """Write what was handed over now, if that can be done without waiting on a

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING
 
-from .base import StoredState
+from .base import Rejected, StoredState
 
 if TYPE_CHECKING:
     from ..core.connection import Subscriber
@@ -30,7 +30,7 @@ class MemoryStore:
     async def delete_session(self, name: str) -> None:
         return None
 
-    def add_message(self, message: Message, subscribers: Sequence[Subscriber]) -> Awaitable[None] | None:
+    def add_message(self, message: Message, subscribers: Sequence[Subscriber]) -> Awaitable[Rejected] | None:
         return None
 
     def flush(self) -> bool:

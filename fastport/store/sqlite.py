@@ -7,7 +7,11 @@ writes nobody awaits (settles, re-sends, forgets) wait a moment for a publish to
 its transaction (``UNCONFIRMED_DELAY_S``). A transaction that fails fails the
 publishes in it (the core answers ``storage_error``) and the broker carries on; the
 fire-and-forget writes in it (settles, retries, subscriptions, deletions) are tried
-again with the next transaction.
+again with the next transaction. A transaction that fails on the values of a row (an
+integer SQLite cannot hold, a string it cannot encode) is not a fault of the database:
+the messages whose rows fail are found, each tried alone, and the transaction is
+written without them, so that one client's bad value fails its own publish only,
+never those of other sessions that shared its transaction.
 
 A message that only connection-bound subscribers (no client id) were given cannot be
 delivered after a restart, so only its id is written: the ids of a transaction go into
@@ -50,7 +54,7 @@ import orjson
 
 from ..core.broker import DEFAULT_DEDUP_WINDOW_MS
 from ..core.session import Limits, SessionRecord
-from .base import RememberedId, StoredDelivery, StoredMessage, StoredState, StoredSubscription, StoreError
+from .base import NOTHING_REJECTED, Rejected, RememberedId, StoredDelivery, StoredMessage, StoredState, StoredSubscription, StoreError
 
 if TYPE_CHECKING:
     from ..core.connection import Subscriber
@@ -282,6 +286,17 @@ _HOT = (
 _MESSAGE, _DELIVERY, _RETRIED, _SETTLED, _FORGOTTEN, _FORGOTTEN_DELIVERIES, _REMEMBERED = range(len(_HOT))
 # Rows of these statements confirm a publish: a failed transaction is not retried for them.
 _CONFIRMED = (_MESSAGE, _DELIVERY, _REMEMBERED)
+# Where the (session, message id) of a publish stands in a row of each of them.
+_PUBLISH_KEY = {_MESSAGE: 0, _DELIVERY: 0, _REMEMBERED: 1}
+# What a row's values raise when SQLite cannot hold them (at binding, or a constraint).
+_ROW_ERRORS = (
+    OverflowError,
+    ValueError,
+    TypeError,
+    sqlite3.IntegrityError,
+    sqlite3.InterfaceError,
+    sqlite3.ProgrammingError,
+)
 # Ids whose window has ended are deleted at most this often (in the broker's clock):
 # the deletes cost the writer a statement each, and a row kept a little longer is
 # harmless (the core ignores ids past their time when it loads them).
@@ -315,7 +330,7 @@ class _Batch:
     def __init__(self, steps: list[_Rows | _Call]) -> None:
         self.steps = steps
         self.rows: _Rows | None = None  # the open group, until the next call
-        self.future: asyncio.Future[None] | None = None
+        self.future: asyncio.Future[Rejected] | None = None
         self.newest = 0  # latest created_ms of a message here: ids forgotten before it are pruned
 
 
@@ -572,7 +587,7 @@ class SqliteStore:
         batch.rows = None
         return batch
 
-    def _confirmed(self, batch: _Batch) -> asyncio.Future[None]:
+    def _confirmed(self, batch: _Batch) -> asyncio.Future[Rejected]:
         if batch.future is None:
             assert self._loop is not None
             batch.future = self._loop.create_future()
@@ -615,25 +630,27 @@ class SqliteStore:
         if inline:
             self._busy_timeout(0)
             try:
-                self._write(batch.steps, prune, False)
+                rejected = self._write(batch.steps, prune, False)
             except sqlite3.OperationalError as exc:
                 if exc.sqlite_errorname != "SQLITE_BUSY":
-                    self._written(batch, exc)
+                    self._written(batch, exc, None)
                     return
                 # Another process holds the database's write lock (a sqlite3 shell, say):
                 # the transaction waits for it on the writer thread, not here.
             except Exception as exc:
-                self._written(batch, exc)
+                self._written(batch, exc, None)
                 return
             else:
-                self._written(batch, None)
+                self._written(batch, None, rejected)
                 return
         self._busy_timeout(BUSY_TIMEOUT_MS)
         checkpoint = self._checkpoint_due()
         if checkpoint:
             self._checkpointed_at = loop.time()
         writing = self._writing = loop.run_in_executor(executor, self._write, batch.steps, prune, checkpoint)
-        writing.add_done_callback(lambda done: self._written(batch, done.exception()))
+        writing.add_done_callback(
+            lambda done: self._written(batch, done.exception(), None if done.exception() else done.result())
+        )
 
     def _busy_timeout(self, ms: int) -> None:
         """How long a transaction waits for another process's lock: not at all on the
@@ -642,12 +659,29 @@ class SqliteStore:
             self._db.execute(f"PRAGMA busy_timeout = {ms}")
             self._busy_ms = ms
 
-    def _write(self, steps: list[_Rows | _Call], prune: int, checkpoint: bool) -> None:
+    def _write(self, steps: list[_Rows | _Call], prune: int, checkpoint: bool) -> Rejected:
         """One transaction (on the loop or the writer thread, see the module's docstring);
-        ids forgotten by ``prune`` (ms) are deleted; ``checkpoint`` after the commit."""
+        ids forgotten by ``prune`` (ms) are deleted; ``checkpoint`` after the commit.
+        Returns the publishes left out because their rows cannot be written."""
         db = self._db
         if db is None:
             raise StoreError("the store is closed")
+        rejected = NOTHING_REJECTED
+        try:
+            self._transaction(db, steps, prune)
+        except _ROW_ERRORS:
+            rejected = self._reject(db, steps)
+            if not rejected:
+                raise  # not a publish's row: the transaction fails as a whole
+            self._transaction(db, steps, prune)
+        if checkpoint:
+            try:
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:  # the transaction is committed all the same
+                log.warning("database %s: checkpoint failed: %s", self.path, exc)
+        return rejected
+
+    def _transaction(self, db: sqlite3.Connection, steps: list[_Rows | _Call], prune: int) -> None:
         try:
             db.execute("BEGIN")
             for step in steps:
@@ -668,18 +702,53 @@ class SqliteStore:
                 except sqlite3.Error:
                     pass
             raise
-        if checkpoint:
-            try:
-                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error as exc:  # the transaction is committed all the same
-                log.warning("database %s: checkpoint failed: %s", self.path, exc)
 
-    def _written(self, batch: _Batch, exc: BaseException | None) -> None:
+    def _reject(self, db: sqlite3.Connection, steps: list[_Rows | _Call]) -> Rejected:
+        """Find the publishes whose rows cannot be written, each row tried alone in a
+        transaction that is then rolled back, and take all their rows out of ``steps``."""
+        rejected: set[tuple[str, str]] = set()
+        db.execute("BEGIN")
+        try:
+            for step in steps:
+                if isinstance(step, _Call):
+                    continue
+                for index in (_MESSAGE, _REMEMBERED):
+                    statement, values, key = _HOT[index], step[index], _PUBLISH_KEY[index]
+                    for at in range(0, len(values), statement.width):
+                        row = values[at : at + statement.width]
+                        try:
+                            statement.run(db, row, self._max_params)
+                        except _ROW_ERRORS as exc:
+                            session, message_id = row[key], row[key + 1]
+                            rejected.add((session, message_id))
+                            log.error(
+                                "message %r of session %r cannot be stored: %s",
+                                message_id,
+                                session,
+                                exc,
+                                extra={"session": session},
+                            )
+        finally:
+            db.execute("ROLLBACK")
+        for step in steps:
+            if isinstance(step, _Call):
+                continue
+            for index, key in _PUBLISH_KEY.items():
+                values, width = step[index], _HOT[index].width
+                step[index] = [
+                    value
+                    for at in range(0, len(values), width)
+                    if (values[at + key], values[at + key + 1]) not in rejected
+                    for value in values[at : at + width]
+                ]
+        return frozenset(rejected)
+
+    def _written(self, batch: _Batch, exc: BaseException | None, rejected: Rejected | None) -> None:
         self._writing = None
         fut = batch.future
         if exc is None:
             if fut is not None and not fut.done():
-                fut.set_result(None)
+                fut.set_result(rejected or NOTHING_REJECTED)
         else:
             if fut is not None and not fut.done():
                 fut.set_exception(exc)

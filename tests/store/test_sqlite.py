@@ -15,7 +15,7 @@ import pytest
 
 from fastport.core import Broker, ErrorCode, ManualClock
 from fastport.store import sqlite as sqlite_store
-from fastport.store.base import RememberedId, StoreError
+from fastport.store.base import Rejected, RememberedId, StoreError
 from fastport.store.sqlite import SqliteStore
 
 from ..unit.conftest import Client, make_session
@@ -51,11 +51,11 @@ def count_writes(monkeypatch: pytest.MonkeyPatch, where: list[tuple[bool, bool]]
     writes: list[int] = []
     write = SqliteStore._write
 
-    def counting(self: SqliteStore, steps: list[object], prune: int, checkpoint: bool) -> None:
+    def counting(self: SqliteStore, steps: list[object], prune: int, checkpoint: bool) -> Rejected:
         writes.append(len(steps))
         if where is not None:
             where.append((threading.current_thread() is threading.main_thread(), checkpoint))
-        write(self, steps, prune, checkpoint)  # type: ignore[arg-type]
+        return write(self, steps, prune, checkpoint)  # type: ignore[arg-type]
 
     monkeypatch.setattr(SqliteStore, "_write", counting)
     return writes
@@ -103,7 +103,7 @@ async def test_publish_is_confirmed_only_after_commit(tmp_path: Path, monkeypatc
 
     def held(self: SqliteStore, steps: list[object], prune: int, checkpoint: bool) -> None:
         release.wait(5)
-        write(self, steps, prune, checkpoint)  # type: ignore[arg-type]
+        return write(self, steps, prune, checkpoint)  # type: ignore[arg-type]
 
     monkeypatch.setattr(SqliteStore, "_write", held)
     broker = Broker(SqliteStore(tmp_path / "fastport.db", fsync="full"), ManualClock())  # on the writer thread
@@ -220,6 +220,57 @@ async def test_full_disk_fails_publishes_and_the_broker_carries_on(broker: Broke
     await broker.start()
     back = await Client(broker).init(client_id="dev1")
     assert back.peer.ids() == ["big0"]  # the ACK made during the fault was written with the next transaction
+
+
+@pytest.mark.parametrize("bad", ["id\ud800", "int"], ids=["not-utf8", "int-overflow"])
+async def test_a_row_that_cannot_be_stored_fails_its_own_publish_only(
+    broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    """Two sessions' publishes in one transaction, one with a value SQLite cannot hold
+    (past the core's checks: the store's own defence)."""
+    if bad == "int":  # a value the core would refuse, as a door bug could let one through
+        bad = "big"
+        add = SqliteStore.add_message
+
+        def overflowing(self: SqliteStore, message, subscribers):  # type: ignore[no-untyped-def]
+            if message.id == "big":
+                message.timestamp_ms = 2**63
+            return add(self, message, subscribers)
+
+        monkeypatch.setattr(SqliteStore, "add_message", overflowing)
+    writes = count_writes(monkeypatch)
+    await make_session(broker, "other")
+    kept = await Client(broker).init(client_id="dev1")  # rows in messages and deliveries
+    kept.subscribe("t", persistent=True)
+    bound = await Client(broker).init("other")  # its rows: remembered ids
+    bound.subscribe("t")
+    named_other = await Client(broker).init("other", client_id="dev2")
+    named_other.subscribe("u", persistent=True)
+    pub, other_pub = await Client(broker).init(), await Client(broker).init("other")
+    await asyncio.sleep(0.05)
+    writes.clear()
+    broker.publish(pub.conn, "t", b"x", message_id="mine1")
+    broker.publish(other_pub.conn, "t", b"x", message_id="theirs1")
+    broker.publish(other_pub.conn, "u", b"x", message_id=bad)
+    broker.publish(other_pub.conn, "t", b"x", message_id="theirs2")
+    broker.publish(pub.conn, "t", b"x", message_id="mine2")
+    mine = [await pub.peer.result() for _ in range(2)]
+    theirs = [await other_pub.peer.result() for _ in range(3)]
+    assert writes[0] == 1  # they did share one transaction
+    assert [(o.message_id, o.error) for o in mine] == [("mine1", None), ("mine2", None)]
+    assert [(o.message_id, o.error and o.error.code) for o in theirs] == [
+        ("theirs1", None),
+        (bad, ErrorCode.STORAGE_ERROR),
+        ("theirs2", None),
+    ]
+    assert kept.peer.ids() == ["mine1", "mine2"] and bound.peer.ids() == ["theirs1", "theirs2"]
+    assert named_other.peer.ids() == [] and bad not in broker.sessions["other"].messages
+    await broker.stop()
+    broker.__init__(SqliteStore(tmp_path / "fastport.db"), broker.clock)  # type: ignore[misc]
+    await broker.start()
+    assert (await Client(broker).init(client_id="dev1")).peer.ids() == ["mine1", "mine2"]
+    assert (await Client(broker).init("other", client_id="dev2")).peer.ids() == []
+    assert {"theirs1", "theirs2"} <= set(broker.sessions["other"].recent._results)
 
 
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -149,3 +149,22 @@ async def test_publisher_skipped_and_fan_out_counts_both_doors(grpc_sub, joined)
     assert (await publisher.recv())["remaining"] == 1
     await stream.write(pb.ClientFrame(ack=[pb.Ack(message_id="m")]))
     assert (await publisher.recv())["remaining"] == 0
+
+
+@pytest.mark.parametrize("timestamp", [2**63, 2**64 - 1])
+async def test_a_timestamp_beyond_int64_is_refused_and_re_sends_go_on(grpc_sub, joined, clock, timestamp: int) -> None:
+    """A value the gRPC door cannot encode (int64 timestamp_ms) is refused at publish:
+    before, it raised while a gRPC subscriber's frame was built, and the session's
+    re-sends stopped for good."""
+    stream = await grpc_sub("t")
+    publisher = await joined()
+    await publisher.send({"type": "publish", "topic": "t", "data": "x", "timestamp": timestamp, "messageId": "bad"})
+    refused = await publisher.recv()
+    assert (refused["success"], refused["code"]) == (False, "invalid_field")
+    await publisher.send({"type": "publish", "topic": "t", "data": "x", "timestamp": 2**63 - 1, "messageId": "m1"})
+    assert (await publisher.recv())["deliveredTo"] == 1
+    first = (await read(stream, lambda f: f.messages)).messages[0]
+    assert (first.message_id, first.timestamp_ms, first.retry) == ("m1", 2**63 - 1, 0)
+    clock.advance(5000)  # the default retry interval
+    again = (await read(stream, lambda f: f.messages)).messages[0]
+    assert (again.message_id, again.retry) == ("m1", 1)
