@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,38 @@ from pathlib import Path
 ADMIN_TOKEN = "test-admin-token"
 ADMIN_USER = "admin"
 ADMIN_PASS = "secret:with:colons"
+
+
+def require_tool(tool: str, why: str) -> str:
+    """The path of ``tool``. Node.js, npm and what they install are part of the
+    development and CI machines: a missing one fails the test, it never skips it."""
+    import pytest
+
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} is not installed: {why}")
+    return path
+
+
+def npm_ci(directory: Path) -> None:
+    """``npm ci`` in ``directory`` when its ``node_modules`` is missing or older than its
+    lock file (``.ci/run`` normally did it first)."""
+    import pytest
+
+    marker = directory / "node_modules" / ".package-lock.json"
+    lock = directory / "package-lock.json"
+    if marker.exists() and marker.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    npm = require_tool("npm", f"{directory} needs its locked npm packages")
+    done = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"npm ci failed in {directory}:\n{done.stdout}\n{done.stderr}")
 
 def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 and localhost, and its key, as PEM files."""

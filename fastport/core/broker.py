@@ -27,14 +27,14 @@ import itertools
 import logging
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from .clock import Clock, SystemClock
 from .connection import Connection, Peer, PublishOutcome, Subscriber
 from .credentials import hash_password, hash_secret, new_secret_key
-from .delivery import Delivery, Message
+from .delivery import NO_ATTRIBUTES, Delivery, Message
 from .errors import BrokerError, ErrorCode
 from .session import Session, SessionInfo, SessionRecord, SessionSpec
 from .topics import validate_pattern, validate_topic
@@ -77,6 +77,17 @@ def _check_name(value: object, what: str) -> str:
     if len(value) > MAX_NAME_LENGTH or not value.isprintable():
         raise BrokerError(ErrorCode.INVALID_FIELD, f"{what} must be at most {MAX_NAME_LENGTH} printable characters")
     return value
+
+
+def _attributes_size(attributes: Mapping[str, str]) -> int:
+    """Bytes of ``attributes`` (UTF-8 keys and values), once they are checked: keys are
+    non-empty strings, values strings."""
+    size = 0
+    for key, value in attributes.items():
+        if not isinstance(key, str) or not key or not isinstance(value, str):
+            raise BrokerError(ErrorCode.INVALID_FIELD, "attributes must map non-empty string keys to strings")
+        size += len(key.encode()) + len(value.encode())
+    return size
 
 
 def _check_range(value: int, what: str, upper: int) -> int:
@@ -159,6 +170,7 @@ class Broker:
                 publisher=None,
                 created_ms=stored.created_ms,
                 expires_ms=stored.expires_ms,
+                attributes=stored.attributes or NO_ATTRIBUTES,
             )
             message.committed = True
             for stored_delivery in stored.deliveries:
@@ -476,9 +488,11 @@ class Broker:
         message_id: str = "",
         json: bool = False,
         ref: object = None,
+        attributes: Mapping[str, str] = NO_ATTRIBUTES,
     ) -> None:
         """Publish; the outcome arrives at ``conn.peer.publish_result`` (maybe later,
-        when the store has committed it)."""
+        when the store has committed it). ``attributes`` (string keys and values) count
+        towards the payload limit: they travel and are stored with every message."""
         peer = conn.peer
         session = conn.session
         try:
@@ -496,7 +510,10 @@ class Broker:
             if type(timestamp_ms) is not int or not INT64_MIN <= timestamp_ms <= INT64_MAX:
                 raise BrokerError(ErrorCode.INVALID_FIELD, "timestamp must be an integer within int64")
             limit = session.limits.max_payload_bytes or self.config.max_payload_bytes
-            if len(payload) > limit:
+            size = len(payload)
+            if attributes:
+                size += _attributes_size(attributes)
+            if size > limit:
                 raise BrokerError(ErrorCode.PAYLOAD_TOO_LARGE, f"Payload larger than {limit} bytes")
             existing = session.messages.get(message_id)
             if existing is not None:
@@ -530,6 +547,7 @@ class Broker:
             publisher=conn,
             created_ms=now,
             expires_ms=now + expiry if expiry else 0,
+            attributes=attributes,
         )
         session.messages[message_id] = message
         targets: Sequence[Subscriber] = session.index.match(topic)
@@ -655,21 +673,48 @@ class Broker:
         if sub.named:
             self.store.retried(message, sub, delivery.attempts, due)
 
-    def ack(self, conn: Connection, message_id: str) -> None:
-        """Settle this connection's delivery of ``message_id``. Unknown ids are ignored
-        (an ACK may arrive after the delivery was given up, or twice)."""
+    def _pending(self, conn: Connection, message_id: str) -> Delivery | None:
+        """This connection's unsettled delivery of ``message_id``, if any."""
         sub = conn.subscriber
-        if sub is None:
-            return
-        delivery = sub.pending.pop(message_id, None) if isinstance(message_id, str) else None
+        if sub is None or not isinstance(message_id, str):
+            return None
+        return sub.pending.get(message_id)
+
+    def ack(self, conn: Connection, message_id: str) -> bool:
+        """Settle this connection's delivery of ``message_id``. False for an id it has no
+        unsettled delivery of (an ACK may arrive after the delivery was given up, or
+        twice): nothing happens then, and a door tells the client only if it asked."""
+        delivery = self._pending(conn, message_id)
         if delivery is None:
-            return
+            return False
+        del delivery.subscriber.pending[message_id]
         message = self._settle(delivery)
         publisher = message.publisher
         if publisher is not None and not publisher.closed:
             publisher.peer.ack_received(message, message.remaining)
         if message.remaining == 0:
             self._forget(message)
+        return True
+
+    def nack(self, conn: Connection, message_id: str) -> bool:
+        """The subscriber cannot handle ``message_id`` now: make its delivery due at
+        once, so the timers re-send it on their next run instead of a retry interval
+        later. It stays a re-send like any other (retry counter, retry limit). False,
+        like :meth:`ack`, for an id this connection has no unsettled delivery of.
+
+        Due now is the earliest any delivery of the session can be due, so moving the
+        delivery to the front keeps the retry queue in due order."""
+        delivery = self._pending(conn, message_id)
+        if delivery is None:
+            return False
+        session = delivery.subscriber.session
+        now = self.clock.now_ms()
+        delivery.due_ms = now
+        queue = session.retry_queue
+        queue[delivery] = now
+        queue.move_to_end(delivery, last=False)
+        self._wake_at(session, now)
+        return True
 
     def _settle(self, delivery: Delivery) -> Message:
         """Settle an unsettled delivery; returns its message.

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .connection import Connection, Subscriber
     from .session import Session
+
+
+# What a message without attributes carries: one shared, read-only empty mapping, so
+# the common case allocates nothing.
+NO_ATTRIBUTES: Mapping[str, str] = MappingProxyType({})
 
 
 class Message:
@@ -19,6 +26,7 @@ class Message:
         "hash",
         "timestamp_ms",
         "json",
+        "attributes",
         "session",
         "publisher",
         "created_ms",
@@ -43,6 +51,7 @@ class Message:
         publisher: Connection | None,
         created_ms: int,
         expires_ms: int,
+        attributes: Mapping[str, str] = NO_ATTRIBUTES,
     ) -> None:
         self.id = id
         self.topic = topic
@@ -50,6 +59,8 @@ class Message:
         self.hash = hash
         self.timestamp_ms = timestamp_ms
         self.json = json
+        # Application headers, relayed as published (doors that cannot carry them drop them).
+        self.attributes = attributes
         self.session = session
         self.publisher = publisher
         self.created_ms = created_ms

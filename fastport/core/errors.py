@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     INVALID_TOPIC = "invalid_topic"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     LIMIT_EXCEEDED = "limit_exceeded"
+    UNKNOWN_MESSAGE = "unknown_message"
     STORAGE_ERROR = "storage_error"
     UNAUTHENTICATED = "unauthenticated"
     PERMISSION_DENIED = "permission_denied"

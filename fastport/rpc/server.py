@@ -7,7 +7,7 @@ import logging
 import grpc
 from fastport_proto.v1 import admin_pb2, admin_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from ..auth import AdminAuth
 from ..core import Broker
@@ -20,6 +20,10 @@ log = logging.getLogger("fastport.rpc")
 ADMIN_SERVICE = admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name
 # Room for a frame's framing around one maximum-size payload.
 FRAME_OVERHEAD = 1 << 20
+# grpcio-reflection (1.85) implements only v1alpha; current tools (grpcurl, Postman,
+# grpcui) ask for v1 first. The v1 protocol is v1alpha's under a new package name, with
+# the same messages field for field, so the v1alpha servicer answers it byte for byte.
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 
 
 class GrpcDoor:
@@ -58,8 +62,17 @@ class GrpcDoor:
             BROKER_SERVICE,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
+            REFLECTION_V1,
         )
-        reflection.enable_server_reflection(names, server)
+        servicer = reflection.aio.ReflectionServicer(names)
+        handler = grpc.stream_stream_rpc_method_handler(
+            servicer.ServerReflectionInfo,
+            request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+            response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+        )
+        server.add_generic_rpc_handlers(
+            [grpc.method_handlers_generic_handler(name, {"ServerReflectionInfo": handler}) for name in (reflection.SERVICE_NAME, REFLECTION_V1)]
+        )
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         if self._credentials is not None:
             self.port = server.add_secure_port(address, self._credentials)

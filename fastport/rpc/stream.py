@@ -30,6 +30,7 @@ from fastport_proto.v1 import broker_pb2 as pb
 from google.protobuf.message import DecodeError
 
 from ..core import Broker, BrokerError, Connection, ErrorCode, Message, PublishOutcome
+from ..core.delivery import NO_ATTRIBUTES
 from .errors import abort
 
 log = logging.getLogger("fastport.rpc")
@@ -119,6 +120,8 @@ def message_item(message: Message, retry: int) -> bytes:
         msg.retry = retry
     if message.json:
         msg.json = True
+    if message.attributes:
+        msg.attributes.update(message.attributes)
     body = msg.SerializeToString()
     item = _MESSAGES_KEY + _varint(len(body)) + body
     if not retry and message.wire is None:  # the WebSocket door may cache its frame there
@@ -145,8 +148,9 @@ class _Frame:
         return b"".join([self.pb.SerializeToString(), *self.messages])
 
 
-def _error(err: BrokerError) -> pb.Error:
-    return pb.Error(code=err.code.value, message=err.message)
+def _error(err: BrokerError, request_id: int) -> pb.Error:
+    """``err`` for the wire, echoing the id of the request that failed."""
+    return pb.Error(request_id=request_id, code=err.code.value, message=err.message)
 
 
 class StreamPeer:
@@ -182,15 +186,16 @@ class StreamPeer:
         if self.closed:
             return
         self.answered += 1
+        request_id = outcome.ref if isinstance(outcome.ref, int) else 0
         result = self._frame(_ITEM_OVERHEAD).results.add(
-            request_id=outcome.ref if isinstance(outcome.ref, int) else 0,
+            request_id=request_id,
             message_id=outcome.message_id,
             delivered_to=outcome.delivered_to,
         )
         if outcome.duplicate:
             result.duplicate = True
         if outcome.error is not None:
-            result.error.CopyFrom(_error(outcome.error))
+            result.error.CopyFrom(_error(outcome.error, request_id))
 
     def ack_received(self, message: Message, remaining: int) -> None:
         if not self.closed:
@@ -277,7 +282,19 @@ def _publish(broker: Broker, conn: Connection, p: pb.Publish) -> None:
         message_id=p.message_id,
         json=p.json,
         ref=p.request_id,
+        # A protobuf map is copied only when there is something in it (the common case
+        # has no attributes and costs one len()).
+        attributes=dict(p.attributes) if p.attributes else NO_ATTRIBUTES,
     )
+
+
+def _ack_result(peer: StreamPeer, item: pb.Ack | pb.Nack, known: bool) -> None:
+    """The answer to an ACK or NACK that asked for one: an error for an id with no
+    unsettled delivery to this stream (settled already, given up, never delivered here)."""
+    result = peer.item().ack_results.add(request_id=item.request_id, message_id=item.message_id)
+    if not known:
+        err = BrokerError(ErrorCode.UNKNOWN_MESSAGE, f"No unsettled delivery of {item.message_id!r} on this stream")
+        result.error.CopyFrom(_error(err, item.request_id))
 
 
 class BrokerService:
@@ -342,7 +359,7 @@ class BrokerService:
             try:
                 await broker.init(conn, init.session, init.password, init.client_id or None)
             except BrokerError as err:
-                error = _error(err)
+                error = _error(err, init.request_id)
             result = peer.init_item().init_result
             result.request_id = init.request_id
             result.session = init.session
@@ -353,13 +370,15 @@ class BrokerService:
                 broker.subscribe(conn, sub.topic, sub.persistent)
                 peer.item().subscribe_results.add(request_id=sub.request_id, topic=sub.topic)
             except BrokerError as err:
-                peer.item().subscribe_results.add(request_id=sub.request_id, topic=sub.topic, error=_error(err))
+                error = _error(err, sub.request_id)
+                peer.item().subscribe_results.add(request_id=sub.request_id, topic=sub.topic, error=error)
         for unsub in frame.unsubscribe:
             try:
                 broker.unsubscribe(conn, unsub.topic)
                 peer.item().unsubscribe_results.add(request_id=unsub.request_id, topic=unsub.topic)
             except BrokerError as err:
-                peer.item().unsubscribe_results.add(request_id=unsub.request_id, topic=unsub.topic, error=_error(err))
+                error = _error(err, unsub.request_id)
+                peer.item().unsubscribe_results.add(request_id=unsub.request_id, topic=unsub.topic, error=error)
         publishes = frame.publish
         start, n = 0, len(publishes)
         while start < n:
@@ -375,9 +394,11 @@ class BrokerService:
                     quiet = False
                 else:
                     await asyncio.sleep(0)  # let the writers send this slice's results
-        ack = broker.ack
-        for a in frame.ack:
-            ack(conn, a.message_id)
+        for items, settle in ((frame.ack, broker.ack), (frame.nack, broker.nack)):
+            for item in items:
+                known = settle(conn, item.message_id)
+                if item.request_id:
+                    _ack_result(peer, item, known)
 
     async def publish(self, request: pb.PublishRequest, context: grpc.aio.ServicerContext) -> pb.PublishResult:
         peer = _OneShotPeer()

@@ -69,6 +69,7 @@ class StoredMessage:
     expires_ms: int
     delivered_to: int
     deliveries: list[StoredDelivery] = field(default_factory=list)
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,6 +150,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX remembered_ids_forget ON remembered_ids (forget_at_ms)",
     ),
+    (
+        # A message's attributes (gRPC headers) as a JSON object; NULL when it has none.
+        "ALTER TABLE messages ADD COLUMN attributes BLOB",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -249,8 +253,8 @@ class _Remember(_Statement):
 _HOT = (
     _Statement(
         "INSERT OR REPLACE INTO messages (session, id, topic, payload, hash, timestamp_ms, json,"
-        " created_ms, expires_ms, delivered_to) VALUES ",
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " created_ms, expires_ms, delivered_to, attributes) VALUES ",
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
     _Statement(
         "INSERT OR REPLACE INTO deliveries (session, message_id, subscriber, attempts, due_ms) VALUES ",
@@ -531,7 +535,7 @@ class SqliteStore:
             remembered += (RememberedId(session, i, forget_at_ms, n) for i, n in zip(values[0::2], values[1::2]))
         for row in db.execute(
             "SELECT session, id, topic, payload, hash, timestamp_ms, json, created_ms, expires_ms, delivered_to,"
-            " forget_at_ms FROM messages ORDER BY seq"
+            " forget_at_ms, attributes FROM messages ORDER BY seq"
         ):
             if row[10]:
                 remembered.append(RememberedId(row[0], row[1], row[10], row[9]))
@@ -549,6 +553,7 @@ class SqliteStore:
                     expires_ms=row[8],
                     delivered_to=row[9],
                     deliveries=deliveries.get((row[0], row[1]), []),
+                    attributes=orjson.loads(row[11]) if row[11] else {},
                 )
             )
         return state
@@ -813,6 +818,7 @@ class SqliteStore:
             message.created_ms,
             message.expires_ms,
             len(subscribers),
+            orjson.dumps(dict(message.attributes)) if message.attributes and named else None,
         )
         for sub in named:
             rows[_DELIVERY] += (session, message.id, sub)

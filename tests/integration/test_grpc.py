@@ -10,7 +10,7 @@ import pytest
 from fastport_proto.v1 import admin_pb2, admin_pb2_grpc, broker_pb2_grpc
 from fastport_proto.v1 import broker_pb2 as pb
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2
 
 from fastport.app import App
 from fastport.core import ManualClock
@@ -259,6 +259,83 @@ async def test_errors_have_stable_codes(admin, streams) -> None:
     assert big.error.code == "payload_too_large"
 
 
+async def test_errors_echo_the_request_id(admin, streams) -> None:
+    await create_session(admin, "s")
+    s = streams()
+    assert (await s.init("s", "wrong")).error.request_id > 0
+    await s.init("s")
+    (bad,) = await s.subscribe("a/#/b")
+    assert bad.error.request_id == bad.request_id > 0
+    await s.send(unsubscribe=[pb.Unsubscribe(request_id=77, topic="a/#/b")])
+    (unsub,) = (await s.until(lambda f: len(f.unsubscribe_results) > 0)).unsubscribe_results
+    assert (unsub.request_id, unsub.error.request_id, unsub.error.code) == (77, 77, "invalid_topic")
+    refused = await s.publish("a/+")
+    assert refused.error.request_id == refused.request_id > 0
+
+
+async def test_ack_and_nack_answer_when_asked(app: App, admin, streams, clock: ManualClock) -> None:
+    await create_session(admin, "s", retry_interval_ms=60_000)
+    pub, sub = streams(), streams()
+    await pub.init("s")
+    await sub.init("s")
+    await sub.subscribe("t")
+    await pub.publish("t", b"one", message_id="m1")
+    (first,) = await sub.messages(1)
+    start = clock.now_ms()
+    # A NACK makes the delivery due now: re-sent long before its 60 s retry interval,
+    # counted as a re-send.
+    await sub.send(nack=[pb.Nack(message_id="m1", topic="t", request_id=5)])
+    (nacked,) = (await sub.until(lambda f: len(f.ack_results) > 0)).ack_results
+    assert (nacked.request_id, nacked.message_id, nacked.HasField("error")) == (5, "m1", False)
+    (again,) = await sub.messages(1)
+    assert (first.retry, again.message_id, again.retry, again.payload) == (0, "m1", 1, b"one")
+    assert clock.now_ms() == start  # the manual clock did not move
+    # ACKs in one frame: an answer for each that asked, a coded error for an id this
+    # stream has no unsettled delivery of, nothing for the one that did not ask.
+    await sub.send(
+        ack=[
+            pb.Ack(message_id="m1", topic="t", request_id=6),
+            pb.Ack(message_id="m1", topic="t", request_id=7),
+            pb.Ack(message_id="m1", topic="t"),
+            pb.Ack(message_id="nope", topic="t", request_id=8),
+        ],
+        nack=[pb.Nack(message_id="m1", topic="t", request_id=9)],
+    )
+    results: list[pb.AckResult] = []
+    while len(results) < 4:
+        results += (await sub.until(lambda f: len(f.ack_results) > 0)).ack_results
+    assert [(r.request_id, r.error.code, r.error.request_id) for r in results] == [
+        (6, "", 0),
+        (7, "unknown_message", 7),
+        (8, "unknown_message", 8),
+        (9, "unknown_message", 9),
+    ]
+    assert (await pub.acks_received(1))[0].remaining == 0
+    assert app.broker.get_session("s").pending_messages == 0
+
+
+async def test_attributes_travel_with_the_message(app: App, admin, streams, clock: ManualClock) -> None:
+    await create_session(admin, "s", retry_interval_ms=1000)
+    pub, sub = streams(), streams()
+    await pub.init("s")
+    await sub.init("s")
+    await sub.subscribe("t")
+    attributes = {"content-type": "application/json", "trace": "é👋", "empty": ""}
+    assert not (await pub.publish("t", b"{}", attributes=attributes)).HasField("error")
+    (first,) = await sub.messages(1)
+    assert dict(first.attributes) == attributes
+    clock.advance(1000)  # a re-send is encoded anew: the attributes are still there
+    (again,) = await sub.messages(1)
+    assert (again.retry, dict(again.attributes)) == (1, attributes)
+    plain = await pub.publish("t", b"x")
+    (bare,) = await sub.messages(1)
+    assert bare.message_id == plain.message_id and not bare.attributes
+    assert (await pub.publish("t", b"x", attributes={"": "v"})).error.code == "invalid_field"
+    # Keys and values count towards the payload limit.
+    too_big = await pub.publish("t", b"x" * (10 * 1024 * 1024 - 3), attributes={"ab": "cd"})
+    assert too_big.error.code == "payload_too_large"
+
+
 async def test_undecodable_frame_gets_invalid_frame(app: App) -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc_port}") as channel:
         raw = channel.stream_stream("/fastport.v1.Broker/Connect")
@@ -344,14 +421,26 @@ async def test_health_and_reflection(channel) -> None:
     for service in ("", "fastport.v1.Broker", "fastport.v1.Admin"):
         reply = await health.Check(health_pb2.HealthCheckRequest(service=service))
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
-    reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
-
-    async def ask() -> reflection_pb2.ServerReflectionResponse:
-        call = reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
-        return await call.read()
-
-    names = {s.name for s in (await ask()).list_services_response.service}
-    assert {"fastport.v1.Admin", "fastport.v1.Broker", "grpc.health.v1.Health"} <= names
+    # grpcurl and other tools ask v1 first, older ones v1alpha: both are served, with
+    # the same messages (v1 is v1alpha renamed), so v1alpha's classes speak both.
+    for version in ("v1alpha", "v1"):
+        call = channel.stream_stream(
+            f"/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo",
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+        )(
+            iter(
+                [
+                    reflection_pb2.ServerReflectionRequest(list_services=""),
+                    reflection_pb2.ServerReflectionRequest(file_containing_symbol="fastport.v1.Broker"),
+                ]
+            )
+        )
+        names = {s.name for s in (await call.read()).list_services_response.service}
+        assert {"fastport.v1.Admin", "fastport.v1.Broker", "grpc.health.v1.Health"} <= names
+        assert f"grpc.reflection.{version}.ServerReflection" in names
+        files = (await call.read()).file_descriptor_response.file_descriptor_proto
+        assert any(b"fastport.v1" in f and b"ClientFrame" in f for f in files)
 
 
 async def test_shutdown_tells_connected_streams(tmp_path) -> None:

@@ -17,6 +17,8 @@ import pytest
 from fastport_proto.v1 import admin_pb2, admin_pb2_grpc, broker_pb2_grpc
 from fastport_proto.v1 import broker_pb2 as pb
 
+from fastport.store.sqlite import SCHEMA_VERSION
+
 from ..conftest import ADMIN_METADATA, create_session
 from ..support import ServerProcess
 from .conftest import read_only
@@ -237,7 +239,7 @@ def test_newer_schema_stops_the_server(server_process: ServerProcess) -> None:
     with pytest.raises(RuntimeError) as exited:
         server_process.start()
     assert "fastport: storage_error: " in str(exited.value)
-    assert "schema version 99, newer than this fastport's (2)" in str(exited.value)
+    assert f"schema version 99, newer than this fastport's ({SCHEMA_VERSION})" in str(exited.value)
     assert server_process.proc is not None and server_process.proc.wait(10) == 1
 
 

@@ -105,6 +105,20 @@ async def test_offline_messages_come_back_in_order_without_using_retries(node: N
     assert again.peer.ids() == ["new"]  # the persistent subscription came back too
 
 
+async def test_attributes_come_back_with_their_message(node: Node) -> None:
+    sub = await node.persistent_subscriber("t")
+    sub.disconnect()
+    pub = await node.client()
+    await pub.publish("t", message_id="with", attributes={"k": "v", "trace": "é"})
+    await pub.publish("t", message_id="without")
+    await node.restart()
+    back = await node.client(client_id="dev1")
+    assert [(m.message_id, m.attributes) for m in back.peer.messages] == [
+        ("with", {"k": "v", "trace": "é"}),
+        ("without", {}),
+    ]
+
+
 async def test_retry_counts_continue(node: Node) -> None:
     sub = await node.persistent_subscriber(retry_interval_ms=1000, max_retry_limit=10)
     await (await node.client()).publish("t", message_id="m1")

@@ -278,7 +278,7 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA user_version = 99")
     store = SqliteStore(path)
-    with pytest.raises(StoreError, match=r"schema version 99, newer than this fastport's \(2\)"):
+    with pytest.raises(StoreError, match=rf"schema version 99, newer than this fastport's \({sqlite_store.SCHEMA_VERSION}\)"):
         await store.open()
     await store.close()
 
@@ -318,7 +318,7 @@ async def test_a_version_1_database_keeps_its_remembered_ids(tmp_path: Path) -> 
     await store.close()
     assert state.messages == [] and state.remembered == [RememberedId("s", "old", 5000, 3)]
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("PRAGMA user_version").fetchone() == (sqlite_store.SCHEMA_VERSION,)
         assert db.execute("SELECT count(*) FROM remembered_ids").fetchone() == (0,)
 
 

@@ -30,6 +30,7 @@ class Received:
     message_id: str
     payload: bytes
     retry: int
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -47,7 +48,7 @@ class RecordingPeer:
     def deliver(self, message: Message, retry: int) -> bool:
         if self.full:
             return False
-        self.messages.append(Received(message.topic, message.id, message.payload, retry))
+        self.messages.append(Received(message.topic, message.id, message.payload, retry, dict(message.attributes)))
         return True
 
     def publish_result(self, outcome: PublishOutcome) -> None:
@@ -114,8 +115,11 @@ class Client:
         self.broker.publish(self.conn, topic, payload, **kw)  # type: ignore[arg-type]
         return await self.peer.result()
 
-    def ack(self, message_id: str) -> None:
-        self.broker.ack(self.conn, message_id)
+    def ack(self, message_id: str) -> bool:
+        return self.broker.ack(self.conn, message_id)
+
+    def nack(self, message_id: str) -> bool:
+        return self.broker.nack(self.conn, message_id)
 
     def ack_all(self) -> None:
         for m in self.peer.messages:

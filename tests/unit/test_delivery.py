@@ -40,9 +40,9 @@ async def test_ack_settles_only_that_subscriber_and_tells_publisher(broker: Brok
     b.subscribe("t")
     pub = await client()
     await pub.publish("t", message_id="m1")
-    a.ack("m1")
+    assert a.ack("m1")
     assert pub.peer.acks == [("m1", 1)]
-    a.ack("m1")  # a second ACK is ignored
+    assert not a.ack("m1")  # a second ACK is ignored (and said to be unknown)
     assert pub.peer.acks == [("m1", 1)]
     clock.advance(1000)
     broker.run_timers()
@@ -51,6 +51,64 @@ async def test_ack_settles_only_that_subscriber_and_tells_publisher(broker: Brok
     b.ack("m1")
     assert pub.peer.acks == [("m1", 1), ("m1", 0)]
     assert "m1" not in broker.sessions["s"].messages
+
+
+async def test_nack_makes_the_delivery_due_now(broker: Broker, client, clock: ManualClock) -> None:
+    await make_session(broker, retry_interval_ms=1000, max_retry_limit=2)
+    a, b = await client(), await client()
+    a.subscribe("t")
+    b.subscribe("t")
+    pub = await client()
+    await pub.publish("t", message_id="m1")
+    await pub.publish("t", message_id="m2")
+    clock.advance(400)
+    assert b.nack("m2")
+    assert [m.retry for m in b.peer.messages] == [0, 0]  # not sent from inside nack()
+    broker.run_timers()  # the timers' next run, with no time passing
+    assert [(m.message_id, m.retry) for m in b.peer.messages] == [("m1", 0), ("m2", 0), ("m2", 1)]
+    assert len(a.peer.messages) == 2  # only that subscriber's delivery, only that message
+    # The re-send counts: its next one is an interval after the NACK, behind m1's.
+    clock.advance(600)
+    broker.run_timers()
+    assert [(m.message_id, m.retry) for m in b.peer.messages][3:] == [("m1", 1)]
+    clock.advance(400)
+    broker.run_timers()
+    assert [(m.message_id, m.retry) for m in b.peer.messages][4:] == [("m2", 2)]
+    # The retry limit applies to NACKed deliveries as to any other.
+    assert b.nack("m2")
+    broker.run_timers()
+    assert pub.peer.failures == [("m2", "retry_limit", 1)]
+    assert not b.nack("m2") and not b.nack("nope") and not b.ack("m2")
+    assert a.ack("m2") and b.ack("m1") and a.ack("m1")
+    assert broker.sessions["s"].messages == {}
+
+
+async def test_nack_of_a_message_the_timer_run_sends_anyway(broker: Broker, client, clock: ManualClock) -> None:
+    """A NACK for a delivery that is due in the same run is sent once, not twice."""
+    await make_session(broker, retry_interval_ms=1000)
+    sub = await client()
+    sub.subscribe("t")
+    await (await client()).publish("t", message_id="m1")
+    clock.advance(1000)
+    assert sub.nack("m1")
+    broker.run_timers()
+    assert [m.retry for m in sub.peer.messages] == [0, 1]
+
+
+async def test_attributes_are_delivered_and_count_towards_the_limit(broker: Broker, client, clock: ManualClock) -> None:
+    await make_session(broker, retry_interval_ms=1000)
+    sub = await client()
+    sub.subscribe("t")
+    pub = await client()
+    attributes = {"k": "v", "trace": "é"}
+    assert (await pub.publish("t", attributes=attributes)).error is None
+    clock.advance(1000)
+    broker.run_timers()
+    assert [m.attributes for m in sub.peer.messages] == [attributes, attributes]
+    assert (await pub.publish("t", b"x" * 1020, attributes={"ab": "cd"})).error is None  # 1024 bytes
+    assert (await pub.publish("t", b"x" * 1021, attributes={"ab": "cd"})).error.code is ErrorCode.PAYLOAD_TOO_LARGE
+    for bad in ({"": "v"}, {"k": 1}, {2: "v"}):
+        assert (await pub.publish("t", attributes=bad)).error.code is ErrorCode.INVALID_FIELD
 
 
 async def test_retries_exactly_up_to_limit_then_gives_up(broker: Broker, client, clock: ManualClock) -> None:

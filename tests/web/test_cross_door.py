@@ -83,13 +83,14 @@ async def test_grpc_publisher_to_websocket_subscriber(grpc_sub, joined) -> None:
             publish=[
                 pb.Publish(
                     request_id=9, topic="sensors/t1", payload="héllo 👋".encode(), hash="h", timestamp_ms=7,
-                    message_id="g1",
+                    message_id="g1", attributes={"trace": "abc"},
                 )
             ]
         )
     )
     result = (await read(stream, lambda f: f.publish_results)).publish_results[0]
     assert (result.request_id, result.message_id, result.delivered_to) == (9, "g1", 1)
+    # The legacy protocol has no place for attributes: the frame is exactly as without.
     assert await subscriber.recv_text() == compact(
         {"type": "message", "topic": "sensors/t1", "data": "héllo 👋", "hash": "h", "timestamp": 7, "messageId": "g1"}
     )

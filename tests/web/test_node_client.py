@@ -10,42 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from fastport.app import App
 
-from ..support import ADMIN_PASS, ADMIN_USER
+from ..support import ADMIN_PASS, ADMIN_USER, npm_ci, require_tool
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 
 
-def _require(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.fail(f"{tool} is not installed: the Node.js client test needs Node.js 18+ and npm")
-    return path
-
-
 @pytest.fixture(scope="module")
 def node() -> str:
-    node = _require("node")
-    marker = NODE_DIR / "node_modules" / ".package-lock.json"
-    lock = NODE_DIR / "package-lock.json"
-    if not marker.exists() or marker.stat().st_mtime < lock.stat().st_mtime:
-        npm = _require("npm")
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=NODE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if done.returncode != 0:
-            pytest.fail(f"npm ci failed in {NODE_DIR}:\n{done.stdout}\n{done.stderr}")
+    node = require_tool("node", "the Node.js client test needs Node.js 18+")
+    npm_ci(NODE_DIR)
     return node
 
 

@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class AdminStub:
-    """Missing associated documentation comment in .proto file."""
+    """Session administration. Its name and its messages' names predate the buf naming
+    rules and stay as they are: they are in deployed clients' method paths and code.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -67,7 +69,9 @@ class AdminStub:
 
 
 class AdminServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Session administration. Its name and its messages' names predate the buf naming
+    rules and stay as they are: they are in deployed clients' method paths and code.
+    """
 
     def CreateSession(self, request, context):
         """Creates a session. The secret key is returned here and never again.
@@ -91,19 +95,22 @@ class AdminServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ResumeSession(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Resumes a suspended session.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetSession(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Describes one session.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListSessions(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Describes every session.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -150,7 +157,9 @@ def add_AdminServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Admin:
-    """Missing associated documentation comment in .proto file."""
+    """Session administration. Its name and its messages' names predate the buf naming
+    rules and stay as they are: they are in deployed clients' method paths and code.
+    """
 
     @staticmethod
     def CreateSession(request,

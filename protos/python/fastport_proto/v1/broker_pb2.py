@@ -24,48 +24,60 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x66\x61stport_proto/v1/broker.proto\x12\x0b\x66\x61stport.v1\"\xce\x01\n\x0b\x43lientFrame\x12\x1f\n\x04init\x18\x01 \x01(\x0b\x32\x11.fastport.v1.Init\x12)\n\tsubscribe\x18\x02 \x03(\x0b\x32\x16.fastport.v1.Subscribe\x12-\n\x0bunsubscribe\x18\x03 \x03(\x0b\x32\x18.fastport.v1.Unsubscribe\x12%\n\x07publish\x18\x04 \x03(\x0b\x32\x14.fastport.v1.Publish\x12\x1d\n\x03\x61\x63k\x18\x05 \x03(\x0b\x32\x10.fastport.v1.Ack\"P\n\x04Init\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x0f\n\x07session\x18\x02 \x01(\t\x12\x10\n\x08password\x18\x03 \x01(\t\x12\x11\n\tclient_id\x18\x04 \x01(\t\"B\n\tSubscribe\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x12\n\npersistent\x18\x03 \x01(\x08\"0\n\x0bUnsubscribe\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\r\n\x05topic\x18\x02 \x01(\t\"\x83\x01\n\x07Publish\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\x12\x0c\n\x04hash\x18\x04 \x01(\t\x12\x14\n\x0ctimestamp_ms\x18\x05 \x01(\x03\x12\x12\n\nmessage_id\x18\x06 \x01(\t\x12\x0c\n\x04json\x18\x07 \x01(\x08\"(\n\x03\x41\x63k\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\"Z\n\x0ePublishRequest\x12\x0f\n\x07session\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12%\n\x07publish\x18\x03 \x01(\x0b\x32\x14.fastport.v1.Publish\"\xc2\x03\n\x0bServerFrame\x12,\n\x0binit_result\x18\x01 \x01(\x0b\x32\x17.fastport.v1.InitResult\x12\x37\n\x11subscribe_results\x18\x02 \x03(\x0b\x32\x1c.fastport.v1.SubscribeResult\x12;\n\x13unsubscribe_results\x18\x03 \x03(\x0b\x32\x1e.fastport.v1.UnsubscribeResult\x12\x33\n\x0fpublish_results\x18\x04 \x03(\x0b\x32\x1a.fastport.v1.PublishResult\x12&\n\x08messages\x18\x05 \x03(\x0b\x32\x14.fastport.v1.Message\x12/\n\racks_received\x18\x06 \x03(\x0b\x32\x18.fastport.v1.AckReceived\x12\x36\n\x11\x64\x65livery_failures\x18\x07 \x03(\x0b\x32\x1b.fastport.v1.DeliveryFailed\x12\"\n\x06\x65rrors\x18\x08 \x03(\x0b\x32\x12.fastport.v1.Error\x12%\n\x07\x63losing\x18\t \x01(\x0b\x32\x14.fastport.v1.Closing\":\n\x05\x45rror\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"T\n\nInitResult\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x0f\n\x07session\x18\x02 \x01(\t\x12!\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.fastport.v1.Error\"W\n\x0fSubscribeResult\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\r\n\x05topic\x18\x02 \x01(\t\x12!\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.fastport.v1.Error\"Y\n\x11UnsubscribeResult\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\r\n\x05topic\x18\x02 \x01(\t\x12!\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.fastport.v1.Error\"\x83\x01\n\rPublishResult\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64\x65livered_to\x18\x03 \x01(\r\x12\x11\n\tduplicate\x18\x04 \x01(\x08\x12!\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x12.fastport.v1.Error\"~\n\x07Message\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\x12\x0c\n\x04hash\x18\x04 \x01(\t\x12\x14\n\x0ctimestamp_ms\x18\x05 \x01(\x03\x12\r\n\x05retry\x18\x06 \x01(\r\x12\x0c\n\x04json\x18\x07 \x01(\x08\"C\n\x0b\x41\x63kReceived\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x11\n\tremaining\x18\x03 \x01(\r\"V\n\x0e\x44\x65liveryFailed\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x11\n\tremaining\x18\x04 \x01(\r\"(\n\x07\x43losing\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t2\x8f\x01\n\x06\x42roker\x12\x41\n\x07\x43onnect\x12\x18.fastport.v1.ClientFrame\x1a\x18.fastport.v1.ServerFrame(\x01\x30\x01\x12\x42\n\x07Publish\x12\x1b.fastport.v1.PublishRequest\x1a\x1a.fastport.v1.PublishResultB\x18Z\x16\x66\x61stport/v1;fastportv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x66\x61stport_proto/v1/broker.proto\x12\x0b\x66\x61stport.v1\"\xef\x01\n\x0b\x43lientFrame\x12\x1f\n\x04init\x18\x01 \x01(\x0b\x32\x11.fastport.v1.Init\x12)\n\tsubscribe\x18\x02 \x03(\x0b\x32\x16.fastport.v1.Subscribe\x12-\n\x0bunsubscribe\x18\x03 \x03(\x0b\x32\x18.fastport.v1.Unsubscribe\x12%\n\x07publish\x18\x04 \x03(\x0b\x32\x14.fastport.v1.Publish\x12\x1d\n\x03\x61\x63k\x18\x05 \x03(\x0b\x32\x10.fastport.v1.Ack\x12\x1f\n\x04nack\x18\x06 \x03(\x0b\x32\x11.fastport.v1.Nack\"P\n\x04Init\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x0f\n\x07session\x18\x02 \x01(\t\x12\x10\n\x08password\x18\x03 \x01(\t\x12\x11\n\tclient_id\x18\x04 \x01(\t\"B\n\tSubscribe\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x12\n\npersistent\x18\x03 \x01(\x08\"0\n\x0bUnsubscribe\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\r\n\x05topic\x18\x02 \x01(\t\"\xf0\x01\n\x07Publish\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\x12\x0c\n\x04hash\x18\x04 \x01(\t\x12\x14\n\x0ctimestamp_ms\x18\x05 \x01(\x03\x12\x12\n\nmessage_id\x18\x06 \x01(\t\x12\x0c\n\x04json\x18\x07 \x01(\x08\x12\x38\n\nattributes\x18\x08 \x03(\x0b\x32$.fastport.v1.Publish.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"<\n\x03\x41\x63k\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\x04\"=\n\x04Nack\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\x04\"Z\n\x0ePublishRequest\x12\x0f\n\x07session\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12%\n\x07publish\x18\x03 \x01(\x0b\x32\x14.fastport.v1.Publish\"\xef\x03\n\x0bServerFrame\x12,\n\x0binit_result\x18\x01 \x01(\x0b\x32\x17.fastport.v1.InitResult\x12\x37\n\x11subscribe_results\x18\x02 \x03(\x0b\x32\x1c.fastport.v1.SubscribeResult\x12;\n\x13unsubscribe_results\x18\x03 \x03(\x0b\x32\x1e.fastport.v1.UnsubscribeResult\x12\x33\n\x0fpublish_results\x18\x04 \x03(\x0b\x32\x1a.fastport.v1.PublishResult\x12&\n\x08messages\x18\x05 \x03(\x0b\x32\x14.fastport.v1.Message\x12/\n\racks_received\x18\x06 \x03(\x0b\x32\x18.fastport.v1.AckReceived\x12\x36\n\x11\x64\x65livery_failures\x18\x07 \x03(\x0b\x32\x1b.fastport.v1.DeliveryFailed\x12\"\n\x06\x65rrors\x18\x08 \x03(\x0b\x32\x12.fastport.v1.Error\x12%\n\x07\x63losing\x18\t \x01(\x0b\x32\x14.fastport.v1.Closing\x12+\n\x0b\x61\x63k_results\x18\n \x03(\x0b\x32\x16.fastport.v1.AckResult\":\n\x05\x45rror\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"T\n\nInitResult\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x0f\n\x07session\x18\x02 \x01(\t\x12!\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.fastport.v1.Error\"W\n\x0fSubscribeResult\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\r\n\x05topic\x18\x02 \x01(\t\x12!\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.fastport.v1.Error\"Y\n\x11UnsubscribeResult\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\r\n\x05topic\x18\x02 \x01(\t\x12!\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.fastport.v1.Error\"\x83\x01\n\rPublishResult\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64\x65livered_to\x18\x03 \x01(\r\x12\x11\n\tduplicate\x18\x04 \x01(\x08\x12!\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x12.fastport.v1.Error\"V\n\tAckResult\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12!\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.fastport.v1.Error\"\xeb\x01\n\x07Message\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\x12\x0c\n\x04hash\x18\x04 \x01(\t\x12\x14\n\x0ctimestamp_ms\x18\x05 \x01(\x03\x12\r\n\x05retry\x18\x06 \x01(\r\x12\x0c\n\x04json\x18\x07 \x01(\x08\x12\x38\n\nattributes\x18\x08 \x03(\x0b\x32$.fastport.v1.Message.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"C\n\x0b\x41\x63kReceived\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x11\n\tremaining\x18\x03 \x01(\r\"V\n\x0e\x44\x65liveryFailed\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x11\n\tremaining\x18\x04 \x01(\r\"(\n\x07\x43losing\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t2\x8f\x01\n\x06\x42roker\x12\x41\n\x07\x43onnect\x12\x18.fastport.v1.ClientFrame\x1a\x18.fastport.v1.ServerFrame(\x01\x30\x01\x12\x42\n\x07Publish\x12\x1b.fastport.v1.PublishRequest\x1a\x1a.fastport.v1.PublishResultB<Z:github.com/fastport/fastport/gen/go/fastport/v1;fastportv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fastport_proto.v1.broker_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'Z\026fastport/v1;fastportv1'
+  _globals['DESCRIPTOR']._serialized_options = b'Z:github.com/fastport/fastport/gen/go/fastport/v1;fastportv1'
+  _globals['_PUBLISH_ATTRIBUTESENTRY']._loaded_options = None
+  _globals['_PUBLISH_ATTRIBUTESENTRY']._serialized_options = b'8\001'
+  _globals['_MESSAGE_ATTRIBUTESENTRY']._loaded_options = None
+  _globals['_MESSAGE_ATTRIBUTESENTRY']._serialized_options = b'8\001'
   _globals['_CLIENTFRAME']._serialized_start=48
-  _globals['_CLIENTFRAME']._serialized_end=254
-  _globals['_INIT']._serialized_start=256
-  _globals['_INIT']._serialized_end=336
-  _globals['_SUBSCRIBE']._serialized_start=338
-  _globals['_SUBSCRIBE']._serialized_end=404
-  _globals['_UNSUBSCRIBE']._serialized_start=406
-  _globals['_UNSUBSCRIBE']._serialized_end=454
-  _globals['_PUBLISH']._serialized_start=457
-  _globals['_PUBLISH']._serialized_end=588
-  _globals['_ACK']._serialized_start=590
-  _globals['_ACK']._serialized_end=630
-  _globals['_PUBLISHREQUEST']._serialized_start=632
-  _globals['_PUBLISHREQUEST']._serialized_end=722
-  _globals['_SERVERFRAME']._serialized_start=725
-  _globals['_SERVERFRAME']._serialized_end=1175
-  _globals['_ERROR']._serialized_start=1177
-  _globals['_ERROR']._serialized_end=1235
-  _globals['_INITRESULT']._serialized_start=1237
-  _globals['_INITRESULT']._serialized_end=1321
-  _globals['_SUBSCRIBERESULT']._serialized_start=1323
-  _globals['_SUBSCRIBERESULT']._serialized_end=1410
-  _globals['_UNSUBSCRIBERESULT']._serialized_start=1412
-  _globals['_UNSUBSCRIBERESULT']._serialized_end=1501
-  _globals['_PUBLISHRESULT']._serialized_start=1504
-  _globals['_PUBLISHRESULT']._serialized_end=1635
-  _globals['_MESSAGE']._serialized_start=1637
-  _globals['_MESSAGE']._serialized_end=1763
-  _globals['_ACKRECEIVED']._serialized_start=1765
-  _globals['_ACKRECEIVED']._serialized_end=1832
-  _globals['_DELIVERYFAILED']._serialized_start=1834
-  _globals['_DELIVERYFAILED']._serialized_end=1920
-  _globals['_CLOSING']._serialized_start=1922
-  _globals['_CLOSING']._serialized_end=1962
-  _globals['_BROKER']._serialized_start=1965
-  _globals['_BROKER']._serialized_end=2108
+  _globals['_CLIENTFRAME']._serialized_end=287
+  _globals['_INIT']._serialized_start=289
+  _globals['_INIT']._serialized_end=369
+  _globals['_SUBSCRIBE']._serialized_start=371
+  _globals['_SUBSCRIBE']._serialized_end=437
+  _globals['_UNSUBSCRIBE']._serialized_start=439
+  _globals['_UNSUBSCRIBE']._serialized_end=487
+  _globals['_PUBLISH']._serialized_start=490
+  _globals['_PUBLISH']._serialized_end=730
+  _globals['_PUBLISH_ATTRIBUTESENTRY']._serialized_start=681
+  _globals['_PUBLISH_ATTRIBUTESENTRY']._serialized_end=730
+  _globals['_ACK']._serialized_start=732
+  _globals['_ACK']._serialized_end=792
+  _globals['_NACK']._serialized_start=794
+  _globals['_NACK']._serialized_end=855
+  _globals['_PUBLISHREQUEST']._serialized_start=857
+  _globals['_PUBLISHREQUEST']._serialized_end=947
+  _globals['_SERVERFRAME']._serialized_start=950
+  _globals['_SERVERFRAME']._serialized_end=1445
+  _globals['_ERROR']._serialized_start=1447
+  _globals['_ERROR']._serialized_end=1505
+  _globals['_INITRESULT']._serialized_start=1507
+  _globals['_INITRESULT']._serialized_end=1591
+  _globals['_SUBSCRIBERESULT']._serialized_start=1593
+  _globals['_SUBSCRIBERESULT']._serialized_end=1680
+  _globals['_UNSUBSCRIBERESULT']._serialized_start=1682
+  _globals['_UNSUBSCRIBERESULT']._serialized_end=1771
+  _globals['_PUBLISHRESULT']._serialized_start=1774
+  _globals['_PUBLISHRESULT']._serialized_end=1905
+  _globals['_ACKRESULT']._serialized_start=1907
+  _globals['_ACKRESULT']._serialized_end=1993
+  _globals['_MESSAGE']._serialized_start=1996
+  _globals['_MESSAGE']._serialized_end=2231
+  _globals['_MESSAGE_ATTRIBUTESENTRY']._serialized_start=681
+  _globals['_MESSAGE_ATTRIBUTESENTRY']._serialized_end=730
+  _globals['_ACKRECEIVED']._serialized_start=2233
+  _globals['_ACKRECEIVED']._serialized_end=2300
+  _globals['_DELIVERYFAILED']._serialized_start=2302
+  _globals['_DELIVERYFAILED']._serialized_end=2388
+  _globals['_CLOSING']._serialized_start=2390
+  _globals['_CLOSING']._serialized_end=2430
+  _globals['_BROKER']._serialized_start=2433
+  _globals['_BROKER']._serialized_end=2576
 # @@protoc_insertion_point(module_scope)

@@ -7,18 +7,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ClientFrame(_message.Message):
-    __slots__ = ("init", "subscribe", "unsubscribe", "publish", "ack")
+    __slots__ = ("init", "subscribe", "unsubscribe", "publish", "ack", "nack")
     INIT_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIBE_FIELD_NUMBER: _ClassVar[int]
     UNSUBSCRIBE_FIELD_NUMBER: _ClassVar[int]
     PUBLISH_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
+    NACK_FIELD_NUMBER: _ClassVar[int]
     init: Init
     subscribe: _containers.RepeatedCompositeFieldContainer[Subscribe]
     unsubscribe: _containers.RepeatedCompositeFieldContainer[Unsubscribe]
     publish: _containers.RepeatedCompositeFieldContainer[Publish]
     ack: _containers.RepeatedCompositeFieldContainer[Ack]
-    def __init__(self, init: _Optional[_Union[Init, _Mapping]] = ..., subscribe: _Optional[_Iterable[_Union[Subscribe, _Mapping]]] = ..., unsubscribe: _Optional[_Iterable[_Union[Unsubscribe, _Mapping]]] = ..., publish: _Optional[_Iterable[_Union[Publish, _Mapping]]] = ..., ack: _Optional[_Iterable[_Union[Ack, _Mapping]]] = ...) -> None: ...
+    nack: _containers.RepeatedCompositeFieldContainer[Nack]
+    def __init__(self, init: _Optional[_Union[Init, _Mapping]] = ..., subscribe: _Optional[_Iterable[_Union[Subscribe, _Mapping]]] = ..., unsubscribe: _Optional[_Iterable[_Union[Unsubscribe, _Mapping]]] = ..., publish: _Optional[_Iterable[_Union[Publish, _Mapping]]] = ..., ack: _Optional[_Iterable[_Union[Ack, _Mapping]]] = ..., nack: _Optional[_Iterable[_Union[Nack, _Mapping]]] = ...) -> None: ...
 
 class Init(_message.Message):
     __slots__ = ("request_id", "session", "password", "client_id")
@@ -51,7 +53,14 @@ class Unsubscribe(_message.Message):
     def __init__(self, request_id: _Optional[int] = ..., topic: _Optional[str] = ...) -> None: ...
 
 class Publish(_message.Message):
-    __slots__ = ("request_id", "topic", "payload", "hash", "timestamp_ms", "message_id", "json")
+    __slots__ = ("request_id", "topic", "payload", "hash", "timestamp_ms", "message_id", "json", "attributes")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TOPIC_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +68,7 @@ class Publish(_message.Message):
     TIMESTAMP_MS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     JSON_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     topic: str
     payload: bytes
@@ -66,15 +76,28 @@ class Publish(_message.Message):
     timestamp_ms: int
     message_id: str
     json: bool
-    def __init__(self, request_id: _Optional[int] = ..., topic: _Optional[str] = ..., payload: _Optional[bytes] = ..., hash: _Optional[str] = ..., timestamp_ms: _Optional[int] = ..., message_id: _Optional[str] = ..., json: _Optional[bool] = ...) -> None: ...
+    attributes: _containers.ScalarMap[str, str]
+    def __init__(self, request_id: _Optional[int] = ..., topic: _Optional[str] = ..., payload: _Optional[bytes] = ..., hash: _Optional[str] = ..., timestamp_ms: _Optional[int] = ..., message_id: _Optional[str] = ..., json: _Optional[bool] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Ack(_message.Message):
-    __slots__ = ("message_id", "topic")
+    __slots__ = ("message_id", "topic", "request_id")
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     TOPIC_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     message_id: str
     topic: str
-    def __init__(self, message_id: _Optional[str] = ..., topic: _Optional[str] = ...) -> None: ...
+    request_id: int
+    def __init__(self, message_id: _Optional[str] = ..., topic: _Optional[str] = ..., request_id: _Optional[int] = ...) -> None: ...
+
+class Nack(_message.Message):
+    __slots__ = ("message_id", "topic", "request_id")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    topic: str
+    request_id: int
+    def __init__(self, message_id: _Optional[str] = ..., topic: _Optional[str] = ..., request_id: _Optional[int] = ...) -> None: ...
 
 class PublishRequest(_message.Message):
     __slots__ = ("session", "password", "publish")
@@ -87,7 +110,7 @@ class PublishRequest(_message.Message):
     def __init__(self, session: _Optional[str] = ..., password: _Optional[str] = ..., publish: _Optional[_Union[Publish, _Mapping]] = ...) -> None: ...
 
 class ServerFrame(_message.Message):
-    __slots__ = ("init_result", "subscribe_results", "unsubscribe_results", "publish_results", "messages", "acks_received", "delivery_failures", "errors", "closing")
+    __slots__ = ("init_result", "subscribe_results", "unsubscribe_results", "publish_results", "messages", "acks_received", "delivery_failures", "errors", "closing", "ack_results")
     INIT_RESULT_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIBE_RESULTS_FIELD_NUMBER: _ClassVar[int]
     UNSUBSCRIBE_RESULTS_FIELD_NUMBER: _ClassVar[int]
@@ -97,6 +120,7 @@ class ServerFrame(_message.Message):
     DELIVERY_FAILURES_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     CLOSING_FIELD_NUMBER: _ClassVar[int]
+    ACK_RESULTS_FIELD_NUMBER: _ClassVar[int]
     init_result: InitResult
     subscribe_results: _containers.RepeatedCompositeFieldContainer[SubscribeResult]
     unsubscribe_results: _containers.RepeatedCompositeFieldContainer[UnsubscribeResult]
@@ -106,7 +130,8 @@ class ServerFrame(_message.Message):
     delivery_failures: _containers.RepeatedCompositeFieldContainer[DeliveryFailed]
     errors: _containers.RepeatedCompositeFieldContainer[Error]
     closing: Closing
-    def __init__(self, init_result: _Optional[_Union[InitResult, _Mapping]] = ..., subscribe_results: _Optional[_Iterable[_Union[SubscribeResult, _Mapping]]] = ..., unsubscribe_results: _Optional[_Iterable[_Union[UnsubscribeResult, _Mapping]]] = ..., publish_results: _Optional[_Iterable[_Union[PublishResult, _Mapping]]] = ..., messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., acks_received: _Optional[_Iterable[_Union[AckReceived, _Mapping]]] = ..., delivery_failures: _Optional[_Iterable[_Union[DeliveryFailed, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[Error, _Mapping]]] = ..., closing: _Optional[_Union[Closing, _Mapping]] = ...) -> None: ...
+    ack_results: _containers.RepeatedCompositeFieldContainer[AckResult]
+    def __init__(self, init_result: _Optional[_Union[InitResult, _Mapping]] = ..., subscribe_results: _Optional[_Iterable[_Union[SubscribeResult, _Mapping]]] = ..., unsubscribe_results: _Optional[_Iterable[_Union[UnsubscribeResult, _Mapping]]] = ..., publish_results: _Optional[_Iterable[_Union[PublishResult, _Mapping]]] = ..., messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., acks_received: _Optional[_Iterable[_Union[AckReceived, _Mapping]]] = ..., delivery_failures: _Optional[_Iterable[_Union[DeliveryFailed, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[Error, _Mapping]]] = ..., closing: _Optional[_Union[Closing, _Mapping]] = ..., ack_results: _Optional[_Iterable[_Union[AckResult, _Mapping]]] = ...) -> None: ...
 
 class Error(_message.Message):
     __slots__ = ("request_id", "code", "message")
@@ -162,8 +187,25 @@ class PublishResult(_message.Message):
     error: Error
     def __init__(self, request_id: _Optional[int] = ..., message_id: _Optional[str] = ..., delivered_to: _Optional[int] = ..., duplicate: _Optional[bool] = ..., error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
 
+class AckResult(_message.Message):
+    __slots__ = ("request_id", "message_id", "error")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    message_id: str
+    error: Error
+    def __init__(self, request_id: _Optional[int] = ..., message_id: _Optional[str] = ..., error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
+
 class Message(_message.Message):
-    __slots__ = ("topic", "message_id", "payload", "hash", "timestamp_ms", "retry", "json")
+    __slots__ = ("topic", "message_id", "payload", "hash", "timestamp_ms", "retry", "json", "attributes")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     TOPIC_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
@@ -171,6 +213,7 @@ class Message(_message.Message):
     TIMESTAMP_MS_FIELD_NUMBER: _ClassVar[int]
     RETRY_FIELD_NUMBER: _ClassVar[int]
     JSON_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     topic: str
     message_id: str
     payload: bytes
@@ -178,7 +221,8 @@ class Message(_message.Message):
     timestamp_ms: int
     retry: int
     json: bool
-    def __init__(self, topic: _Optional[str] = ..., message_id: _Optional[str] = ..., payload: _Optional[bytes] = ..., hash: _Optional[str] = ..., timestamp_ms: _Optional[int] = ..., retry: _Optional[int] = ..., json: _Optional[bool] = ...) -> None: ...
+    attributes: _containers.ScalarMap[str, str]
+    def __init__(self, topic: _Optional[str] = ..., message_id: _Optional[str] = ..., payload: _Optional[bytes] = ..., hash: _Optional[str] = ..., timestamp_ms: _Optional[int] = ..., retry: _Optional[int] = ..., json: _Optional[bool] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class AckReceived(_message.Message):
     __slots__ = ("message_id", "topic", "remaining")

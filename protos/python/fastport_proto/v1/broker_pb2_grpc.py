@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class BrokerStub:
-    """Missing associated documentation comment in .proto file."""
+    """The pub/sub service. Its name (and its messages' names) predate the buf naming
+    rules and stay as they are: they are in every deployed client's method paths.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -47,10 +49,14 @@ class BrokerStub:
 
 
 class BrokerServicer:
-    """Missing associated documentation comment in .proto file."""
+    """The pub/sub service. Its name (and its messages' names) predate the buf naming
+    rules and stay as they are: they are in every deployed client's method paths.
+    """
 
     def Connect(self, request_iterator, context):
-        """Missing associated documentation comment in .proto file."""
+        """The client's stream of batched requests and the server's stream of batched
+        replies, deliveries and notifications.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -85,7 +91,9 @@ def add_BrokerServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Broker:
-    """Missing associated documentation comment in .proto file."""
+    """The pub/sub service. Its name (and its messages' names) predate the buf naming
+    rules and stay as they are: they are in every deployed client's method paths.
+    """
 
     @staticmethod
     def Connect(request_iterator,
