@@ -32,7 +32,6 @@ from ..core.session import SessionSpec
 # Codes for errors that only the HTTP door can produce (the rest are ErrorCode values).
 UNKNOWN_TYPE: Final = "unknown_type"
 NOT_FOUND: Final = "not_found"
-METHOD_NOT_ALLOWED: Final = "method_not_allowed"
 INVALID_BODY: Final = "invalid_body"
 BODY_TOO_LARGE: Final = "body_too_large"
 RATE_LIMITED: Final = "rate_limited"
@@ -473,8 +472,9 @@ def parse_credentials(body: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def parse_suspend(body: dict[str, Any]) -> bool:
-    """``suspend`` of /api/suspendSession; true when missing (the route's name says so)."""
-    value = body.get("suspend", True)
+    """``suspend`` of /api/suspendSession; false when missing, as the old server took it
+    (its clients that meant to suspend always sent ``true``)."""
+    value = body.get("suspend", False)
     if type(value) is not bool:
         raise RestError(400, "Invalid field: suspend", ErrorCode.INVALID_FIELD)
     return value

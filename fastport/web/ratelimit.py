@@ -1,7 +1,8 @@
 """Fixed-window request limiting per client address, as the old server's
 express-rate-limit did: ``limit`` requests per ``window_s`` on ``/api/*``, then 429,
-with the ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset`` headers
-(IETF draft "RateLimit header fields", reset in seconds) on every counted response.
+with the ``RateLimit-Policy`` (``100;w=900``), ``RateLimit-Limit``,
+``RateLimit-Remaining`` and ``RateLimit-Reset`` headers (IETF draft "RateLimit header
+fields", draft 6 as express-rate-limit sends it; seconds) on every counted response.
 
 No timers: expired windows are swept while counting, at most once per window.
 """
@@ -22,9 +23,11 @@ class Decision:
     limit: int
     remaining: int
     reset_s: int  # seconds until the window ends
+    window_s: int
 
     def headers(self) -> dict[str, str]:
         headers = {
+            "RateLimit-Policy": f"{self.limit};w={self.window_s}",
             "RateLimit-Limit": str(self.limit),
             "RateLimit-Remaining": str(self.remaining),
             "RateLimit-Reset": str(self.reset_s),
@@ -53,7 +56,7 @@ class RateLimiter:
         entry[1] += 1
         count = int(entry[1])
         reset = max(0, math.ceil(round(entry[0] - now, 3)))
-        return Decision(count <= self.limit, self.limit, max(0, self.limit - count), reset)
+        return Decision(count <= self.limit, self.limit, max(0, self.limit - count), reset, round(self.window_s))
 
     def _sweep(self, now: float) -> None:
         self._windows = {k: v for k, v in self._windows.items() if v[0] > now}

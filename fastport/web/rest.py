@@ -8,6 +8,9 @@ answers JSON. Who may do what:
   ``--open-admin``.
 - dropSession, suspendSession, resumeSession: the admin, or, with no Authorization
   header at all, whoever sends the session's password and secret key in the body.
+  Credentials in the body are checked whenever they are given, also for the admin: a
+  wrong one is 400 "Invalid credentials" (the old server did so, and its clients'
+  tests rely on it), so a typo in a drop never deletes a session.
 - GET /api/sessions: the admin only.
 
 A wrong Authorization header is refused even where none would do: a client that
@@ -54,8 +57,6 @@ def http_error(exc: web.HTTPException) -> RestError:
     """The JSON error for an HTTP error aiohttp raised (no route, wrong method, ...)."""
     if exc.status == 404:
         return RestError(404, "Not found", codec.NOT_FOUND)
-    if exc.status == 405:
-        return RestError(405, "Method not allowed", codec.METHOD_NOT_ALLOWED)
     if exc.status == 413:
         return RestError(413, "Request body too large", codec.BODY_TOO_LARGE)
     if exc.status == 400:
@@ -96,13 +97,13 @@ class RestApi:
     async def _session_of(self, request: web.Request) -> tuple[str, dict[str, Any]]:
         """The session a drop/suspend/resume may act on, and the body: the admin may
         act on any session, anyone else on the one whose password and secret key are
-        in the body."""
+        in the body; body credentials, when given, must be right in either case."""
         admin = self._admin(request)
         body = await self._body(request)
         name, password, secret_key = codec.parse_credentials(body)
-        if not admin:
-            if not secret_key:
-                raise MISSING_AUTH
+        if not admin and not secret_key:
+            raise MISSING_AUTH
+        if password or secret_key:
             try:
                 await self._broker.check_owner(name, password, secret_key)
             except BrokerError as err:

@@ -192,7 +192,7 @@ def test_rest_bodies() -> None:
     spec = codec.parse_create_session({"sessionName": "s", "password": "p", "retryInterval": "100", "sessionExpiry": 5})
     assert (spec.name, spec.password, spec.retry_interval_ms, spec.session_expiry_ms) == ("s", "p", 100, 5)
     assert codec.parse_credentials({"sessionName": "s"}) == ("s", "", "")
-    assert codec.parse_suspend({}) is True and codec.parse_suspend({"suspend": False}) is False
+    assert codec.parse_suspend({}) is False and codec.parse_suspend({"suspend": True}) is True
     assert codec.create_session_ok("s", "p", "k") == b'{"success":true,"sessionName":"s","password":"p","secretKey":"k"}'
 
 
@@ -209,6 +209,7 @@ def test_rate_limiter_fixed_window() -> None:
     assert (second.allowed, second.remaining, second.reset_s) == (True, 0, 800)
     third = limiter.hit("a")
     assert not third.allowed and third.headers() == {
+        "RateLimit-Policy": "2;w=900",
         "RateLimit-Limit": "2",
         "RateLimit-Remaining": "0",
         "RateLimit-Reset": "800",

@@ -185,9 +185,18 @@ async def test_suspend_and_resume_session(app: App, rest: Rest, session: dict, a
         200,
         {"success": True, "suspended": False},
     )
-    await rest.post("/api/suspendSession", creds, auth=header)  # suspend missing: suspends
-    assert app.broker.get_session("s1").suspended
+    await rest.post("/api/suspendSession", {**creds, "suspend": True}, auth=header)
     assert await rest.post("/api/resumeSession", creds, auth=header) == (200, {"success": True, "suspended": False})
+    assert not app.broker.get_session("s1").suspended
+
+
+@pytest.mark.parametrize("suspended_before", [False, True])
+async def test_suspend_without_suspend_field_means_false(app: App, rest: Rest, session: dict, suspended_before) -> None:
+    """§7: `suspend` missing is false, as the old server took it: the session is left
+    running (or set running)."""
+    await rest.post("/api/suspendSession", {"sessionName": "s1", "suspend": suspended_before})
+    creds = {k: session[k] for k in CREDS_FIELDS}
+    assert await rest.post("/api/suspendSession", creds, auth=None) == (200, {"success": True, "suspended": False})
     assert not app.broker.get_session("s1").suspended
 
 
@@ -202,6 +211,26 @@ async def test_session_credentials_errors(rest: Rest, session: dict, path: str) 
     assert await rest.post(path, {"sessionName": "s1", "secretKey": creds["secretKey"]}, auth=None) == invalid
     # the admin needs no session credentials, but the session must exist
     assert await rest.post(path, {"sessionName": "nope"}, auth=BASIC) == not_found
+
+
+@pytest.mark.parametrize("auth", [BASIC, BEARER], ids=["basic", "bearer"])
+@pytest.mark.parametrize("path", ["/api/dropSession", "/api/suspendSession", "/api/resumeSession"])
+async def test_body_credentials_are_checked_even_with_admin_auth(
+    app: App, rest: Rest, session: dict, path: str, auth: str
+) -> None:
+    """§7: credentials in the body are always checked when given (the old server's
+    "Invalid Secret Key" test): a typo in a drop never deletes a session."""
+    creds = {k: session[k] for k in CREDS_FIELDS}
+    invalid = (400, {"success": False, "error": "Invalid credentials", "code": "invalid_credentials"})
+    await rest.post("/api/suspendSession", {"sessionName": "s1", "suspend": True})
+    for wrong in ({"secretKey": "wrong"}, {"password": "wrong"}, {"secretKey": None}, {"password": None}):
+        body = {**creds, **wrong, "suspend": False}
+        assert await rest.post(path, body, auth=auth) == invalid, wrong
+    assert app.broker.get_session("s1").suspended  # nothing was done
+    # right body credentials with admin auth: done
+    status, _ = await rest.post(path, {**creds, "suspend": False}, auth=auth)
+    assert status == 200
+    assert ("s1" not in app.broker.sessions) if path == "/api/dropSession" else not app.broker.get_session("s1").suspended
 
 
 async def test_suspend_wrong_field(rest: Rest, session: dict) -> None:
@@ -253,7 +282,7 @@ async def test_list_sessions(rest: Rest, session: dict, app: App) -> None:
 async def test_health(rest: Rest) -> None:
     status, body, resp = await rest.call("GET", "/health", auth=None)
     assert (status, body) == (200, {"status": "ok", "live": True, "ready": True})
-    assert "RateLimit-Limit" not in resp.headers
+    assert "RateLimit-Limit" not in resp.headers and "RateLimit-Policy" not in resp.headers
 
 
 # ---------------------------------------------------------------------- errors as JSON
@@ -265,8 +294,9 @@ async def test_health(rest: Rest) -> None:
         ("GET", "/nope", 404, "not_found"),
         ("POST", "/api/nope", 404, "not_found"),
         ("GET", "/", 404, "not_found"),
-        ("GET", "/api/createSession", 405, "method_not_allowed"),
-        ("DELETE", "/api/sessions", 405, "method_not_allowed"),
+        ("GET", "/api/createSession", 404, "not_found"),  # a wrong method: 404, as the old server
+        ("DELETE", "/api/sessions", 404, "not_found"),
+        ("PUT", "/api/dropSession", 404, "not_found"),
     ],
 )
 async def test_unknown_routes_answer_json(rest: Rest, method: str, path: str, status: int, code: str) -> None:
@@ -310,6 +340,7 @@ async def test_rate_limit(start_app) -> None:
             status, _, resp = await rest.call("GET", "/api/sessions")
             assert status == 200
             assert resp.headers["RateLimit-Limit"] == "3"
+            assert resp.headers["RateLimit-Policy"] == "3;w=900"
             assert 0 < int(resp.headers["RateLimit-Reset"]) <= 900
             remaining.append(resp.headers["RateLimit-Remaining"])
         assert remaining == ["2", "1", "0"]
@@ -317,6 +348,7 @@ async def test_rate_limit(start_app) -> None:
         assert status == 429
         assert body == {"success": False, "error": "Too many requests, please try again later.", "code": "rate_limited"}
         assert resp.headers["RateLimit-Limit"] == "3"
+        assert resp.headers["RateLimit-Policy"] == "3;w=900"
         assert resp.headers["RateLimit-Remaining"] == "0"
         assert 0 < int(resp.headers["RateLimit-Reset"]) <= 900
         assert "x" not in server.broker.sessions
