@@ -16,6 +16,12 @@ Timers: all deliveries of a session share one retry interval, so a session's ret
 queue is in due order by construction (a FIFO), and so is its expiry queue. One heap
 holds each session's earliest due time, and one task sleeps until the heap's head.
 Nothing per message is scheduled with the event loop.
+
+Log lines about a session carry ``extra={"session": name, "peer": address}`` (the
+team's convention): whoever wants one session's lines (the HTTP door's ``sys/logs``
+stream, structured logs) picks them by those attributes, so the core needs to know
+nothing about who reads them. They cover what a session's operator needs to see:
+connects, disconnects, refused logins and requests, given-up deliveries.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from typing import TYPE_CHECKING
 
 from .clock import Clock, SystemClock
 from .connection import Connection, Peer, PublishOutcome, Subscriber
+from .counters import Counters
 from .credentials import hash_password, hash_secret, new_secret_key
 from .delivery import NO_ATTRIBUTES, Delivery, Message
 from .errors import BrokerError, ErrorCode
@@ -69,6 +76,11 @@ _RUNNING = -1
 RETRY_LIMIT = "retry_limit"
 EXPIRED = "expired"
 SUBSCRIBER_GONE = "subscriber_gone"
+
+
+def _about(session: str, address: str = "") -> dict[str, str]:
+    """The ``extra`` of a log line about ``session`` (see the module docstring)."""
+    return {"session": session, "peer": address}
 
 
 def _check_name(value: object, what: str) -> str:
@@ -111,6 +123,7 @@ class Broker:
         self.clock: Clock = clock or SystemClock()
         self.config = config or BrokerConfig()
         self.sessions: dict[str, Session] = {}
+        self.counters = Counters()  # the totals of every session, dropped ones included
         self._heap: list[tuple[int, int, Session]] = []
         self._seq = itertools.count()
         self._wake = asyncio.Event()
@@ -259,7 +272,7 @@ class Broker:
             log.error("storing session %r failed: %s", name, exc)
             raise BrokerError(ErrorCode.STORAGE_ERROR, "Session could not be stored") from exc
         self._arm(session)
-        log.info("session %r created", name)
+        log.info("session %r created", name, extra=_about(name))
         return session.info(), secret
 
     async def drop_session(self, name: str) -> None:
@@ -276,7 +289,7 @@ class Broker:
             except Exception as exc:
                 session.suspended = not suspended
                 raise BrokerError(ErrorCode.STORAGE_ERROR, "Session state could not be stored") from exc
-            log.info("session %r %s", name, "suspended" if suspended else "resumed")
+            log.info("session %r %s", name, "suspended" if suspended else "resumed", extra=_about(name))
         return session.info()
 
     def get_session(self, name: str) -> SessionInfo:
@@ -311,7 +324,7 @@ class Broker:
         session.retry_queue.clear()
         session.expiry_queue.clear()
         session.recent.clear()
-        log.info("session %r removed (%s)", session.name, reason)
+        log.info("session %r removed (%s)", session.name, reason, extra=_about(session.name))
 
     async def _store_delete(self, name: str) -> None:
         try:
@@ -322,13 +335,25 @@ class Broker:
 
     # ------------------------------------------------------------------ connections
 
-    def connect(self, peer: Peer) -> Connection:
-        return Connection(peer)
+    def connect(self, peer: Peer, address: str = "") -> Connection:
+        """A new client connection; ``address`` names the client in log lines."""
+        return Connection(peer, address)
 
     async def init(
         self, conn: Connection, session_name: str, password: str, client_id: str | None = None
     ) -> SessionInfo:
         """Authenticate ``conn`` into a session. On failure the connection stays as it was."""
+        try:
+            return await self._join(conn, session_name, password, client_id)
+        except BrokerError as err:
+            name = session_name if isinstance(session_name, str) else ""
+            if err.code is ErrorCode.INVALID_PASSWORD:
+                log.warning("authentication failed: %s", err.message, extra=_about(name, conn.address))
+            else:
+                log.info("init refused: %s (%s)", err.message, err.code.value, extra=_about(name, conn.address))
+            raise
+
+    async def _join(self, conn: Connection, session_name: str, password: str, client_id: str | None) -> SessionInfo:
         if self._closing:
             raise BrokerError(ErrorCode.SHUTTING_DOWN, "Server shutting down")
         session = self.sessions.get(session_name) if isinstance(session_name, str) else None
@@ -365,8 +390,10 @@ class Broker:
             old = sub.connection
             self._detach(old)
             old.peer.close("replaced", "Another connection took over this client id")
+            log.info("client id %r taken over, the older connection closed", client_id, extra=_about(session.name, old.address))
         sub.connection = conn
         conn.subscriber = sub
+        log.info("connected%s", f" as client id {client_id!r}" if client_id else "", extra=_about(session.name, conn.address))
         if sub.pending:
             self._resume(sub)
         return session.info()
@@ -392,6 +419,13 @@ class Broker:
 
     def subscribe(self, conn: Connection, pattern: str, persistent: bool = False) -> str:
         session, sub = self._attached(conn)
+        try:
+            return self._subscribe(session, sub, pattern, persistent)
+        except BrokerError as err:
+            log.info("subscribe to %r refused: %s", pattern, err.message, extra=_about(session.name, conn.address))
+            raise
+
+    def _subscribe(self, session: Session, sub: Subscriber, pattern: str, persistent: bool) -> str:
         if session.suspended:
             raise BrokerError(ErrorCode.SESSION_SUSPENDED, "Session is suspended")
         pattern = validate_pattern(pattern)
@@ -431,8 +465,10 @@ class Broker:
         if conn.closed:
             return
         conn.closed = True
-        if conn.session is not None:
+        session = conn.session
+        if session is not None:
             self._detach(conn)
+            log.info("disconnected", extra=_about(session.name, conn.address))
 
     def _detach(self, conn: Connection, notify: bool = True) -> None:
         """Take ``conn`` out of its session. Its subscriber survives only if named with
@@ -531,6 +567,8 @@ class Broker:
             if pending_limit and len(session.messages) >= pending_limit:
                 raise BrokerError(ErrorCode.LIMIT_EXCEEDED, f"Session has its maximum of {pending_limit} pending messages")
         except BrokerError as err:
+            if session is not None:
+                log.info("publish to %r refused: %s", topic, err.message, extra=_about(session.name, conn.address))
             peer.publish_result(PublishOutcome(ref, message_id if isinstance(message_id, str) else "", error=err))
             return
 
@@ -615,6 +653,8 @@ class Broker:
                 publisher.peer.publish_result(PublishOutcome(ref, message.id, error=err))
             return
         message.committed = True
+        session.counters.published += 1
+        self.counters.published += 1
         now = now or self.clock.now_ms()
         deliveries = message.deliveries
         for sub in targets:
@@ -661,6 +701,8 @@ class Broker:
         try:
             if not sub.connection.peer.deliver(message, retry):
                 return
+            session.counters.delivered += 1
+            self.counters.delivered += 1
         except Exception:
             # A door that fails on one message (a bug) must not stop the caller: the
             # publish it answers, or the timer run of every other delivery. The send
@@ -689,6 +731,8 @@ class Broker:
             return False
         del delivery.subscriber.pending[message_id]
         message = self._settle(delivery)
+        delivery.subscriber.session.counters.acked += 1
+        self.counters.acked += 1
         publisher = message.publisher
         if publisher is not None and not publisher.closed:
             publisher.peer.ack_received(message, message.remaining)
@@ -736,7 +780,14 @@ class Broker:
 
     def _give_up(self, delivery: Delivery, reason: str) -> None:
         message = self._settle(delivery)
-        delivery.subscriber.pending.pop(message.id, None)
+        sub = delivery.subscriber
+        sub.pending.pop(message.id, None)
+        sub.session.counters.given_up += 1
+        self.counters.given_up += 1
+        address = sub.connection.address if sub.connection is not None else ""
+        log.info(
+            "delivery of %r on %r given up (%s)", message.id, message.topic, reason, extra=_about(sub.session.name, address)
+        )
         publisher = message.publisher
         if publisher is not None and not publisher.closed:
             publisher.peer.delivery_failed(message, reason, message.remaining)

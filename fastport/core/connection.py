@@ -79,10 +79,11 @@ class Subscriber:
 
 
 class Connection:
-    __slots__ = ("peer", "session", "subscriber", "closed", "user_id")
+    __slots__ = ("peer", "address", "session", "subscriber", "closed", "user_id")
 
-    def __init__(self, peer: Peer) -> None:
+    def __init__(self, peer: Peer, address: str = "") -> None:
         self.peer = peer
+        self.address = address  # the client's address as the door saw it, for log lines
         self.session: Session | None = None
         self.subscriber: Subscriber | None = None
         self.closed = False

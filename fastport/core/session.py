@@ -7,6 +7,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .counters import Counters
 from .credentials import VerifiedCache, verify_password, verify_secret
 from .recent import RecentIds
 from .topics import TopicIndex
@@ -57,6 +58,7 @@ class SessionInfo:
     connections: int
     subscriptions: int
     pending_messages: int
+    counters: Counters  # a copy, taken when the info was
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,7 @@ class Session:
         self.suspended = record.suspended
         self.created_at_ms = record.created_at_ms
         self.dropped = False
+        self.counters = Counters()
 
         self.connections: set[Connection] = set()
         self.index: TopicIndex[Subscriber] = TopicIndex()
@@ -169,4 +172,5 @@ class Session:
             connections=len(self.connections),
             subscriptions=self.index.count,
             pending_messages=len(self.messages),
+            counters=self.counters.copy(),
         )

@@ -323,7 +323,7 @@ class BrokerService:
         self, requests: AsyncIterator[pb.ClientFrame | _BadFrame], context: grpc.aio.ServicerContext
     ) -> None:
         peer = StreamPeer()
-        conn = self._broker.connect(peer)
+        conn = self._broker.connect(peer, context.peer())
         reader = asyncio.create_task(self._read(requests, conn, peer))
         try:
             while (frame := await peer.next_frame()) is not None:
@@ -402,7 +402,7 @@ class BrokerService:
 
     async def publish(self, request: pb.PublishRequest, context: grpc.aio.ServicerContext) -> pb.PublishResult:
         peer = _OneShotPeer()
-        conn = self._broker.connect(peer)
+        conn = self._broker.connect(peer, context.peer())
         try:
             await self._broker.init(conn, request.session, request.password)
             p = request.publish

@@ -278,6 +278,12 @@ def _first_subprotocol(request: web.Request) -> tuple[str, ...]:
     return ()
 
 
+def _address(transport: asyncio.BaseTransport) -> str:
+    """``host:port`` of the client, for log lines."""
+    peername = transport.get_extra_info("peername")
+    return f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else ""
+
+
 class WebSocketEndpoint:
     """Accepts WebSockets and handles their frames as aiohttp parses them.
 
@@ -321,7 +327,7 @@ class WebSocketEndpoint:
             return ws
         sock = ws.socket
         sock.peer = peer = WebPeer(transport, writer, sock.close, MAX_BUFFER_BYTES + self._max_payload)
-        sock.conn = conn = self._broker.connect(peer)
+        sock.conn = conn = self._broker.connect(peer, _address(transport))
         self._sockets.add(sock)
         if self._sweep is None:
             self._schedule_sweep()
