@@ -75,6 +75,7 @@ class App:
             cors_origins=s.cors_origins,
             open_admin=s.open_admin,
             ssl_context=ssl_context,
+            store=s.store,
         )
         self.http_port = await self.web.start(s.host, s.http_port)
         log.info("listening http=%s:%d", s.host, self.http_port)

@@ -8,6 +8,7 @@ from fastport_proto.v1 import admin_pb2_grpc
 
 from ..auth import AdminAuth
 from ..core import Broker, BrokerError, ErrorCode, Limits, SessionInfo, SessionSpec
+from ..core.counters import Counters
 from .errors import abort
 
 
@@ -59,6 +60,7 @@ def info_from_pb(msg: pb.SessionInfo) -> SessionInfo:
         connections=msg.connections,
         subscriptions=msg.subscriptions,
         pending_messages=msg.pending_messages,
+        counters=Counters(),  # not carried over gRPC
     )
 
 

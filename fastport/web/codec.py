@@ -185,6 +185,11 @@ def ack_received(message_id: str, topic: str, remaining: int) -> bytes:
     return _dumps({"type": "ack_received", "messageId": message_id, "topic": topic, "remaining": remaining})
 
 
+def log_line(line: str, timestamp_ms: int) -> bytes:
+    """A line of the session log stream (legacy-json.md §7): no messageId, never ACKed."""
+    return _dumps({"type": "log", "data": line, "timestamp": timestamp_ms})
+
+
 def _data_value(message: Message) -> tuple[Any, bool]:
     """The ``data`` value for a payload, and whether it had to be base64-encoded.
 

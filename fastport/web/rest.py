@@ -19,6 +19,7 @@ sends credentials wants to know that they are wrong.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -31,6 +32,8 @@ from . import codec
 from .codec import RestError
 
 JSON = "application/json"
+
+audit = logging.getLogger("fastport.audit")
 
 MISSING_AUTH = RestError(401, "Missing Authorization Header", ErrorCode.UNAUTHENTICATED)
 BAD_AUTH = RestError(401, "Unauthorized: Invalid Admin Credentials", ErrorCode.UNAUTHENTICATED)
@@ -64,6 +67,34 @@ def http_error(exc: web.HTTPException) -> RestError:
     return RestError(exc.status, exc.reason or "HTTP error", codec.INVALID_BODY)
 
 
+def is_admin(auth: AdminAuth, request: web.Request) -> bool:
+    """True: the admin. False: no Authorization header. A wrong one is refused."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return False
+    if auth.check_basic(header) or auth.check_bearer(header):
+        return True
+    raise BAD_AUTH
+
+
+def require_admin(auth: AdminAuth, request: web.Request) -> None:
+    if not is_admin(auth, request):
+        raise MISSING_AUTH
+
+
+def _audit(request: web.Request, action: str, session: str, admin: bool) -> None:
+    """One line per administrative act: what, on which session, by whom, from where.
+    The session goes in ``target``, not ``session``: the line is not for that
+    session's own log readers (``logstream``)."""
+    audit.info(
+        "%s %r by %s",
+        action,
+        session,
+        "the admin" if admin else "the session's owner",
+        extra={"peer": request.remote or "", "action": action, "target": session},
+    )
+
+
 def _broker_error(err: BrokerError) -> RestError:
     return RestError(_STATUS.get(err.code, 400), err.message, err.code)
 
@@ -86,18 +117,13 @@ class RestApi:
     # -- who is asking --
 
     def _admin(self, request: web.Request) -> bool:
-        """True: the admin. False: no Authorization header. A wrong one is refused."""
-        header = request.headers.get("Authorization")
-        if header is None:
-            return False
-        if self._auth.check_basic(header) or self._auth.check_bearer(header):
-            return True
-        raise BAD_AUTH
+        return is_admin(self._auth, request)
 
-    async def _session_of(self, request: web.Request) -> tuple[str, dict[str, Any]]:
-        """The session a drop/suspend/resume may act on, and the body: the admin may
-        act on any session, anyone else on the one whose password and secret key are
-        in the body; body credentials, when given, must be right in either case."""
+    async def _session_of(self, request: web.Request) -> tuple[str, dict[str, Any], bool]:
+        """The session a drop/suspend/resume may act on, the body, and whether the
+        admin asks: the admin may act on any session, anyone else on the one whose
+        password and secret key are in the body; body credentials, when given, must be
+        right in either case."""
         admin = self._admin(request)
         body = await self._body(request)
         name, password, secret_key = codec.parse_credentials(body)
@@ -108,7 +134,7 @@ class RestApi:
                 await self._broker.check_owner(name, password, secret_key)
             except BrokerError as err:
                 raise _broker_error(err) from None
-        return name, body
+        return name, body, admin
 
     @staticmethod
     async def _body(request: web.Request) -> dict[str, Any]:
@@ -117,40 +143,43 @@ class RestApi:
     # -- routes --
 
     async def create_session(self, request: web.Request) -> web.Response:
-        if not self._admin(request) and not self._open_admin:
+        admin = self._admin(request)
+        if not admin and not self._open_admin:
             raise MISSING_AUTH
         spec = codec.parse_create_session(await self._body(request))
         try:
             _, secret_key = await self._broker.create_session(spec)
         except BrokerError as err:
             raise _broker_error(err) from None
+        _audit(request, "created", spec.name, admin)
         return json_response(codec.create_session_ok(spec.name, spec.password, secret_key))
 
     async def drop_session(self, request: web.Request) -> web.Response:
-        name, _ = await self._session_of(request)
+        name, _, admin = await self._session_of(request)
         try:
             await self._broker.drop_session(name)
         except BrokerError as err:
             raise _broker_error(err) from None
+        _audit(request, "dropped", name, admin)
         return json_response(orjson.dumps({"success": True}))
 
     async def suspend_session(self, request: web.Request) -> web.Response:
-        name, body = await self._session_of(request)
-        return await self._set_suspended(name, codec.parse_suspend(body))
+        name, body, admin = await self._session_of(request)
+        return await self._set_suspended(request, name, codec.parse_suspend(body), admin)
 
     async def resume_session(self, request: web.Request) -> web.Response:
-        name, _ = await self._session_of(request)
-        return await self._set_suspended(name, False)
+        name, _, admin = await self._session_of(request)
+        return await self._set_suspended(request, name, False, admin)
 
-    async def _set_suspended(self, name: str, suspended: bool) -> web.Response:
+    async def _set_suspended(self, request: web.Request, name: str, suspended: bool, admin: bool) -> web.Response:
         try:
             info = await self._broker.set_suspended(name, suspended)
         except BrokerError as err:
             raise _broker_error(err) from None
+        _audit(request, "suspended" if suspended else "resumed", name, admin)
         return json_response(orjson.dumps({"success": True, "suspended": info.suspended}))
 
     async def list_sessions(self, request: web.Request) -> web.Response:
-        if not self._admin(request):
-            raise MISSING_AUTH
+        require_admin(self._auth, request)
         sessions = [session_json(info) for info in self._broker.list_sessions()]
         return json_response(orjson.dumps({"success": True, "sessions": sessions}))

@@ -25,6 +25,8 @@ from ..core import Broker
 from ..core.errors import ErrorCode
 from . import codec
 from .codec import RestError
+from .logstream import LogHub
+from .portal import Portal
 from .ratelimit import RateLimiter
 from .rest import RestApi, error_response, http_error, json_response
 from .websocket import WebSocketEndpoint
@@ -50,11 +52,15 @@ class WebDoor:
         cors_origins: tuple[str, ...] = (),
         open_admin: bool = False,
         ssl_context: ssl.SSLContext | None = None,
+        store: str = "memory",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._broker = broker
+        self._auth = auth
         self.websockets = WebSocketEndpoint(broker, max_payload_bytes)
         self._rest = RestApi(broker, auth, open_admin)
+        self.logs = LogHub(broker)
+        self.portal = Portal(broker, auth, self.logs, store=store, clock=clock)
         self._limiter = RateLimiter(api_rate_limit, clock=clock)
         self._origins = frozenset(cors_origins)
         self._ssl = ssl_context
@@ -66,6 +72,7 @@ class WebDoor:
     def make_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=MAX_BODY_BYTES)
         app.add_routes(self._rest.routes())
+        app.add_routes(self.portal.routes())
         app.add_routes([web.get("/health", self.health)])
         # Every other path and method is a real route, answered 404: aiohttp caches the
         # middleware chain per route, but builds it anew for each request that matches
@@ -87,6 +94,8 @@ class WebDoor:
         site = web.TCPSite(self._runner, host, port, ssl_context=self._ssl)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
+        self.logs.install(logging.getLogger("fastport"))
+        self.portal.rates.start()
         return self.port
 
     def stopping(self) -> None:
@@ -96,6 +105,8 @@ class WebDoor:
     async def stop(self, grace: float) -> None:
         """Close every WebSocket with a reason (1001), then stop serving."""
         self._stopping = True
+        self.portal.rates.stop()
+        self.logs.uninstall(logging.getLogger("fastport"))
         await self.websockets.close_all(1001, b"Server shutting down", grace)
         if self._runner is not None:
             await self._runner.cleanup()
@@ -117,7 +128,7 @@ class WebDoor:
         if request.method == "OPTIONS" and hdrs.ACCESS_CONTROL_REQUEST_METHOD in headers:
             return web.Response(status=204, headers=self._preflight(request) if cors else None)
         extra: dict[str, str] = dict(cors) if cors else {}
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/") and not self._portal_poll(request):
             decision = self._limiter.hit(request.remote or "")
             extra.update(decision.headers())
             if not decision.allowed:
@@ -134,6 +145,15 @@ class WebDoor:
             response = error_response(RestError(500, "Internal server error", ErrorCode.INTERNAL))
         response.headers.update(extra)
         return response
+
+    def _portal_poll(self, request: web.Request) -> bool:
+        """The admin portal's reads (``GET /api/admin/...`` with valid admin
+        credentials) are not rate limited: the dashboard polls them every few seconds.
+        Everything else under /api/, wrong credentials included, counts."""
+        if request.method != "GET" or not request.path.startswith("/api/admin/"):
+            return False
+        header = request.headers.get(hdrs.AUTHORIZATION)
+        return header is not None and (self._auth.check_bearer(header) or self._auth.check_basic(header))
 
     def _cors(self, request: web.Request) -> dict[str, str] | None:
         origin = request.headers.get(hdrs.ORIGIN)
