@@ -4,7 +4,8 @@
 "use strict";
 
 const POLL_MS = 2000;
-const CHART_WINDOW_MS = 5 * 60 * 1000;
+const CHART_MAX_MS = 5 * 60 * 1000;  // the server keeps this much history
+const CHART_MIN_MS = 60 * 1000;
 const MAX_LOG_ROWS = 1000;
 const STORAGE_KEY = "fastport.admin.authorization";
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -159,6 +160,7 @@ function renderStats(stats) {
     card("Store", stats.dbType, `engine ${stats.engine}`),
   );
   $("cards").dataset.published = t.published;
+  $("cards").dataset.delivered = t.delivered;
   renderChart(stats.history);
 }
 
@@ -178,9 +180,11 @@ function niceMax(value) {
 function renderChart(history) {
   const chart = $("chart");
   const width = 1000, height = 160, now = Date.now();
+  // The chart spans the history there is (at least a minute), up to five minutes.
+  const span = Math.min(CHART_MAX_MS, Math.max(CHART_MIN_MS, history.length ? now - history[0].t : 0));
   const peak = Math.max(0, ...history.map(p => Math.max(p.publish, p.delivery)));
   const top = niceMax(peak);
-  const x = t => ((t - (now - CHART_WINDOW_MS)) / CHART_WINDOW_MS) * width;
+  const x = t => ((t - (now - span)) / span) * width;
   const y = v => height - 4 - (v / top) * (height - 12);
   const nodes = [];
   for (const fraction of [0.25, 0.5, 0.75, 1]) {
@@ -199,7 +203,9 @@ function renderChart(history) {
     }
   }
   chart.replaceChildren(...nodes);
-  $("chart-range").textContent = `last 5 minutes · scale 0–${top.toLocaleString()} / s`;
+  const minutes = Math.round(span / 60000);
+  $("chart-range").textContent =
+    `last ${minutes === 1 ? "minute" : `${minutes} minutes`} · scale 0–${top.toLocaleString()} / s`;
 }
 
 // ------------------------------------------------------------------ sessions

@@ -10,8 +10,9 @@ const play = { ws: null, key: null, topics: new Set() };
 function event(kind, cls, ...parts) {
   const box = $("events");
   box.prepend(el("div", { class: cls, dataset: { kind } },
-    el("span", { class: "time" }, formatTime(Date.now()) + " "),
-    el("span", { class: "kind" }, kind), " ", ...parts));
+    el("span", { class: "time" }, formatTime(Date.now())),
+    el("span", { class: "kind" }, kind),
+    el("span", {}, ...parts)));
   while (box.childElementCount > MAX_EVENTS) box.lastElementChild.remove();
 }
 
