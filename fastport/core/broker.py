@@ -57,6 +57,7 @@ MAX_NAME_LENGTH = 256
 MAX_MESSAGE_ID_LENGTH = 256
 MAX_RETRY_INTERVAL_MS = 24 * 3600 * 1000
 MAX_RETRY_LIMIT = 1_000_000
+REFUSAL_LOG_INTERVAL_MS = 1000  # at most one line about refused requests per session and second
 # Integers the core keeps must fit a signed 64-bit integer: the store (SQLite INTEGER)
 # and the gRPC door (int64 fields) hold nothing larger, and a value that fails there
 # would fail far from the client that sent it (a neighbour's commit, a subscriber's send).
@@ -123,7 +124,7 @@ class Broker:
         self.clock: Clock = clock or SystemClock()
         self.config = config or BrokerConfig()
         self.sessions: dict[str, Session] = {}
-        self.counters = Counters()  # the totals of every session, dropped ones included
+        self._gone = Counters()  # what sessions no longer here had counted (see totals)
         self._heap: list[tuple[int, int, Session]] = []
         self._seq = itertools.count()
         self._wake = asyncio.Event()
@@ -295,6 +296,13 @@ class Broker:
     def get_session(self, name: str) -> SessionInfo:
         return self._session(name).info()
 
+    def totals(self) -> Counters:
+        """The counters of every session since start-up, dropped ones included."""
+        total = self._gone.copy()
+        for session in self.sessions.values():
+            total.add(session.counters)
+        return total
+
     def list_sessions(self) -> list[SessionInfo]:
         return [s.info() for s in self.sessions.values()]
 
@@ -315,6 +323,7 @@ class Broker:
 
     def _remove_session(self, session: Session, code: str, reason: str) -> None:
         session.dropped = True
+        self._gone.add(session.counters)
         self.sessions.pop(session.name, None)
         for conn in list(session.connections):
             self._detach(conn, notify=False)
@@ -422,7 +431,7 @@ class Broker:
         try:
             return self._subscribe(session, sub, pattern, persistent)
         except BrokerError as err:
-            log.info("subscribe to %r refused: %s", pattern, err.message, extra=_about(session.name, conn.address))
+            self._log_refusal(session, conn, "subscribe to", pattern, err)
             raise
 
     def _subscribe(self, session: Session, sub: Subscriber, pattern: str, persistent: bool) -> str:
@@ -453,6 +462,26 @@ class Broker:
             if was:
                 self.store.delete_subscription(session.name, sub.id, pattern)
         return pattern
+
+    def _log_refusal(self, session: Session, conn: Connection, what: str, topic: str, err: BrokerError) -> None:
+        """Log a refused subscribe or publish, at most once a second per session: a
+        client that floods refused requests (an overloaded session refuses many) must
+        not flood the log, nor the session's log readers."""
+        now = self.clock.now_ms()
+        if now < session.quiet_until_ms:
+            session.unlogged_refusals += 1
+            return
+        more = session.unlogged_refusals
+        session.quiet_until_ms = now + REFUSAL_LOG_INTERVAL_MS
+        session.unlogged_refusals = 0
+        log.info(
+            "%s %r refused: %s%s",
+            what,
+            topic,
+            err.message,
+            f" (and {more} more refusals not logged)" if more else "",
+            extra=_about(session.name, conn.address),
+        )
 
     def _attached(self, conn: Connection) -> tuple[Session, Subscriber]:
         session, sub = conn.session, conn.subscriber
@@ -568,7 +597,7 @@ class Broker:
                 raise BrokerError(ErrorCode.LIMIT_EXCEEDED, f"Session has its maximum of {pending_limit} pending messages")
         except BrokerError as err:
             if session is not None:
-                log.info("publish to %r refused: %s", topic, err.message, extra=_about(session.name, conn.address))
+                self._log_refusal(session, conn, "publish to", topic, err)
             peer.publish_result(PublishOutcome(ref, message_id if isinstance(message_id, str) else "", error=err))
             return
 
@@ -654,7 +683,6 @@ class Broker:
             return
         message.committed = True
         session.counters.published += 1
-        self.counters.published += 1
         now = now or self.clock.now_ms()
         deliveries = message.deliveries
         for sub in targets:
@@ -702,7 +730,6 @@ class Broker:
             if not sub.connection.peer.deliver(message, retry):
                 return
             session.counters.delivered += 1
-            self.counters.delivered += 1
         except Exception:
             # A door that fails on one message (a bug) must not stop the caller: the
             # publish it answers, or the timer run of every other delivery. The send
@@ -732,7 +759,6 @@ class Broker:
         del delivery.subscriber.pending[message_id]
         message = self._settle(delivery)
         delivery.subscriber.session.counters.acked += 1
-        self.counters.acked += 1
         publisher = message.publisher
         if publisher is not None and not publisher.closed:
             publisher.peer.ack_received(message, message.remaining)
@@ -783,7 +809,6 @@ class Broker:
         sub = delivery.subscriber
         sub.pending.pop(message.id, None)
         sub.session.counters.given_up += 1
-        self.counters.given_up += 1
         address = sub.connection.address if sub.connection is not None else ""
         log.info(
             "delivery of %r on %r given up (%s)", message.id, message.topic, reason, extra=_about(sub.session.name, address)

@@ -1,8 +1,10 @@
 """Running totals of what a session (and the whole broker) has done, as plain integers.
 
-The core only adds to them; whoever wants rates or metrics (the admin portal's
-sampler, a metrics exporter) reads them on its own schedule and takes differences. So
-the publish path pays an integer add, never a clock read or a callback.
+The core only adds to them, one session's counters per event; whoever wants rates or
+metrics (the admin portal's sampler, a metrics exporter) reads them on its own
+schedule and takes differences, and the broker's totals are summed when asked for
+(``Broker.totals``). So the publish path pays one integer add, never a clock read or
+a callback.
 """
 
 from __future__ import annotations
@@ -21,3 +23,9 @@ class Counters:
 
     def copy(self) -> Counters:
         return Counters(self.published, self.delivered, self.acked, self.given_up)
+
+    def add(self, other: Counters) -> None:
+        self.published += other.published
+        self.delivered += other.delivered
+        self.acked += other.acked
+        self.given_up += other.given_up

@@ -93,6 +93,9 @@ class Session:
         self.created_at_ms = record.created_at_ms
         self.dropped = False
         self.counters = Counters()
+        # Refused requests are logged at most once a second (Broker._log_refusal).
+        self.quiet_until_ms = 0
+        self.unlogged_refusals = 0
 
         self.connections: set[Connection] = set()
         self.index: TopicIndex[Subscriber] = TopicIndex()

@@ -122,7 +122,7 @@ class RateSampler:
         now = self._clock()
         infos = self._broker.list_sessions()
         self.history.append(
-            Sample(now, int(time.time() * 1000), self._broker.counters.copy(), sum(i.connections for i in infos))
+            Sample(now, int(time.time() * 1000), self._broker.totals(), sum(i.connections for i in infos))
         )
         seen = {}
         for info in infos:
@@ -243,7 +243,7 @@ class Portal:
         infos = self._broker.list_sessions()
         chart = self.rates.chart()
         last = chart[-1] if chart else {"publish": 0.0, "delivery": 0.0, "ack": 0.0}
-        totals = self._broker.counters
+        totals = self._broker.totals()
         body = {
             "uptime": round(self._clock() - self._started, 1),
             "memory": _memory(),

@@ -44,7 +44,7 @@ async def test_counters_per_session_and_in_total(broker: Broker, client, clock: 
     assert broker.get_session("b").counters.published == 1
     assert broker.get_session("a").counters.published == 2
     await broker.drop_session("b")
-    total = broker.counters
+    total = broker.totals()
     assert (total.published, total.delivered, total.acked, total.given_up) == (3, 3, 1, 1)
 
 
@@ -57,7 +57,9 @@ async def test_a_full_subscriber_is_not_counted_as_delivered(broker: Broker, cli
     assert broker.get_session("s").counters.delivered == 0
 
 
-async def test_session_lines_carry_session_and_peer(broker: Broker, caplog: pytest.LogCaptureFixture) -> None:
+async def test_session_lines_carry_session_and_peer(
+    broker: Broker, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="fastport")
     await make_session(broker, "s", limits=Limits(max_subscriptions=1))
     conn = broker.connect(RecordingPeer(), "10.0.0.7:5555")
@@ -68,6 +70,7 @@ async def test_session_lines_carry_session_and_peer(broker: Broker, caplog: pyte
     with refused(ErrorCode.LIMIT_EXCEEDED):
         broker.subscribe(conn, "b")
     await broker.set_suspended("s", True)
+    clock.advance(1000)
     broker.publish(conn, "a", b"x")
     broker.disconnect(conn)
     lines = _lines(caplog, "s")
@@ -95,3 +98,21 @@ async def test_give_ups_and_take_overs_are_logged(broker: Broker, client, clock:
     assert ("INFO", "delivery of 'm1' on 't' given up (retry_limit)", "10.0.0.8:1") in lines
     assert ("INFO", "client id 'c1' taken over, the older connection closed", "10.0.0.8:1") in lines
     assert ("INFO", "connected as client id 'c1'", "10.0.0.8:2") in lines
+
+
+async def test_refusals_are_logged_once_a_second_per_session(broker: Broker, client, clock, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="fastport")
+    await make_session(broker)
+    pub = await client()
+    await broker.set_suspended("s", True)
+    for _ in range(3):
+        await pub.publish("t")
+    clock.advance(999)
+    await pub.publish("t")
+    clock.advance(1)
+    await pub.publish("t")
+    refusals = [message for _, message, _ in _lines(caplog, "s") if "refused" in message]
+    assert refusals == [
+        "publish to 't' refused: Session suspended or invalid",
+        "publish to 't' refused: Session suspended or invalid (and 3 more refusals not logged)",
+    ]
