@@ -1,0 +1,52 @@
+"""Fixtures: real nats-server processes (one server, or a 3-node cluster) and clients.
+
+A machine without nats-server fails these tests loudly, saying how to install it;
+only an explicit FASTPORT_SKIP_NATS=1 skips them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from .servers import INSTALL_HINT, NatsCluster, NatsServer, nats_server_binary, skip_requested, start_server
+
+
+@pytest.fixture(scope="session")
+def nats_binary() -> str:
+    binary = nats_server_binary()
+    if binary is None:
+        if skip_requested():
+            pytest.skip("FASTPORT_SKIP_NATS is set")
+        pytest.fail(f"nats-server not found: {INSTALL_HINT}", pytrace=False)
+    return binary
+
+
+@pytest.fixture
+def nats_server(nats_binary: str, tmp_path: Path) -> Iterator[NatsServer]:
+    server = start_server(nats_binary, tmp_path / "nats")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def nats_cluster(nats_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
+    cluster = NatsCluster.start(nats_binary, tmp_path_factory.mktemp("nats-cluster"))
+    yield cluster
+    cluster.stop()
+
+
+async def connect(*urls: str) -> Client:
+    """A client that keeps reconnecting (a killed node must not end the test's client)."""
+    return await nats.connect(list(urls), max_reconnect_attempts=-1, reconnect_time_wait=0.1)
+
+
+@pytest.fixture
+async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
+    client = await connect(nats_server.url)
+    yield client
+    await client.close()
