@@ -1,0 +1,165 @@
+"""The sessions KV bucket on real nats-servers: records stored, changed and dropped on
+one node are seen by the watchers of every node."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+
+import pytest
+from nats.aio.client import Client
+
+from fastport.core import BrokerError, ErrorCode
+from fastport.core.session import Limits, SessionRecord
+from fastport.engines.jetstream.sessions import SessionChange, SessionsKV, decode_record, encode_record
+from fastport.engines.jetstream.subjects import session_token
+
+from .conftest import connect
+from .servers import NatsCluster, NatsServer
+
+WAIT_S = 10.0  # a guard against hanging, not a timing expectation
+
+
+def record(name: str, **changes: object) -> SessionRecord:
+    base = SessionRecord(
+        name=name,
+        password_hash="scrypt$salt$hash",
+        secret_hash="sha256$hash",
+        retry_interval_ms=250,
+        max_retry_limit=3,
+        message_expiry_ms=60_000,
+        expires_at_ms=0,
+        limits=Limits(max_payload_bytes=1024, max_connections=5, max_subscriptions=7, max_pending_messages=9),
+        suspended=False,
+        created_at_ms=1_700_000_000_000,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def suspend(r: SessionRecord) -> SessionRecord:
+    return dataclasses.replace(r, suspended=True)
+
+
+class Watch:
+    """A watcher's changes, collected by a task, awaited one at a time."""
+
+    def __init__(self, changes: AsyncIterator[SessionChange | None]) -> None:
+        self.queue: asyncio.Queue[SessionChange | None] = asyncio.Queue()
+        self._changes = changes
+        self._task = asyncio.create_task(self._collect())
+
+    async def _collect(self) -> None:
+        async for change in self._changes:
+            await self.queue.put(change)
+
+    async def next(self) -> SessionChange | None:
+        return await asyncio.wait_for(self.queue.get(), WAIT_S)
+
+    async def close(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
+def test_a_record_survives_encoding_whole() -> None:
+    original = record("démo / 1", suspended=True, expires_at_ms=123)
+    assert decode_record(encode_record(original)) == original
+
+
+async def test_create_get_modify_delete_and_watch(nc: Client) -> None:
+    sessions = await SessionsKV.open(nc.jetstream(), replicas=1)
+    watch = Watch(sessions.watch())
+    try:
+        assert await watch.next() is None  # empty bucket: caught up at once
+        assert await sessions.get("a.b c") is None
+
+        await sessions.create(record("a.b c"))
+        with pytest.raises(BrokerError) as err:
+            await sessions.create(record("a.b c"))
+        assert err.value.code == ErrorCode.SESSION_EXISTS
+        created = await watch.next()
+        assert created is not None and (created.token, created.record) == (session_token("a.b c"), record("a.b c"))
+
+        assert await sessions.modify("a.b c", suspend) == record("a.b c", suspended=True)
+        changed = await watch.next()
+        assert changed is not None and changed.record == record("a.b c", suspended=True)
+        assert changed.revision > created.revision
+
+        await sessions.delete("a.b c")
+        dropped = await watch.next()
+        assert dropped is not None and dropped.token == session_token("a.b c") and dropped.record is None
+        assert await sessions.get("a.b c") is None
+        for refused in (sessions.delete("a.b c"), sessions.modify("a.b c", suspend)):
+            with pytest.raises(BrokerError) as err:
+                await refused
+            assert err.value.code == ErrorCode.SESSION_NOT_FOUND
+
+        await sessions.create(record("a.b c", retry_interval_ms=1))  # a dropped name is free again
+        again = await watch.next()
+        assert again is not None and again.record == record("a.b c", retry_interval_ms=1)
+    finally:
+        await watch.close()
+
+
+async def test_a_watcher_starts_with_the_stored_sessions(nc: Client) -> None:
+    sessions = await SessionsKV.open(nc.jetstream(), replicas=1)
+    for name in ("one", "two"):
+        await sessions.create(record(name))
+    watch = Watch(sessions.watch())
+    try:
+        stored = [await watch.next(), await watch.next()]
+        assert {c.record.name for c in stored if c and c.record} == {"one", "two"}
+        assert await watch.next() is None
+    finally:
+        await watch.close()
+
+
+async def test_concurrent_modifications_from_two_nodes_lose_no_update(nats_server: NatsServer) -> None:
+    """Two nodes add one to the same field twenty times each, interleaved: with
+    compare-and-set every read-modify-write lands; a blind write would lose some."""
+    a, b = await connect(nats_server.url), await connect(nats_server.url)
+    try:
+        on_a = await SessionsKV.open(a.jetstream(), replicas=1)
+        on_b = await SessionsKV.open(b.jetstream(), replicas=1)
+        await on_a.create(record("s", max_retry_limit=0))
+
+        def add_one(r: SessionRecord) -> SessionRecord:
+            return dataclasses.replace(r, max_retry_limit=r.max_retry_limit + 1)
+
+        async def twenty(sessions: SessionsKV) -> None:
+            for _ in range(20):
+                await sessions.modify("s", add_one)
+
+        await asyncio.gather(twenty(on_a), twenty(on_b))
+        found = await on_a.get("s")
+        assert found is not None and found[0].max_retry_limit == 40
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_every_node_sees_a_change_made_on_another_with_three_replicas(nats_cluster: NatsCluster) -> None:
+    a, b = await connect(nats_cluster.urls[0]), await connect(nats_cluster.urls[1])
+    try:
+        on_a = await SessionsKV.open(a.jetstream(), replicas=3)
+        on_b = await SessionsKV.open(b.jetstream(), replicas=3)  # the second node binds the same bucket
+        info = await a.jetstream().stream_info("KV_fastport_sessions")
+        assert info.config.num_replicas == 3
+        watch = Watch(on_b.watch())
+        try:
+            while await watch.next() is not None:  # whatever earlier tests stored
+                pass
+            await on_a.create(record("cluster"))
+            seen = await watch.next()
+            assert seen is not None and seen.record == record("cluster")
+            await on_a.modify("cluster", suspend)
+            seen = await watch.next()
+            assert seen is not None and seen.record is not None and seen.record.suspended
+            await on_a.delete("cluster")
+            seen = await watch.next()
+            assert seen is not None and seen.record is None
+        finally:
+            await watch.close()
+    finally:
+        await a.close()
+        await b.close()
