@@ -12,6 +12,7 @@ from pathlib import Path
 import nats
 import pytest
 from nats.aio.client import Client
+from nats.js import JetStreamContext
 
 from .servers import INSTALL_HINT, NatsCluster, NatsServer, nats_server_binary, skip_requested, start_server
 
@@ -40,9 +41,18 @@ def nats_cluster(nats_binary: str, tmp_path_factory: pytest.TempPathFactory) -> 
     cluster.stop()
 
 
+# JetStream API calls wait this long for an answer: a cluster on a machine busy with
+# other test runs can take seconds to elect a leader, and a test must not fail for it.
+API_TIMEOUT_S = 20.0
+
+
 async def connect(*urls: str) -> Client:
     """A client that keeps reconnecting (a killed node must not end the test's client)."""
     return await nats.connect(list(urls), max_reconnect_attempts=-1, reconnect_time_wait=0.1)
+
+
+def jetstream(nc: Client) -> JetStreamContext:
+    return nc.jetstream(timeout=API_TIMEOUT_S)
 
 
 @pytest.fixture

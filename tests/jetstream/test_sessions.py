@@ -13,9 +13,9 @@ from nats.aio.client import Client
 from fastport.core import BrokerError, ErrorCode
 from fastport.core.session import Limits, SessionRecord
 from fastport.engines.jetstream.sessions import SessionChange, SessionsKV, decode_record, encode_record
-from fastport.engines.jetstream.subjects import session_token
+from fastport.engines.jetstream.subjects import name_token
 
-from .conftest import connect
+from .conftest import connect, jetstream
 from .servers import NatsCluster, NatsServer
 
 WAIT_S = 10.0  # a guard against hanging, not a timing expectation
@@ -67,7 +67,7 @@ def test_a_record_survives_encoding_whole() -> None:
 
 
 async def test_create_get_modify_delete_and_watch(nc: Client) -> None:
-    sessions = await SessionsKV.open(nc.jetstream(), replicas=1)
+    sessions = await SessionsKV.open(jetstream(nc), replicas=1)
     watch = Watch(sessions.watch())
     try:
         assert await watch.next() is None  # empty bucket: caught up at once
@@ -78,7 +78,7 @@ async def test_create_get_modify_delete_and_watch(nc: Client) -> None:
             await sessions.create(record("a.b c"))
         assert err.value.code == ErrorCode.SESSION_EXISTS
         created = await watch.next()
-        assert created is not None and (created.token, created.record) == (session_token("a.b c"), record("a.b c"))
+        assert created is not None and (created.token, created.record) == (name_token("a.b c"), record("a.b c"))
 
         assert await sessions.modify("a.b c", suspend) == record("a.b c", suspended=True)
         changed = await watch.next()
@@ -87,7 +87,7 @@ async def test_create_get_modify_delete_and_watch(nc: Client) -> None:
 
         await sessions.delete("a.b c")
         dropped = await watch.next()
-        assert dropped is not None and dropped.token == session_token("a.b c") and dropped.record is None
+        assert dropped is not None and dropped.token == name_token("a.b c") and dropped.record is None
         assert await sessions.get("a.b c") is None
         for refused in (sessions.delete("a.b c"), sessions.modify("a.b c", suspend)):
             with pytest.raises(BrokerError) as err:
@@ -102,7 +102,7 @@ async def test_create_get_modify_delete_and_watch(nc: Client) -> None:
 
 
 async def test_a_watcher_starts_with_the_stored_sessions(nc: Client) -> None:
-    sessions = await SessionsKV.open(nc.jetstream(), replicas=1)
+    sessions = await SessionsKV.open(jetstream(nc), replicas=1)
     for name in ("one", "two"):
         await sessions.create(record(name))
     watch = Watch(sessions.watch())
@@ -119,8 +119,8 @@ async def test_concurrent_modifications_from_two_nodes_lose_no_update(nats_serve
     compare-and-set every read-modify-write lands; a blind write would lose some."""
     a, b = await connect(nats_server.url), await connect(nats_server.url)
     try:
-        on_a = await SessionsKV.open(a.jetstream(), replicas=1)
-        on_b = await SessionsKV.open(b.jetstream(), replicas=1)
+        on_a = await SessionsKV.open(jetstream(a), replicas=1)
+        on_b = await SessionsKV.open(jetstream(b), replicas=1)
         await on_a.create(record("s", max_retry_limit=0))
 
         def add_one(r: SessionRecord) -> SessionRecord:
@@ -141,9 +141,9 @@ async def test_concurrent_modifications_from_two_nodes_lose_no_update(nats_serve
 async def test_every_node_sees_a_change_made_on_another_with_three_replicas(nats_cluster: NatsCluster) -> None:
     a, b = await connect(nats_cluster.urls[0]), await connect(nats_cluster.urls[1])
     try:
-        on_a = await SessionsKV.open(a.jetstream(), replicas=3)
-        on_b = await SessionsKV.open(b.jetstream(), replicas=3)  # the second node binds the same bucket
-        info = await a.jetstream().stream_info("KV_fastport_sessions")
+        on_a = await SessionsKV.open(jetstream(a), replicas=3)
+        on_b = await SessionsKV.open(jetstream(b), replicas=3)  # the second node binds the same bucket
+        info = await jetstream(a).stream_info("KV_fastport_sessions")
         assert info.config.num_replicas == 3
         watch = Watch(on_b.watch())
         try:

@@ -13,7 +13,7 @@ from nats.aio.msg import Msg
 
 from fastport.core import BrokerError, ErrorCode
 from fastport.core.topics import MAX_TOPIC_LENGTH, MAX_TOPIC_LEVELS, TopicIndex, validate_pattern, validate_topic
-from fastport.engines.jetstream.subjects import END, MAX_SUBJECT_BYTES, SessionSubjects, session_token
+from fastport.engines.jetstream.subjects import END, MAX_SUBJECT_BYTES, SessionSubjects, name_token
 
 # Characters that mean something to NATS or to the encoding, mixed with any others.
 TRICKY = [".", "*", ">", "%", "%%", "%2E", " ", "\t", "\r\n", "\x7f", "$", "é", "日本", "\U0001f600", "\ud800"]
@@ -100,7 +100,7 @@ def test_hash_alone_matches_every_topic_and_level_hash_matches_its_parent() -> N
 
 def test_session_tokens_are_short_nats_names() -> None:
     names = ["demo", "demo ", "a.b", "日本 / *>", "x" * 256]
-    tokens = {session_token(n) for n in names}
+    tokens = {name_token(n) for n in names}
     assert len(tokens) == len(names)
     assert all(len(t) == 26 and t.isalnum() and t.islower() for t in tokens)
 

@@ -2,7 +2,7 @@
 
 A session's record (settings, hashed credentials, suspended flag — core/session.py's
 ``SessionRecord``, never live state) is one JSON value under the key
-``session_token(name)``: KV keys allow only ``[-/_=.a-zA-Z0-9]``, while session names
+``name_token(name)``: KV keys allow only ``[-/_=.a-zA-Z0-9]``, while session names
 are any printable text, so the name travels inside the value. Every node watches the
 bucket and applies each change, so a session created, suspended, resumed or dropped on
 one node takes effect on all of them.
@@ -21,12 +21,12 @@ from dataclasses import dataclass
 import orjson
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 from ...core.errors import BrokerError, ErrorCode
 from ...core.session import Limits, SessionRecord
-from .subjects import session_token
+from .subjects import name_token
 
 BUCKET = "fastport_sessions"
 
@@ -62,26 +62,31 @@ class SessionsKV:
 
     @classmethod
     async def open(cls, js: JetStreamContext, replicas: int) -> SessionsKV:
-        """Create the bucket, or bind to it when another node already made it the same way.
+        """Bind to the bucket, or create it if this is the first node ever.
 
-        One revision per key is kept (history 1): a record is the whole truth about its
-        session, older ones are of no use. File storage: sessions survive a restart of
-        the whole NATS cluster.
+        Binding first keeps a node's start-up to one read, not a cluster-wide write,
+        and leaves the bucket as the first node made it (``replicas`` applies then).
+        One revision per key is kept (history 1): a record is the whole truth about
+        its session, older ones are of no use. File storage: sessions survive a
+        restart of the whole NATS cluster.
         """
-        config = KeyValueConfig(bucket=BUCKET, history=1, replicas=replicas, storage=StorageType.FILE)
-        return cls(await js.create_key_value(config))
+        try:
+            return cls(await js.key_value(BUCKET))
+        except BucketNotFoundError:
+            config = KeyValueConfig(bucket=BUCKET, history=1, replicas=replicas, storage=StorageType.FILE)
+            return cls(await js.create_key_value(config))
 
     async def create(self, record: SessionRecord) -> int:
         """Store a new session; ``session_exists`` if one of that name is stored."""
         try:
-            return await self._kv.create(session_token(record.name), encode_record(record))
+            return await self._kv.create(name_token(record.name), encode_record(record))
         except KeyWrongLastSequenceError:
             raise BrokerError(ErrorCode.SESSION_EXISTS, "Session already exists") from None
 
     async def get(self, name: str) -> tuple[SessionRecord, int] | None:
         """The stored record of ``name`` and its revision, or None."""
         try:
-            entry = await self._kv.get(session_token(name))
+            entry = await self._kv.get(name_token(name))
         except KeyNotFoundError:  # also a deleted key (KeyDeletedError is a subclass)
             return None
         assert entry.value is not None and entry.revision is not None
@@ -97,7 +102,7 @@ class SessionsKV:
             record, revision = found
             new = change(record)
             try:
-                await self._kv.update(session_token(name), encode_record(new), last=revision)
+                await self._kv.update(name_token(name), encode_record(new), last=revision)
             except KeyWrongLastSequenceError:
                 continue
             return new
@@ -106,7 +111,7 @@ class SessionsKV:
         """Drop the record; ``session_not_found`` if there is none."""
         if await self.get(name) is None:
             raise BrokerError(ErrorCode.SESSION_NOT_FOUND, "Session not found")
-        await self._kv.delete(session_token(name))
+        await self._kv.delete(name_token(name))
 
     async def watch(self) -> AsyncIterator[SessionChange | None]:
         """Every stored session, then None once (caught up: the node may serve), then

@@ -62,13 +62,13 @@ def _level(token: str) -> str:
     return "" if token == EMPTY else unquote(token, errors="surrogatepass")
 
 
-def session_token(name: str) -> str:
-    """A session's name as one short NATS token: 26 base32 characters of its SHA-256.
+def name_token(name: str) -> str:
+    """A name as one short NATS token: 26 base32 characters of its SHA-256.
 
-    Session names are up to 256 printable characters of any script, too long and too
-    free for stream names and KV keys (no ``.``, spaces, ``/``...), so every NATS name
-    of a session is built from this digest; the name itself travels in the session's
-    KV record. 130 bits: no two session names meet.
+    Session names and client ids are up to 256 printable characters of any script,
+    too long and too free for stream and consumer names and KV keys (no ``.``, spaces,
+    ``/``...), so every NATS name built from them is built from this digest; the name
+    itself travels in the session's KV record. 130 bits: no two names meet.
     """
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest()[:17]
     return base64.b32encode(digest).decode("ascii")[:26].lower()
@@ -92,7 +92,7 @@ class SessionSubjects:
 
     @classmethod
     def of(cls, session_name: str) -> SessionSubjects:
-        return cls(f"{ROOT}.{session_token(session_name)}")
+        return cls(f"{ROOT}.{name_token(session_name)}")
 
     @property
     def stream_subject(self) -> str:
