@@ -6,6 +6,7 @@ only an explicit FASTPORT_SKIP_NATS=1 skips them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+
+from fastport.core.session import Limits, SessionRecord
 
 from .servers import INSTALL_HINT, NatsCluster, NatsServer, nats_server_binary, skip_requested, start_server
 
@@ -41,6 +44,7 @@ def nats_cluster(nats_binary: str, tmp_path_factory: pytest.TempPathFactory) -> 
     cluster.stop()
 
 
+WAIT_S = 10.0  # how long a test waits for an event: a guard against hanging, not a timing expectation
 # JetStream API calls wait this long for an answer: a cluster on a machine busy with
 # other test runs can take seconds to elect a leader, and a test must not fail for it.
 API_TIMEOUT_S = 20.0
@@ -60,3 +64,20 @@ async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
     client = await connect(nats_server.url)
     yield client
     await client.close()
+
+
+def record(name: str, **changes: object) -> SessionRecord:
+    """A session's record with settings of its own in every field (``changes`` wins)."""
+    base = SessionRecord(
+        name=name,
+        password_hash="scrypt$salt$hash",
+        secret_hash="sha256$hash",
+        retry_interval_ms=250,
+        max_retry_limit=3,
+        message_expiry_ms=60_000,
+        expires_at_ms=0,
+        limits=Limits(max_payload_bytes=1024, max_connections=5, max_subscriptions=7, max_pending_messages=9),
+        suspended=False,
+        created_at_ms=1_700_000_000_000,
+    )
+    return dataclasses.replace(base, **changes)

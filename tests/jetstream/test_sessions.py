@@ -11,31 +11,12 @@ import pytest
 from nats.aio.client import Client
 
 from fastport.core import BrokerError, ErrorCode
-from fastport.core.session import Limits, SessionRecord
+from fastport.core.session import SessionRecord
 from fastport.engines.jetstream.sessions import SessionChange, SessionsKV, decode_record, encode_record
 from fastport.engines.jetstream.subjects import name_token
 
-from .conftest import connect, jetstream
+from .conftest import WAIT_S, connect, jetstream, record
 from .servers import NatsCluster, NatsServer
-
-WAIT_S = 10.0  # a guard against hanging, not a timing expectation
-
-
-def record(name: str, **changes: object) -> SessionRecord:
-    base = SessionRecord(
-        name=name,
-        password_hash="scrypt$salt$hash",
-        secret_hash="sha256$hash",
-        retry_interval_ms=250,
-        max_retry_limit=3,
-        message_expiry_ms=60_000,
-        expires_at_ms=0,
-        limits=Limits(max_payload_bytes=1024, max_connections=5, max_subscriptions=7, max_pending_messages=9),
-        suspended=False,
-        created_at_ms=1_700_000_000_000,
-    )
-    return dataclasses.replace(base, **changes)
-
 
 def suspend(r: SessionRecord) -> SessionRecord:
     return dataclasses.replace(r, suspended=True)

@@ -31,11 +31,9 @@ from fastport.engines.jetstream.streams import (
 )
 from fastport.engines.jetstream.subjects import MAX_SUBJECT_BYTES, SessionSubjects
 
-from .conftest import connect, jetstream
+from .conftest import WAIT_S, connect, jetstream, record
 from .servers import NatsCluster
-from .test_sessions import record
 
-WAIT_S = 10.0  # a guard against hanging, not a timing expectation
 DEDUP_MS = 60_000
 
 
