@@ -79,14 +79,14 @@ class NatsServer:
             "--addr", "127.0.0.1",
             "--port", str(self.port),
             "--http_port", str(self.monitor_port),
-        ]  # fmt: skip
+        ]
         if self.cluster_port is not None:
             routes = ",".join(f"nats://127.0.0.1:{p}" for p in self.routes)
             cmd += [
                 "--cluster_name", "fastport-test",
                 "--cluster", f"nats://127.0.0.1:{self.cluster_port}",
                 "--routes", routes,
-            ]  # fmt: skip
+            ]
         return cmd
 
     def start(self) -> None:

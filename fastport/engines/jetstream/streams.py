@@ -48,7 +48,8 @@ def stream_name(session_name: str) -> str:
 
 def durable_name(client_id: str, pattern: str) -> str:
     """The consumer of one pattern of a persistent subscriber: found again by any node
-    the subscriber reconnects to."""
+    the subscriber reconnects to. NUL joins the two: neither a client id (printable)
+    nor a pattern (refused) contains one."""
     return f"d_{name_token(client_id + chr(0) + pattern)}"
 
 
@@ -85,7 +86,12 @@ def consumer_config(
     inactive_s: float = EPHEMERAL_INACTIVE_S,
 ) -> ConsumerConfig:
     """The consumer of one subscription: durable under ``durable`` (see ``durable_name``),
-    else ephemeral."""
+    else ephemeral (the server names it).
+
+    The name goes in ``durable_name``, never ``name``: with ``name`` nats-py asks the
+    server with the filter subject inside the request subject, putting a long filter
+    on a protocol line (see subjects.py on line length); this way it stays in the body.
+    """
     retry_interval_ms = record.retry_interval_ms or DEFAULT_RETRY_INTERVAL_MS
     return ConsumerConfig(
         durable_name=durable,
