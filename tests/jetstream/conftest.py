@@ -17,17 +17,12 @@ from nats.js import JetStreamContext
 
 from fastport.core.session import Limits, SessionRecord
 
-from .servers import INSTALL_HINT, NatsCluster, NatsServer, nats_server_binary, skip_requested, start_server
+from .servers import NatsCluster, NatsServer, require_nats_server, start_server
 
 
 @pytest.fixture(scope="session")
 def nats_binary() -> str:
-    binary = nats_server_binary()
-    if binary is None:
-        if skip_requested():
-            pytest.skip("FASTPORT_SKIP_NATS is set")
-        pytest.fail(f"nats-server not found: {INSTALL_HINT}", pytrace=False)
-    return binary
+    return require_nats_server()
 
 
 @pytest.fixture
