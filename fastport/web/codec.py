@@ -14,11 +14,20 @@ the fields are, as the old server did.
 
 Encoding: compact JSON, keys in the documented order, undefined values left out,
 ``null`` kept. Every error reply carries a stable ``code``.
+
+Leniency (§9): what deployed clients send that is merely unusual is accepted. Frames
+are parsed with orjson; only a frame orjson refuses takes the slow path
+(``_lenient``): a text frame that is not UTF-8 closes the socket (1007, RFC 6455
+§8.1), and lone UTF-16 surrogate escapes (``"\ud800"``, which orjson cannot decode)
+are relayed byte-identical when they are in ``data`` (its raw JSON text is kept) and
+refused as an invalid field anywhere else. ``data`` nested deeper than orjson writes
+(254 levels; it reads 1024) is kept as raw text the same way.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 import struct
 from dataclasses import dataclass
 from typing import Any, Final
@@ -39,6 +48,10 @@ RATE_LIMITED: Final = "rate_limited"
 FILE_ID_LENGTH: Final = 36
 CHUNK_TYPE: Final = 0x02
 CHUNK_HEADER: Final = 1 + FILE_ID_LENGTH + 4  # type, fileId, uint32 chunk index
+INT64_MAX: Final = 2**63 - 1  # every number the door takes must fit the store and the gRPC door
+# The payload of a JSON publish without ``data``: an empty JSON text, which no JSON
+# value is. Its message frame has no ``data`` key.
+NO_DATA: Final = b""
 
 _dumps = orjson.dumps
 _loads = orjson.loads
@@ -103,7 +116,17 @@ class Chunk:
     frame: bytes
 
 
-Command = Init | Subscribe | Unsubscribe | Publish | Ack | FileSignal | Chunk
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Fail the connection: close the socket with ``code`` and nothing more."""
+
+    code: int
+    reason: bytes
+
+
+INVALID_UTF8: Final = Close(1007, b"Invalid UTF-8 in a text frame")
+
+Command = Init | Subscribe | Unsubscribe | Publish | Ack | FileSignal | Chunk | Close
 
 
 # ---------------------------------------------------------------------- replies
@@ -150,6 +173,10 @@ def init_error(err: BrokerError) -> bytes:
     return _dumps({"type": "init_response", "success": False, "error": err.message, "code": err.code})
 
 
+def _field_error(name: str) -> BrokerError:
+    return BrokerError(ErrorCode.INVALID_FIELD, f"Invalid field: {name}")
+
+
 def _topic_reply(kind: str, topic: str | None, err: BrokerError | None) -> bytes:
     reply: dict[str, Any] = {"type": kind, "success": err is None}
     if topic is not None:
@@ -190,6 +217,16 @@ def log_line(line: str, timestamp_ms: int) -> bytes:
     return _dumps({"type": "log", "data": line, "timestamp": timestamp_ms})
 
 
+def _is_json_with_lone_surrogates(payload: bytes) -> bool:
+    """Whether ``payload``, which orjson refused, is one JSON value once lone surrogate
+    escapes are allowed (a ``data`` the door kept as raw text)."""
+    try:
+        _loads(_blank_lone_surrogates(payload))
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
 def _data_value(message: Message) -> tuple[Any, bool]:
     """The ``data`` value for a payload, and whether it had to be base64-encoded.
 
@@ -201,8 +238,10 @@ def _data_value(message: Message) -> tuple[Any, bool]:
         try:
             _loads(payload)
         except orjson.JSONDecodeError:
-            pass  # not JSON after all (a gRPC client set the flag wrongly): send it as bytes
+            is_json = _is_json_with_lone_surrogates(payload)
         else:
+            is_json = True
+        if is_json:  # else a gRPC client set the flag wrongly: send it as bytes
             return orjson.Fragment(payload), False
     try:
         return payload.decode("utf-8"), False
@@ -212,9 +251,12 @@ def _data_value(message: Message) -> tuple[Any, bool]:
 
 def message_frame(message: Message, retry: int = 0) -> bytes:
     """``{"type":"message","topic":T,"data":D,"hash":H,"timestamp":TS,"messageId":M}``,
-    plus ``"retry":K`` on a re-send. An empty hash (none was given) is left out."""
-    data, b64 = _data_value(message)
-    frame: dict[str, Any] = {"type": "message", "topic": message.topic, "data": data}
+    plus ``"retry":K`` on a re-send. An empty hash (none was given) is left out, and
+    so is ``data`` when it was (``NO_DATA``)."""
+    frame: dict[str, Any] = {"type": "message", "topic": message.topic}
+    b64 = False
+    if not (message.json and message.payload == NO_DATA):
+        frame["data"], b64 = _data_value(message)
     if message.hash:
         frame["hash"] = message.hash
     frame["timestamp"] = message.timestamp_ms
@@ -234,6 +276,20 @@ class _InvalidField(Exception):
         self.name = name
 
 
+class _RawJson:
+    """A ``data`` value kept as the client's JSON text (see ``_lenient``)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: bytes) -> None:
+        self.text = text
+
+
+# Stands in for a field whose value cannot be decoded (a lone surrogate outside
+# ``data``): it is no type a field accepts, so reading that field refuses it.
+_UNUSABLE: Final = object()
+
+
 def _opt_str(obj: dict[str, Any], name: str) -> str | None:
     """A string field that may be missing (or null)."""
     value = obj.get(name)
@@ -243,13 +299,13 @@ def _opt_str(obj: dict[str, Any], name: str) -> str | None:
 
 
 def _opt_int(obj: dict[str, Any], name: str) -> int:
-    """A non-negative integer field (JSON numbers with no fraction count); 0 if missing."""
+    """A non-negative int64 field (JSON numbers with no fraction count); 0 if missing."""
     value = obj.get(name)
     if value is None:
         return 0
-    if type(value) is int and value >= 0:
+    if type(value) is int and 0 <= value <= INT64_MAX:
         return value
-    if type(value) is float and value.is_integer() and 0 <= value < 2**63:
+    if type(value) is float and value.is_integer() and 0 <= value <= INT64_MAX:
         return int(value)
     raise _InvalidField(name)
 
@@ -263,13 +319,156 @@ def _opt_bool(obj: dict[str, Any], name: str, default: bool) -> bool:
     raise _InvalidField(name)
 
 
-def parse_text(data: bytes | str, initialized: bool) -> Command | bytes | None:
+# The common cases (a string messageId, string data, an int timestamp) are checked
+# inline by _parse_publish; these take the rest.
+
+
+def _timestamp(value: Any) -> int:
+    """``timestamp`` in ms (§9): a fraction is truncated (``performance.now()``- and
+    ``time.time()*1000``-based clients send one); 0, null or missing is 0, which the
+    core takes as "use the server's clock"; negative, not a number, or past int64 is
+    refused."""
+    if value is None:
+        return 0
+    kind = type(value)
+    if (kind is int or kind is float) and 0 <= value <= INT64_MAX:
+        return int(value)
+    raise _InvalidField("timestamp")
+
+
+def _message_id(value: Any) -> str:
+    """``messageId``: a string, or an integer taken as its decimal string (§9); "" if
+    missing (the core makes one)."""
+    if value is None:
+        return ""
+    if type(value) is str:
+        return value
+    if type(value) is int:
+        return str(value)
+    raise _InvalidField("messageId")
+
+
+_ABSENT: Final = object()
+
+
+def _json_payload(data: Any, raw: bytes) -> bytes:
+    """The payload of a publish whose ``data`` is not a string: its JSON text."""
+    if data is _ABSENT:
+        return NO_DATA
+    if type(data) is _RawJson:
+        return data.text
+    try:
+        return _dumps(data)
+    except orjson.JSONEncodeError:
+        # Nested deeper than orjson writes: relay the client's own text of it.
+        start, end = _spans(raw)["data"]
+        return raw[start:end]
+
+
+# -- frames orjson refuses
+
+# A JSON \u escape of a UTF-16 surrogate, not itself escaped (an even run of
+# backslashes before it): a high+low pair (group 2) or a single one.
+_SURROGATE = re.compile(
+    rb"(?<!\\)((?:\\\\)*)(\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2})"
+)
+_PAIR_LENGTH = 12
+
+
+def _blank(match: re.Match[bytes]) -> bytes:
+    escape = match.group(2)
+    if len(escape) == _PAIR_LENGTH:
+        return match.group(0)
+    return match.group(1) + b"\\u0000"  # the same length: spans stay where they were
+
+
+def _blank_lone_surrogates(text: bytes) -> bytes:
+    """``text`` with each lone surrogate escape replaced by ``\\u0000``, which orjson
+    decodes; byte offsets are unchanged."""
+    return _SURROGATE.sub(_blank, text)
+
+
+_WS = re.compile(rb"[ \t\n\r]*")
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NESTED = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.S)  # strings skipped whole
+_SCALAR = re.compile(rb"[^,\]}\s]*")
+_OPEN, _CLOSE_BRACKETS = frozenset(b"[{"), frozenset(b"]}")
+
+
+def _value_end(text: bytes, start: int) -> int:
+    first = text[start]
+    if first == 0x22:  # "
+        return _STRING.match(text, start).end()  # type: ignore[union-attr]
+    if first in _OPEN:
+        depth = 0
+        for token in _NESTED.finditer(text, start):
+            char = text[token.start()]
+            if char in _OPEN:
+                depth += 1
+            elif char in _CLOSE_BRACKETS:
+                depth -= 1
+                if depth == 0:
+                    return token.end()
+    return _SCALAR.match(text, start).end()  # type: ignore[union-attr]
+
+
+def _spans(text: bytes) -> dict[str, tuple[int, int]]:
+    """Where each top-level value of ``text`` starts and ends; ``text`` is one JSON
+    object that orjson has accepted. Without recursion, so any depth is fine. A key
+    given twice: its last value, as JSON parsers take it."""
+    spans: dict[str, tuple[int, int]] = {}
+    i = _WS.match(text).end() + 1  # type: ignore[union-attr]  # past "{"
+    while True:
+        i = _WS.match(text, i).end()  # type: ignore[union-attr]
+        if text[i] == 0x7D:  # "}": the object is empty
+            return spans
+        key = _STRING.match(text, i)
+        assert key is not None
+        i = _WS.match(text, key.end()).end() + 1  # type: ignore[union-attr]  # past ":"
+        start = _WS.match(text, i).end()  # type: ignore[union-attr]
+        end = _value_end(text, start)
+        spans[_loads(key.group())] = (start, end)
+        i = _WS.match(text, end).end()  # type: ignore[union-attr]
+        if text[i] == 0x7D:
+            return spans
+        i += 1  # past ","
+
+
+def _lenient(data: bytes) -> dict[str, Any] | bytes | Close:
+    """The slow path, for a frame orjson refused: not UTF-8 (``INVALID_UTF8``), lone
+    surrogate escapes (the object, with ``data`` kept as raw text and any other field
+    holding one made unusable), or not a JSON object (``INVALID_FRAME``)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return INVALID_UTF8
+    blanked = _blank_lone_surrogates(data)
+    if blanked == data:
+        return INVALID_FRAME
+    try:
+        obj = _loads(blanked)
+    except orjson.JSONDecodeError:
+        return INVALID_FRAME
+    if type(obj) is not dict:
+        return INVALID_FRAME
+    for key, (start, end) in _spans(blanked).items():
+        if blanked[start:end] != data[start:end]:
+            obj[key] = _RawJson(data[start:end]) if key == "data" else _UNUSABLE
+    return obj
+
+
+# -- decoding
+
+
+def parse_text(data: bytes, initialized: bool) -> Command | bytes | None:
     """Decode one control frame (the payload of a text frame, or of a binary frame
     holding a JSON object)."""
     try:
         obj = _loads(data)
     except orjson.JSONDecodeError:
-        return INVALID_FRAME
+        obj = _lenient(data)
+        if type(obj) is not dict:
+            return obj  # type: ignore[return-value]
     if type(obj) is not dict:
         return INVALID_FRAME
     kind = obj.get("type")
@@ -283,31 +482,56 @@ def parse_text(data: bytes | str, initialized: bool) -> Command | bytes | None:
         return invalid_field(bad.name)
 
 
-def _parse_object(kind: str, obj: dict[str, Any], raw: bytes | str, initialized: bool) -> Command | bytes | None:
-    if kind == "publish":
-        if not initialized:
-            return NOT_INITIALIZED
-        topic = _opt_str(obj, "topic")
-        if "data" not in obj:
-            raise _InvalidField("data")
-        data = obj["data"]
+def _parse_publish(obj: dict[str, Any], raw: bytes) -> Publish | bytes:
+    """A publish, or the publish_response refusing it: a refused publish is always
+    answered in a form the client can match to it (§9)."""
+    message_id = obj.get("messageId")
+    if type(message_id) is not str:
+        try:
+            message_id = _message_id(message_id)
+        except _InvalidField as bad:
+            return publish_error("", _field_error(bad.name))
+    try:
+        data = obj.get("data", _ABSENT)
         if type(data) is str:
             payload, is_json = data.encode("utf-8"), False
         else:
-            payload, is_json = _dumps(data), True
-        return Publish(
-            topic,
-            payload,
-            is_json,
-            hash=_opt_str(obj, "hash") or "",
-            timestamp_ms=_opt_int(obj, "timestamp"),
-            message_id=_opt_str(obj, "messageId") or "",
+            payload, is_json = _json_payload(data, raw), True
+        timestamp = obj.get("timestamp")
+        if type(timestamp) is not int or timestamp <= 0 or timestamp > INT64_MAX:
+            timestamp = _timestamp(timestamp)
+        return Publish(_opt_str(obj, "topic"), payload, is_json, _opt_str(obj, "hash") or "", timestamp, message_id)
+    except _InvalidField as bad:
+        return publish_error(message_id, _field_error(bad.name))
+
+
+def _parse_init(obj: dict[str, Any]) -> Init | bytes:
+    """An init, or the init_response refusing it: every init gets one (§9). A
+    non-string ``userId`` is accepted and not used, as the old server never used it."""
+    user_id = obj.get("userId")
+    try:
+        return Init(
+            _opt_str(obj, "sessionName") or "",
+            _opt_str(obj, "password") or "",
+            user_id if type(user_id) is str else None,
+            _opt_str(obj, "clientId") or None,
         )
+    except _InvalidField as bad:
+        return init_error(_field_error(bad.name))
+
+
+def _parse_object(kind: str, obj: dict[str, Any], raw: bytes, initialized: bool) -> Command | bytes | None:
+    if kind == "publish":
+        if not initialized:
+            return NOT_INITIALIZED
+        return _parse_publish(obj, raw)
     if kind == "ack":
         if not initialized:
             return None
-        message_id = _opt_str(obj, "messageId")
-        if message_id is None:
+        message_id = obj.get("messageId")
+        if type(message_id) is not str:
+            message_id = _message_id(message_id)
+        if not message_id:
             raise _InvalidField("messageId")
         return Ack(message_id, _opt_str(obj, "topic"))
     if kind == "subscribe":
@@ -319,12 +543,7 @@ def _parse_object(kind: str, obj: dict[str, Any], raw: bytes | str, initialized:
             return NOT_INITIALIZED
         return Unsubscribe(_opt_str(obj, "topic"))
     if kind == "init":
-        return Init(
-            _opt_str(obj, "sessionName") or "",
-            _opt_str(obj, "password") or "",
-            _opt_str(obj, "userId"),
-            _opt_str(obj, "clientId") or None,
-        )
+        return _parse_init(obj)
     if kind == "init_file" or kind == "end_file":
         if not initialized:
             return NOT_INITIALIZED
@@ -334,7 +553,7 @@ def _parse_object(kind: str, obj: dict[str, Any], raw: bytes | str, initialized:
             return MISSING_TOPIC_OR_FILE_ID
         if len(file_id) != FILE_ID_LENGTH or not file_id.isascii():
             raise _InvalidField("fileId")
-        return FileSignal(kind, topic, file_id, raw.encode("utf-8") if isinstance(raw, str) else raw)
+        return FileSignal(kind, topic, file_id, raw)
     unsupported = UNSUPPORTED.get(kind)
     if unsupported is not None:
         return unsupported
@@ -342,17 +561,15 @@ def _parse_object(kind: str, obj: dict[str, Any], raw: bytes | str, initialized:
 
 
 def parse_binary(data: bytes, initialized: bool) -> Command | bytes | None:
-    """Decode a binary frame: a file chunk, or a JSON control object sent as binary.
-    Anything else is dropped (``None``), never answered."""
-    if data[:1] == b"{":
-        try:
-            obj = _loads(data)
-        except orjson.JSONDecodeError:
-            return None
-        if type(obj) is dict:
-            return parse_text(data, initialized)
-        return None
-    if not initialized or len(data) < CHUNK_HEADER or data[0] != CHUNK_TYPE:
+    """Decode a binary frame: a file chunk when its first byte is 0x02, else a JSON
+    control object sent as binary (leading whitespace and all). Anything else is
+    dropped (``None``), never answered."""
+    if data[:1] != b"\x02":
+        cmd = parse_text(data, initialized)
+        if cmd is INVALID_FRAME or cmd is INVALID_UTF8:
+            return None  # not a JSON object: binary junk
+        return cmd
+    if not initialized or len(data) < CHUNK_HEADER:
         return None
     file_id = data[1 : 1 + FILE_ID_LENGTH]
     if not file_id.isascii():

@@ -164,6 +164,14 @@ class _Socket(WebSocketDataQueue):  # type: ignore[misc]  # aiohttp's compiled c
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def shut(self, code: int, reason: bytes) -> None:
+        """Close on the door's behalf: what is queued goes out first, nothing after it."""
+        peer = self.peer
+        if not peer.closed:
+            peer.flush()
+            peer.closed = True
+            self.close(code, reason)
+
     def close(self, code: int, reason: bytes) -> None:
         """Close on the broker's behalf (the peer's ``on_close``)."""
         task = asyncio.ensure_future(self.ws.close(code=code, message=reason))
@@ -478,6 +486,8 @@ class WebSocketEndpoint:
             return self._init(sock, cmd)
         elif isinstance(cmd, codec.FileSignal):
             self._file_signal(sock, cmd)
+        elif isinstance(cmd, codec.Close):
+            sock.shut(cmd.code, cmd.reason)
         return None
 
     @staticmethod
@@ -572,10 +582,6 @@ class WebSocketEndpoint:
         """Close every socket still open (also those that never sent ``init``) and wait,
         at most ``timeout`` seconds, for the closes in progress to finish."""
         for sock in list(self._sockets):
-            peer = sock.peer
-            if not peer.closed:
-                peer.flush()
-                peer.closed = True
-                sock.close(code, reason)
+            sock.shut(code, reason)
         if self.closing:
             await asyncio.wait(list(self.closing), timeout=timeout)

@@ -11,7 +11,7 @@ from fastport.core.delivery import Message
 from fastport.core.errors import BrokerError, ErrorCode
 from fastport.core.session import Limits, Session, SessionRecord
 from fastport.web import codec
-from fastport.web.codec import Ack, Chunk, FileSignal, Init, Publish, RestError, Subscribe, Unsubscribe
+from fastport.web.codec import Ack, Chunk, Close, FileSignal, Init, Publish, RestError, Subscribe, Unsubscribe
 from fastport.web.peer import close_reason, message_wire
 from fastport.web.ratelimit import RateLimiter
 
@@ -64,16 +64,40 @@ def test_nulls_count_as_missing() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"nope", b"[]", b"1", b"null", b"{}", b'{"type":""}', b'{"type":null}', b"\xff{}"],
+    [b"", b"nope", b"[]", b"1", b"null", b"{}", b'{"type":""}', b'{"type":null}', b'["\\ud800"]', b'{"a":"\\ud800"'],
 )
 def test_invalid_frames(raw: bytes) -> None:
     assert codec.parse_text(raw, True) == b'{"error":"Invalid frame","code":"invalid_frame"}'
+    assert codec.parse_binary(raw, True) is None  # a binary frame that is no JSON object: dropped
+
+
+@pytest.mark.parametrize("raw", [b"\xff{}", b'{"type":"init","password":"\xc3("}', b"nope\xed\xa0\x80"])
+def test_text_that_is_not_utf8_fails_the_connection(raw: bytes) -> None:
+    assert codec.parse_text(raw, True) == Close(1007, b"Invalid UTF-8 in a text frame")
+    assert codec.parse_binary(raw, True) is None
+
+
+def test_lone_surrogates() -> None:
+    raw = b'{"type":"publish","topic":"a","data":["\\ud800",{"k":"\\udfff\\ud83d\\ude00"}],"messageId":"m"}'
+    assert codec.parse_text(raw, True) == Publish("a", b'["\\ud800",{"k":"\\udfff\\ud83d\\ude00"}]', True, message_id="m")
+    # a surrogate pair is no lone surrogate: the topic is decoded as usual
+    raw = b'{"type":"publish","topic":"\\ud83d\\ude00","data":"\\ud800"}'
+    assert codec.parse_text(raw, True) == Publish("\U0001f600", b'"\\ud800"', True)
+    raw = b'{"type":"publish","topic":"a\\udc00","data":"\\ud800","messageId":"m"}'
+    assert codec.parse_text(raw, True) == (
+        b'{"type":"publish_response","success":false,"messageId":"m","error":"Invalid field: topic","code":"invalid_field"}'
+    )
+    # an escaped backslash before "u" is no escape
+    assert codec.parse_text(b'{"type":"subscribe","topic":"\\\\ud800"}', True) == Subscribe("\\ud800")
 
 
 def test_errors() -> None:
     assert parse({"type": 1}) == b'{"error":"Invalid field: type","code":"invalid_field"}'
     assert parse({"type": "nope"}) == b'{"error":"Unknown message type","code":"unknown_type"}'
-    assert parse({"type": "publish", "topic": "a"}) == b'{"error":"Invalid field: data","code":"invalid_field"}'
+    assert parse({"type": "publish", "topic": "a"}) == Publish("a", codec.NO_DATA, True)  # data missing
+    assert parse({"type": "publish", "topic": "a", "data": "x", "messageId": False}) == (
+        b'{"type":"publish_response","success":false,"error":"Invalid field: messageId","code":"invalid_field"}'
+    )
     for kind in ("subscribe", "unsubscribe", "publish", "init_file", "end_file"):
         assert parse({"type": kind, "topic": 1}, False) == b'{"error":"Not initialized","code":"not_initialized"}'
     assert parse({"type": "ack", "messageId": "m"}, False) is None

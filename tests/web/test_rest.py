@@ -72,6 +72,8 @@ async def test_create_session_requires_name_and_password(rest: Rest, body: dict)
         ({"maxRetryLimit": "lots"}, "maxRetryLimit"),
         ({"messageExpiryTime": 1.5}, "messageExpiryTime"),
         ({"sessionExpiry": True}, "sessionExpiry"),
+        ({"sessionExpiry": 2**63}, "sessionExpiry"),  # past int64
+        ({"messageExpiryTime": 1e19}, "messageExpiryTime"),
     ],
 )
 async def test_create_session_wrong_field(rest: Rest, extra: dict, field: str) -> None:

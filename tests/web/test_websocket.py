@@ -86,12 +86,15 @@ async def test_init_into_a_suspended_session(ws, session, rest) -> None:
     )
 
 
-@pytest.mark.parametrize("field, value", [("sessionName", 5), ("password", ["pw"]), ("userId", 7), ("clientId", True)])
+@pytest.mark.parametrize("field, value", [("sessionName", 5), ("password", ["pw"]), ("clientId", True)])
 async def test_init_wrong_field_type(ws, session, field, value) -> None:
+    """Every init gets an init_response (§9), also one with a wrong-typed field."""
     client = await ws()
     frame = {"type": "init", "sessionName": "s1", "password": "pw", field: value}
     await client.send(frame)
-    assert await client.recv_text() == text({"error": f"Invalid field: {field}", "code": "invalid_field"})
+    assert await client.recv_text() == text(
+        {"type": "init_response", "success": False, "error": f"Invalid field: {field}", "code": "invalid_field"}
+    )
 
 
 async def test_init_with_user_id_and_client_id(app: App, ws, session) -> None:
@@ -312,19 +315,70 @@ async def test_publish_in_a_suspended_session_and_resume(joined, rest, session) 
 @pytest.mark.parametrize(
     "frame, field",
     [
-        ({"topic": "t"}, "data"),
         ({"topic": 1, "data": "x"}, "topic"),
         ({"topic": "t", "data": "x", "hash": 1}, "hash"),
         ({"topic": "t", "data": "x", "timestamp": "now"}, "timestamp"),
         ({"topic": "t", "data": "x", "timestamp": -5}, "timestamp"),
-        ({"topic": "t", "data": "x", "timestamp": 1.5}, "timestamp"),
-        ({"topic": "t", "data": "x", "messageId": 12}, "messageId"),
+        ({"topic": "t", "data": "x", "timestamp": 2**63}, "timestamp"),
     ],
 )
 async def test_publish_wrong_field(joined, frame, field) -> None:
+    """A refused publish is a publish_response the client can match (§9)."""
     publisher = await joined()
-    await publisher.send({"type": "publish", **frame})
-    assert await publisher.recv_text() == text({"error": f"Invalid field: {field}", "code": "invalid_field"})
+    await publisher.send({"type": "publish", **frame, "messageId": "m1"})
+    assert await publisher.recv_text() == text(
+        {
+            "type": "publish_response",
+            "success": False,
+            "messageId": "m1",
+            "error": f"Invalid field: {field}",
+            "code": "invalid_field",
+        }
+    )
+
+
+@pytest.mark.parametrize("depth", [254, 255, 300, 1023])
+async def test_deeply_nested_data_is_relayed(joined, depth) -> None:
+    """Issue #10: data nested deeper than orjson writes (254 levels) but within what it
+    reads (1024, the frame's object included) went out as an internal error with a
+    traceback."""
+    sub = await joined("t")
+    publisher = await joined()
+    data = "[" * (depth - 1) + '{"k":"v"}' + "]" * (depth - 1)
+    await publisher.send_raw('{"type":"publish","topic":"t","data":%s,"timestamp":5,"messageId":"m1"}' % data)
+    assert await publisher.recv_text() == '{"type":"publish_response","success":true,"messageId":"m1","deliveredTo":1}'
+    assert await sub.recv_text() == '{"type":"message","topic":"t","data":%s,"timestamp":5,"messageId":"m1"}' % data
+
+
+async def test_data_nested_beyond_what_json_parsers_read_is_an_invalid_frame(joined) -> None:
+    publisher = await joined()
+    data = "[" * 1025 + "]" * 1025
+    await publisher.send_raw('{"type":"publish","topic":"t","data":%s,"messageId":"m1"}' % data)
+    assert await publisher.recv_text() == '{"error":"Invalid frame","code":"invalid_frame"}'
+
+
+@pytest.mark.parametrize("initialized", [False, True])
+@pytest.mark.parametrize(
+    "raw", [b'{"type":"publish","topic":"t","data":"\xff"}', b"\xc3(", b'{"type":"init"}\xed\xa0\x80'],
+    ids=["in-a-string", "alone", "encoded-surrogate"],
+)
+async def test_invalid_utf8_in_a_text_frame_closes_with_1007(ws, session, initialized, raw) -> None:
+    """Issue #10: RFC 6455 §8.1 — a text frame that is not UTF-8 fails the connection
+    with 1007 (it was answered with invalid_frame)."""
+    client = await ws()
+    if initialized:
+        await client.init("s1", "pw")
+    await client.conn.send(raw, text=True)
+    code, _ = await client.closed()
+    assert code == 1007
+
+
+async def test_invalid_utf8_in_a_binary_frame_is_dropped(joined) -> None:
+    client = await joined()
+    await client.send_raw(b'{"type":"subscribe","topic":"\xff"}')
+    assert await client.silent()
+    await client.send({"type": "subscribe", "topic": "still/open"})
+    assert (await client.recv())["success"] is True
 
 
 async def test_ack_settles_only_the_acking_subscriber(app: App, joined) -> None:
@@ -359,7 +413,7 @@ async def test_ack_wrong_field(joined) -> None:
     client = await joined()
     await client.send({"type": "ack", "topic": "t"})
     assert await client.recv_text() == '{"error":"Invalid field: messageId","code":"invalid_field"}'
-    await client.send({"type": "ack", "topic": "t", "messageId": 5})
+    await client.send({"type": "ack", "topic": "t", "messageId": True})
     assert await client.recv_text() == '{"error":"Invalid field: messageId","code":"invalid_field"}'
 
 
@@ -368,12 +422,14 @@ async def test_ack_wrong_field(joined) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["not json", "{", "[1,2]", "42", '"init"', "null", "{}", '{"type":""}', '{"type":null}', "\ud83d"],
-    ids=["garbage", "truncated", "array", "number", "string", "null", "no-type", "empty-type", "null-type", "surrogate"],
+    ["not json", "{", "[1,2]", "42", '"init"', "null", "{}", '{"type":""}', '{"type":null}',
+     '{"type":"publish","data":"\\ud83d",}', '["\\ud800"]'],
+    ids=["garbage", "truncated", "array", "number", "string", "null", "no-type", "empty-type", "null-type",
+         "surrogate-and-broken", "surrogate-not-an-object"],
 )
 async def test_invalid_frame(joined, raw) -> None:
     client = await joined()
-    await client.send_raw(raw if raw != "\ud83d" else '{"type":"publish","data":"\\ud83d"}')
+    await client.send_raw(raw)
     assert await client.recv_text() == '{"error":"Invalid frame","code":"invalid_frame"}'
 
 
@@ -398,6 +454,10 @@ async def test_json_control_in_a_binary_frame_is_handled(ws, session) -> None:
     assert await client.recv_text() == '{"type":"init_response","success":true,"sessionName":"s1"}'
     await client.send_raw(b'{"type":"subscribe","topic":"t"}')
     assert await client.recv_text() == '{"type":"subscribe_response","success":true,"topic":"t"}'
+    # leading whitespace: still control (a binary frame is a file chunk only if it starts with 0x02)
+    for ws_prefix in (b" ", b"\n", b"\r\n\t "):
+        await client.send_raw(ws_prefix + b'{"type":"subscribe","topic":"u"}')
+        assert await client.recv_text() == '{"type":"subscribe_response","success":true,"topic":"u"}'
 
 
 async def test_other_binary_frames_are_dropped(joined) -> None:
