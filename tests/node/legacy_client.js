@@ -3,12 +3,19 @@
 // package, Node's built-in `crypto`, plain JSON frames. It drives one whole exchange
 // against a running fastport and exits 0 only if every step matched the protocol.
 //
-//   node legacy_client.js <http base url> <admin user> <admin password>
+//   node legacy_client.js <http base url> <admin user> <admin password> [variant]
 //
 // Steps: REST createSession (HTTP Basic) -> two sockets init -> one subscribes ->
 // the other publishes an AES-256-CBC message -> the subscriber receives it, checks
 // the hash, decrypts, ACKs -> the publisher gets publish_response and ack_received.
 // Prints a JSON summary on stdout; on failure prints the reason on stderr, exit 1.
+//
+// Variants, as real clients differ:
+//   plain        (default) no subprotocol, Date.now() timestamps
+//   subprotocol  sockets opened as `new WebSocket(url, ['json', 'chat'])`: ws refuses
+//                the connection unless the server selects one of them
+//   fractional   timestamps from performance.timeOrigin + performance.now(), which
+//                have a fraction; the server truncates them to whole ms
 'use strict';
 
 const crypto = require('crypto');
@@ -17,11 +24,12 @@ const WebSocket = require('ws');
 // scripts in clients/node implement it with Node's built-in crypto.
 const { encrypt, decrypt } = require('../../clients/node/legacy_crypto');
 
-const [baseUrl, adminUser, adminPass] = process.argv.slice(2);
-if (!baseUrl || !adminUser || !adminPass) {
-  console.error('usage: legacy_client.js <http base url> <admin user> <admin password>');
+const [baseUrl, adminUser, adminPass, variant = 'plain'] = process.argv.slice(2);
+if (!baseUrl || !adminUser || !adminPass || !['plain', 'subprotocol', 'fractional'].includes(variant)) {
+  console.error('usage: legacy_client.js <http base url> <admin user> <admin password> [plain|subprotocol|fractional]');
   process.exit(64);
 }
+const SUBPROTOCOLS = variant === 'subprotocol' ? ['json', 'chat'] : undefined;
 const wsUrl = baseUrl.replace(/^http/, 'ws');
 
 function fail(message) {
@@ -48,7 +56,7 @@ async function createSession(sessionName, password) {
 // handlers see them.
 function open(path) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsUrl + path);
+    const ws = new WebSocket(wsUrl + path, SUBPROTOCOLS);
     const queue = [];
     const waiters = [];
     ws.on('message', (data, isBinary) => {
@@ -82,6 +90,8 @@ async function main() {
 
   const subscriber = await open('/');
   const publisher = await open('/ws');
+  const protocol = publisher.protocol; // the selected subprotocol, '' when none was asked for
+  if (protocol !== (SUBPROTOCOLS ? SUBPROTOCOLS[0] : '')) fail(`subprotocol: got '${protocol}'`);
   for (const ws of [subscriber, publisher]) {
     ws.sendJson({ type: 'init', sessionName, password, userId: 'node-user' });
     await expect(ws, JSON.stringify({ type: 'init_response', success: true, sessionName }), 'init');
@@ -93,7 +103,11 @@ async function main() {
   const plaintext = JSON.stringify({ value: 21.5, unit: '°C', note: 'héllo 👋' });
   const { data, hash } = encrypt(key, plaintext);
   const messageId = crypto.randomUUID();
-  const timestamp = Date.now();
+  let timestamp = Date.now();
+  if (variant === 'fractional') {
+    timestamp = performance.timeOrigin + performance.now();
+    if (Number.isInteger(timestamp)) timestamp += 0.5; // a whole number by chance: not what this variant tests
+  }
   publisher.sendJson({ type: 'publish', topic: 'sensors/t1', data, hash, timestamp, messageId });
   await expect(
     publisher,
@@ -103,7 +117,7 @@ async function main() {
 
   const message = await expect(
     subscriber,
-    JSON.stringify({ type: 'message', topic: 'sensors/t1', data, hash, timestamp, messageId }),
+    JSON.stringify({ type: 'message', topic: 'sensors/t1', data, hash, timestamp: Math.trunc(timestamp), messageId }),
     'message',
   );
   let decrypted;
@@ -121,7 +135,9 @@ async function main() {
   }
 
   for (const ws of [subscriber, publisher]) ws.close(1000);
-  process.stdout.write(JSON.stringify({ ok: true, sessionName, messageId, decrypted, ack }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ ok: true, variant, sessionName, messageId, protocol, timestamp, received: message.timestamp, decrypted, ack }) + '\n',
+  );
 }
 
 main().catch((err) => fail(err && err.stack ? err.stack : String(err)));

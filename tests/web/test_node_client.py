@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -28,13 +29,17 @@ def node() -> str:
     return node
 
 
-async def test_node_ws_client_round_trip(app: App, node: str) -> None:
+@pytest.mark.parametrize("variant", ["plain", "subprotocol", "fractional"])
+async def test_node_ws_client_round_trip(app: App, node: str, variant: str) -> None:
+    """``subprotocol``: the client asks for ['json', 'chat'] (ws refuses a connection
+    whose subprotocol is not answered); ``fractional``: its timestamps have a fraction."""
     proc = await asyncio.create_subprocess_exec(
         node,
         str(NODE_DIR / "legacy_client.js"),
         f"http://127.0.0.1:{app.http_port}",
         ADMIN_USER,
         ADMIN_PASS,
+        variant,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -46,7 +51,11 @@ async def test_node_ws_client_round_trip(app: App, node: str) -> None:
         raise
     assert proc.returncode == 0, stderr.decode()
     summary = json.loads(stdout)
-    assert summary["ok"] is True
+    assert summary["ok"] is True and summary["variant"] == variant
+    assert summary["protocol"] == ("json" if variant == "subprotocol" else "")
+    if variant == "fractional":
+        assert not float(summary["timestamp"]).is_integer()
+    assert summary["received"] == math.trunc(summary["timestamp"])
     assert json.loads(summary["decrypted"]) == {"value": 21.5, "unit": "°C", "note": "héllo 👋"}
     assert summary["ack"] == {
         "type": "ack_received",
