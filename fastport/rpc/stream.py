@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import AsyncIterator
+from collections.abc import Callable
+from typing import AsyncIterator, TypeVar
 
 import grpc
 from fastport_proto.v1 import broker_pb2 as pb
@@ -67,6 +68,7 @@ RECENT_FRAMES = 16
 QUIET_STREAMS = 2
 _MESSAGES_KEY = b"\x2a"  # ServerFrame.messages: field 5, length-delimited
 _WIRE_TAG = object()  # marks what this door caches on Message.wire
+_Request = TypeVar("_Request")
 
 
 class _BadFrame:
@@ -76,11 +78,18 @@ class _BadFrame:
         self.reason = reason
 
 
-def _decode_client_frame(data: bytes) -> pb.ClientFrame | _BadFrame:
-    try:
-        return pb.ClientFrame.FromString(data)
-    except DecodeError as exc:
-        return _BadFrame(str(exc) or "undecodable frame")
+def _lenient(parse: Callable[[bytes], _Request]) -> Callable[[bytes], _Request | _BadFrame]:
+    """A request deserializer that turns bytes that do not parse into a ``_BadFrame``:
+    the client's error, answered ``invalid_frame``. grpc would log a deserializer's
+    exception as a traceback per request, which any client could flood the log with."""
+
+    def decode(data: bytes) -> _Request | _BadFrame:
+        try:
+            return parse(data)
+        except DecodeError as exc:
+            return _BadFrame(str(exc) or "undecodable frame")
+
+    return decode
 
 
 def _varint(n: int) -> bytes:
@@ -308,12 +317,12 @@ class BrokerService:
             {
                 "Connect": grpc.stream_stream_rpc_method_handler(
                     self.connect,
-                    request_deserializer=_decode_client_frame,
+                    request_deserializer=_lenient(pb.ClientFrame.FromString),
                     response_serializer=None,  # frames are written already encoded (bytes)
                 ),
                 "Publish": grpc.unary_unary_rpc_method_handler(
                     self.publish,
-                    request_deserializer=pb.PublishRequest.FromString,
+                    request_deserializer=_lenient(pb.PublishRequest.FromString),
                     response_serializer=pb.PublishResult.SerializeToString,
                 ),
             },
@@ -327,7 +336,13 @@ class BrokerService:
         reader = asyncio.create_task(self._read(requests, conn, peer))
         try:
             while (frame := await peer.next_frame()) is not None:
-                await context.write(frame)
+                try:
+                    await context.write(frame)
+                except Exception as exc:  # grpc's ExecuteBatchError, not public
+                    # The call ended while a frame was being written (the client
+                    # cancelled or went away): a normal end, not a server error.
+                    log.debug("stream ended by the client while written to: %r", exc)
+                    return
         finally:
             reader.cancel()
             self._broker.disconnect(conn)
@@ -400,7 +415,12 @@ class BrokerService:
                 if item.request_id:
                     _ack_result(peer, item, known)
 
-    async def publish(self, request: pb.PublishRequest, context: grpc.aio.ServicerContext) -> pb.PublishResult:
+    async def publish(
+        self, request: pb.PublishRequest | _BadFrame, context: grpc.aio.ServicerContext
+    ) -> pb.PublishResult:
+        if isinstance(request, _BadFrame):
+            await abort(context, BrokerError(ErrorCode.INVALID_FRAME, f"Invalid frame: {request.reason}"))
+            raise AssertionError("abort returns only by raising")
         peer = _OneShotPeer()
         conn = self._broker.connect(peer, context.peer())
         try:

@@ -435,6 +435,13 @@ class SqliteStore:
 
     def _open(self) -> StoredState:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and self.path.stat().st_size == 0:
+            # SQLite would take it for a new database: every session silently gone.
+            raise StoreError(
+                f"database {self.path} is an empty file (0 bytes) that this server did not create:"
+                " it may have been truncated. Restore it from a backup, or delete it to start"
+                " with an empty database"
+            )
         db = self._db = self._connect()
         self._lock()
         self._max_params = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)

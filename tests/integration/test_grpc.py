@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 import grpc
@@ -17,6 +18,7 @@ from fastport.core import ManualClock
 from fastport.rpc.stream import PUBLISH_SLICE, QUIET_STREAMS
 
 from ..conftest import ADMIN_METADATA, create_session
+from ..support import ServerProcess
 
 _ids = iter(range(1, 1 << 30))
 
@@ -477,3 +479,48 @@ async def test_tls_when_a_certificate_is_configured(tmp_path) -> None:
                 await create_session(admin_pb2_grpc.AdminStub(plain), "t")
     finally:
         await server.stop()
+
+
+def errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+async def test_undecodable_unary_publish_is_invalid_frame_without_a_traceback(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc_port}") as channel:
+        publish = channel.unary_unary("/fastport.v1.Broker/Publish")
+        for garbage in (b"\xff\xff\xff", b"\x0a\x05ab"):
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await publish(garbage)
+            assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert dict(info.value.trailing_metadata() or ())["fastport-error-code"] == "invalid_frame"
+            assert "DecodeError" not in (info.value.details() or "")
+    assert errors_logged(caplog) == []
+
+
+async def test_a_client_cancelling_connect_while_written_to_is_no_error(tmp_path) -> None:
+    """A server process (in one process with its client, a cancel never meets a write
+    in flight): the failed write is a normal end of the stream, logged at debug only."""
+    server = ServerProcess(tmp_path, args=["--store", "memory"]).start()
+    try:
+        async with grpc.aio.insecure_channel(server.grpc_address) as channel:
+            await create_session(admin_pb2_grpc.AdminStub(channel), "s")
+            stub = broker_pb2_grpc.BrokerStub(channel)
+            for _ in range(10):
+                server.read_log()  # drained, or the server blocks on a full stderr pipe
+                sub, pub = Stream(stub), Stream(stub)
+                await sub.init("s")
+                await sub.subscribe("t")
+                await pub.init("s")
+                for _ in range(3):
+                    await pub.send(publish=[pb.Publish(topic="t", payload=b"x" * 100_000) for _ in range(20)])
+                await sub.until(lambda f: len(f.messages) > 0)
+                sub.close()  # while the server still has megabytes to write to it
+                pub.close()
+                await asyncio.sleep(0.1)
+    finally:
+        assert server.stop() == 0
+    log = server.read_log()
+    assert "ERROR" not in log and "Traceback" not in log, log

@@ -243,6 +243,16 @@ def test_newer_schema_stops_the_server(server_process: ServerProcess) -> None:
     assert server_process.proc is not None and server_process.proc.wait(10) == 1
 
 
+def test_an_empty_database_file_stops_the_server(server_process: ServerProcess) -> None:
+    server_process.data_dir.mkdir(parents=True)
+    (server_process.data_dir / "fastport.db").touch()
+    with pytest.raises(RuntimeError) as exited:
+        server_process.start()
+    assert "fastport: storage_error: " in str(exited.value)
+    assert "is an empty file (0 bytes) that this server did not create" in str(exited.value)
+    assert server_process.proc is not None and server_process.proc.wait(10) == 1
+
+
 def test_second_server_on_the_same_data_directory(server_process: ServerProcess, tmp_path: Path) -> None:
     server_process.start()
     second = ServerProcess(server_process.data_dir)

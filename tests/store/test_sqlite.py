@@ -339,6 +339,20 @@ async def test_unusable_files_are_refused(tmp_path: Path, prepare, error: str) -
     await store.close()
 
 
+async def test_an_empty_database_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "fastport.db"
+    b = Broker(SqliteStore(path), ManualClock())
+    await b.start()  # a file this server creates is fine
+    await make_session(b, "kept")
+    await b.stop()
+    path.write_bytes(b"")  # truncated
+    store = SqliteStore(path)
+    with pytest.raises(StoreError, match="is an empty file .0 bytes. that this server did not create"):
+        await store.open()
+    await store.close()
+    assert path.stat().st_size == 0  # left as it was, for the operator to look at
+
+
 async def test_one_store_per_file(tmp_path: Path) -> None:
     first = SqliteStore(tmp_path / "fastport.db")
     await first.open()
