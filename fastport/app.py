@@ -50,12 +50,12 @@ class App:
     async def start(self) -> None:
         s = self.settings
         self.admin_token = s.admin_token or load_or_create_token(Path(s.data_dir))
-        auth = AdminAuth(self.admin_token, s.admin_user, s.admin_pass)
         self.broker = Broker(
             self._store or make_store(s),
             self._clock,
             BrokerConfig(max_payload_bytes=s.max_payload, dedup_window_ms=s.dedup_window_ms),
         )
+        auth = AdminAuth(self.admin_token, s.admin_user, s.admin_pass, throttle=self.broker.logins)
         await self.broker.start()
         credentials = None
         if s.tls_cert is not None and s.tls_key is not None:

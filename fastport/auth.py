@@ -1,7 +1,8 @@
 """Who may administer the server: the admin token, or (HTTP door) the Basic admin user.
 
 Shared by both doors so the same credentials work on each. Comparisons are constant
-time. A session's own password + secret key, accepted for drop/suspend/resume of that
+time, and wrong credentials count as failed logins of the client's address in the
+core's ``LoginThrottle``, as wrong session passwords do. A session's own password + secret key, accepted for drop/suspend/resume of that
 session, are checked by the core (``Broker.check_owner``).
 """
 
@@ -15,16 +16,33 @@ import os
 import secrets
 from pathlib import Path
 
+from .core.throttle import ADMIN_SCOPE, LoginThrottle
+
 log = logging.getLogger("fastport.auth")
 
 TOKEN_FILE = "admin-token"
 
 
 class AdminAuth:
-    def __init__(self, token: str, user: str | None = None, password: str | None = None) -> None:
+    def __init__(
+        self, token: str, user: str | None = None, password: str | None = None, *, throttle: LoginThrottle
+    ) -> None:
         self._token = token.encode()
         self._user = user
         self._password = password
+        self._throttle = throttle
+
+    def admit(self, header: str, address: str, *, basic: bool = False) -> bool:
+        """Whether ``header`` (an ``Authorization`` value) is the admin's: the Bearer
+        token, or with ``basic`` (the HTTP door) also the Basic admin user. A wrong one
+        is a failed login of ``address``; while that address must wait, raises
+        BrokerError ``too_many_attempts`` without checking."""
+        self._throttle.check(address, ADMIN_SCOPE)
+        if (basic and self.check_basic(header)) or self.check_bearer(header):
+            self._throttle.succeeded(address, ADMIN_SCOPE)
+            return True
+        self._throttle.failed(address, ADMIN_SCOPE, "Invalid admin credentials")
+        return False
 
     def check_token(self, token: str) -> bool:
         return hmac.compare_digest(token.encode(), self._token)

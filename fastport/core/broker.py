@@ -33,17 +33,18 @@ import itertools
 import logging
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .clock import Clock, SystemClock
 from .connection import Connection, Peer, PublishOutcome, Subscriber
 from .counters import Counters
-from .credentials import hash_password, hash_secret, new_secret_key
+from .credentials import hash_password, hash_secret, new_secret_key, verify_nothing
 from .delivery import NO_ATTRIBUTES, Delivery, Message
 from .errors import BrokerError, ErrorCode
 from .session import Session, SessionInfo, SessionRecord, SessionSpec
+from .throttle import LoginThrottle
 from .topics import validate_pattern, validate_topic
 
 if TYPE_CHECKING:
@@ -103,6 +104,16 @@ def _attributes_size(attributes: Mapping[str, str]) -> int:
     return size
 
 
+# What a failed login is refused with (see Broker._login).
+_LOGIN_FAILURES = frozenset(
+    (ErrorCode.SESSION_NOT_FOUND, ErrorCode.INVALID_PASSWORD, ErrorCode.INVALID_CREDENTIALS, ErrorCode.TOO_MANY_ATTEMPTS)
+)
+
+
+def _session_not_found() -> BrokerError:
+    return BrokerError(ErrorCode.SESSION_NOT_FOUND, "Session not found")
+
+
 def _check_range(value: int, what: str, upper: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= upper:
         raise BrokerError(ErrorCode.INVALID_FIELD, f"{what} must be an integer from 0 to {upper}")
@@ -132,6 +143,9 @@ class Broker:
         self._background: set[asyncio.Task[None]] = set()
         self._closing = False
         self.delivery_errors = 0  # sends a door failed on (see _send)
+        self.logins = LoginThrottle(self.clock)  # failed logins, for every door
+        # Logins to sessions that do not exist, checked all the same (see _login).
+        self._unknown_checks: dict[tuple[str, str], asyncio.Future[bool]] = {}
         # Publishes waiting for the awaitable the store returned for them. A store that
         # commits in batches returns one per batch: the batch then costs one callback,
         # not a closure and a callback per publish kept alive until the commit.
@@ -306,19 +320,21 @@ class Broker:
     def list_sessions(self) -> list[SessionInfo]:
         return [s.info() for s in self.sessions.values()]
 
-    async def check_owner(self, name: str, password: str, secret_key: str) -> None:
-        """Accept a session's own password + secret key in place of admin rights."""
-        session = self._session(name)
-        if not isinstance(password, str) or not isinstance(secret_key, str):
-            raise BrokerError(ErrorCode.INVALID_CREDENTIALS, "Invalid credentials")
-        loop = asyncio.get_running_loop()
-        if not await loop.run_in_executor(None, session.check_secret, password, secret_key):
-            raise BrokerError(ErrorCode.INVALID_CREDENTIALS, "Invalid credentials")
+    async def check_owner(self, name: str, password: str, secret_key: str, address: str = "") -> None:
+        """Accept a session's own password + secret key in place of admin rights.
+        ``address``: the client's, as failed attempts are throttled by."""
+
+        async def check(session: Session) -> bool:
+            if not isinstance(secret_key, str):
+                return False
+            return await asyncio.get_running_loop().run_in_executor(None, session.check_secret, password, secret_key)
+
+        await self._login(address, name, password, check, ErrorCode.INVALID_CREDENTIALS, "Invalid credentials")
 
     def _session(self, name: str) -> Session:
         session = self.sessions.get(name) if isinstance(name, str) else None
         if session is None:
-            raise BrokerError(ErrorCode.SESSION_NOT_FOUND, "Session not found")
+            raise _session_not_found()
         return session
 
     def _remove_session(self, session: Session, code: str, reason: str) -> None:
@@ -355,23 +371,23 @@ class Broker:
         try:
             return await self._join(conn, session_name, password, client_id)
         except BrokerError as err:
-            name = session_name if isinstance(session_name, str) else ""
-            if err.code is ErrorCode.INVALID_PASSWORD:
-                log.warning("authentication failed: %s", err.message, extra=_about(name, conn.address))
-            else:
+            if err.code not in _LOGIN_FAILURES:  # those are audited by LoginThrottle
+                name = session_name if isinstance(session_name, str) else ""
                 log.info("init refused: %s (%s)", err.message, err.code.value, extra=_about(name, conn.address))
             raise
 
     async def _join(self, conn: Connection, session_name: str, password: str, client_id: str | None) -> SessionInfo:
         if self._closing:
             raise BrokerError(ErrorCode.SHUTTING_DOWN, "Server shutting down")
-        session = self.sessions.get(session_name) if isinstance(session_name, str) else None
-        if session is None:
-            raise BrokerError(ErrorCode.SESSION_NOT_FOUND, "Session not found")
-        if not isinstance(password, str) or not password:
-            raise BrokerError(ErrorCode.INVALID_PASSWORD, "Invalid password")
-        if not session.knows_password(password) and not await self._check_password(session, password):
-            raise BrokerError(ErrorCode.INVALID_PASSWORD, "Invalid password")
+
+        async def check(session: Session) -> bool:
+            return session.knows_password(password) or await self._shared_check(
+                session.checks, session.password_digest(password), session.check_password, password
+            )
+
+        session = await self._login(
+            conn.address, session_name, password, check, ErrorCode.INVALID_PASSWORD, "Invalid password"
+        )
         if session.dropped:
             raise BrokerError(ErrorCode.SESSION_NOT_FOUND, "Session not found")
         if session.suspended:
@@ -407,17 +423,51 @@ class Broker:
             self._resume(sub)
         return session.info()
 
+    async def _login(
+        self,
+        address: str,
+        name: object,
+        password: object,
+        check: Callable[[Session], Awaitable[bool]],
+        wrong: ErrorCode,
+        wrong_text: str,
+    ) -> Session:
+        """The session ``name`` if ``check`` accepts the credentials for it.
+
+        Failures are throttled per (client address, session) (``LoginThrottle``):
+        while an address must wait, it is refused with ``too_many_attempts`` unchecked.
+        A session that does not exist costs what a wrong password costs (a scrypt run
+        against nothing), so timing tells no more than the legacy protocol's error
+        texts ("Session not found", "Invalid password"), which clients rely on."""
+        scope = name if isinstance(name, str) else repr(name)
+        self.logins.check(address, scope)
+        session = self.sessions.get(name) if isinstance(name, str) else None
+        try:
+            if not isinstance(password, str) or not password:
+                raise BrokerError(wrong, wrong_text) if session is not None else _session_not_found()
+            if session is None:
+                await self._shared_check(self._unknown_checks, (scope, password), verify_nothing, password)
+                raise _session_not_found()
+            if not await check(session):
+                raise BrokerError(wrong, wrong_text)
+        except BrokerError as err:
+            self.logins.failed(address, scope, err.message)
+            raise
+        self.logins.succeeded(address, scope)
+        return session
+
     @staticmethod
-    async def _check_password(session: Session, password: str) -> bool:
-        """scrypt off the event loop, one run per distinct password at a time."""
-        key = session.password_digest(password)
-        check = session.checks.get(key)
+    async def _shared_check(
+        checks: dict[Any, asyncio.Future[bool]], key: object, verify: Callable[[str], bool], password: str
+    ) -> bool:
+        """``verify(password)`` (scrypt) off the event loop, one run per ``key`` at a
+        time: concurrent logins with the same password share it (each run takes 16 MiB
+        and tens of ms of CPU, so a reconnect storm would otherwise run one per client)."""
+        check = checks.get(key)
         if check is None:
-            check = asyncio.ensure_future(
-                asyncio.get_running_loop().run_in_executor(None, session.check_password, password)
-            )
-            session.checks[key] = check
-            check.add_done_callback(lambda _: session.checks.pop(key, None))
+            check = asyncio.ensure_future(asyncio.get_running_loop().run_in_executor(None, verify, password))
+            checks[key] = check
+            check.add_done_callback(lambda _: checks.pop(key, None))
         return await asyncio.shield(check)
 
     def _resume(self, sub: Subscriber) -> None:

@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     PERMISSION_DENIED = "permission_denied"
     UNSUPPORTED = "unsupported"
     SHUTTING_DOWN = "shutting_down"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
     INTERNAL = "internal"
 
 

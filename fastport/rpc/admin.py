@@ -9,7 +9,7 @@ from fastport_proto.v1 import admin_pb2_grpc
 from ..auth import AdminAuth
 from ..core import Broker, BrokerError, ErrorCode, Limits, SessionInfo, SessionSpec
 from ..core.counters import Counters
-from .errors import abort
+from .errors import abort, client_address
 
 
 def limits_to_pb(limits: Limits) -> pb.Limits:
@@ -69,23 +69,26 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         self._broker = broker
         self._auth = auth
 
-    def _is_admin(self, context: grpc.aio.ServicerContext) -> bool:
+    async def _is_admin(self, context: grpc.aio.ServicerContext) -> bool:
         for key, value in context.invocation_metadata() or ():
             if key == "authorization" and isinstance(value, str):
-                return self._auth.check_bearer(value)
+                try:
+                    return self._auth.admit(value, client_address(context))
+                except BrokerError as err:  # too many wrong tokens from this address
+                    await abort(context, err)
         return False
 
     async def _require_admin(self, context: grpc.aio.ServicerContext) -> None:
-        if not self._is_admin(context):
+        if not await self._is_admin(context):
             await abort(context, BrokerError(ErrorCode.UNAUTHENTICATED, "Admin token required"))
 
     async def _require_owner(self, request: pb.SessionCredentials, context: grpc.aio.ServicerContext) -> None:
         """The admin token, or this session's own password and secret key."""
-        if self._is_admin(context):
+        if await self._is_admin(context):
             return
         if not request.secret_key:
             await abort(context, BrokerError(ErrorCode.UNAUTHENTICATED, "Admin token or session credentials required"))
-        await self._broker.check_owner(request.name, request.password, request.secret_key)
+        await self._broker.check_owner(request.name, request.password, request.secret_key, client_address(context))
 
     async def CreateSession(self, request: pb.CreateSessionRequest, context: grpc.aio.ServicerContext) -> pb.CreateSessionResponse:
         await self._require_admin(context)

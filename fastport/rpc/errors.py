@@ -7,6 +7,8 @@ although both are UNAUTHENTICATED/NOT_FOUND-like statuses.
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 import grpc
 
 from ..core.errors import BrokerError, ErrorCode
@@ -29,9 +31,18 @@ STATUS: dict[ErrorCode, grpc.StatusCode] = {
     ErrorCode.LIMIT_EXCEEDED: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ErrorCode.STORAGE_ERROR: grpc.StatusCode.UNAVAILABLE,
     ErrorCode.SHUTTING_DOWN: grpc.StatusCode.UNAVAILABLE,
+    ErrorCode.TOO_MANY_ATTEMPTS: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ErrorCode.UNSUPPORTED: grpc.StatusCode.UNIMPLEMENTED,
     ErrorCode.INTERNAL: grpc.StatusCode.INTERNAL,
 }
+
+
+def client_address(context: grpc.aio.ServicerContext) -> str:
+    """The client's ``host:port`` (``[host]:port`` for IPv6), as the WebSocket door
+    writes it, from grpc's ``ipv4:127.0.0.1:5000`` or ``ipv6:%5B::1%5D:5000``."""
+    peer = context.peer() or ""
+    kind, _, rest = peer.partition(":")
+    return unquote(rest) if kind in ("ipv4", "ipv6") else peer
 
 
 async def abort(context: grpc.aio.ServicerContext, err: BrokerError) -> None:

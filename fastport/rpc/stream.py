@@ -32,7 +32,7 @@ from google.protobuf.message import DecodeError
 
 from ..core import Broker, BrokerError, Connection, ErrorCode, Message, PublishOutcome
 from ..core.delivery import NO_ATTRIBUTES
-from .errors import abort
+from .errors import abort, client_address
 
 log = logging.getLogger("fastport.rpc")
 
@@ -332,7 +332,7 @@ class BrokerService:
         self, requests: AsyncIterator[pb.ClientFrame | _BadFrame], context: grpc.aio.ServicerContext
     ) -> None:
         peer = StreamPeer()
-        conn = self._broker.connect(peer, context.peer())
+        conn = self._broker.connect(peer, client_address(context))
         reader = asyncio.create_task(self._read(requests, conn, peer))
         try:
             while (frame := await peer.next_frame()) is not None:
@@ -422,7 +422,7 @@ class BrokerService:
             await abort(context, BrokerError(ErrorCode.INVALID_FRAME, f"Invalid frame: {request.reason}"))
             raise AssertionError("abort returns only by raising")
         peer = _OneShotPeer()
-        conn = self._broker.connect(peer, context.peer())
+        conn = self._broker.connect(peer, client_address(context))
         try:
             await self._broker.init(conn, request.session, request.password)
             p = request.publish

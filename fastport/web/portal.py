@@ -43,7 +43,7 @@ from aiohttp import web
 from ..auth import AdminAuth
 from ..core import Broker, SessionInfo
 from ..core.counters import Counters
-from ..core.errors import ErrorCode
+from ..core.errors import BrokerError, ErrorCode
 from ..views import session_json
 from . import codec
 from .codec import RestError
@@ -232,8 +232,11 @@ class Portal:
         if not isinstance(user, str) or not isinstance(password, str):
             raise RestError(400, "username and password are required", ErrorCode.INVALID_FIELD)
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
-        if not self._auth.check_basic(f"Basic {token}"):
-            audit.warning("admin login failed", extra={"peer": request.remote or "", "action": "login"})
+        try:
+            admitted = self._auth.admit(f"Basic {token}", request.remote or "", basic=True)
+        except BrokerError as err:  # too many wrong logins from this address
+            raise RestError(429, err.message, err.code) from None
+        if not admitted:  # audited by the throttle, as every failed login
             return json_response(INVALID_LOGIN, 401)
         audit.info("admin logged in to the portal", extra={"peer": request.remote or "", "action": "login"})
         return json_response(orjson.dumps({"success": True, "token": token}))

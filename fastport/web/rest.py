@@ -41,6 +41,7 @@ BAD_AUTH = RestError(401, "Unauthorized: Invalid Admin Credentials", ErrorCode.U
 _STATUS: dict[ErrorCode, int] = {
     ErrorCode.STORAGE_ERROR: 503,
     ErrorCode.SHUTTING_DOWN: 503,
+    ErrorCode.TOO_MANY_ATTEMPTS: 429,
     ErrorCode.INTERNAL: 500,
 }
 
@@ -72,8 +73,11 @@ def is_admin(auth: AdminAuth, request: web.Request) -> bool:
     header = request.headers.get("Authorization")
     if header is None:
         return False
-    if auth.check_basic(header) or auth.check_bearer(header):
-        return True
+    try:
+        if auth.admit(header, request.remote or "", basic=True):
+            return True
+    except BrokerError as err:  # too many wrong credentials from this address
+        raise _broker_error(err) from None
     raise BAD_AUTH
 
 
@@ -131,7 +135,7 @@ class RestApi:
             raise MISSING_AUTH
         if password or secret_key:
             try:
-                await self._broker.check_owner(name, password, secret_key)
+                await self._broker.check_owner(name, password, secret_key, request.remote or "")
             except BrokerError as err:
                 raise _broker_error(err) from None
         return name, body, admin

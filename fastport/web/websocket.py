@@ -287,9 +287,13 @@ def _first_subprotocol(request: web.Request) -> tuple[str, ...]:
 
 
 def _address(transport: asyncio.BaseTransport) -> str:
-    """``host:port`` of the client, for log lines."""
+    """``host:port`` of the client (``[host]:port`` for IPv6), for log lines and
+    failed-login counts."""
     peername = transport.get_extra_info("peername")
-    return f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else ""
+    if not isinstance(peername, tuple):
+        return ""
+    host = peername[0]
+    return f"[{host}]:{peername[1]}" if ":" in host else f"{host}:{peername[1]}"
 
 
 class WebSocketEndpoint:

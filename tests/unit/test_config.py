@@ -12,6 +12,8 @@ import pytest
 from fastport.app import App
 from fastport.auth import AdminAuth, load_or_create_token, read_token
 from fastport.config import ConfigError, Settings, add_arguments, load_settings
+from fastport.core import ManualClock
+from fastport.core.throttle import LoginThrottle
 
 from ..conftest import make_settings
 
@@ -94,7 +96,7 @@ def test_token_file_created_private_and_reused(tmp_path: Path) -> None:
 
 
 def test_admin_auth_headers() -> None:
-    auth = AdminAuth("tok", "admin", "pa:ss")
+    auth = AdminAuth("tok", "admin", "pa:ss", throttle=LoginThrottle(ManualClock()))
 
     def basic(user: str, password: str) -> str:
         return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
@@ -105,4 +107,4 @@ def test_admin_auth_headers() -> None:
     assert not auth.check_basic(basic("admin", "pa"))
     assert not auth.check_basic("Bearer " + base64.b64encode(b"admin:pa:ss").decode())
     assert not auth.check_basic("Basic !!!")
-    assert not AdminAuth("tok").check_basic(basic("admin", "pa:ss"))
+    assert not AdminAuth("tok", throttle=LoginThrottle(ManualClock())).check_basic(basic("admin", "pa:ss"))

@@ -32,7 +32,10 @@ async def test_login_answers_the_basic_credentials_the_page_sends(rest: Rest, ca
     status, body = await rest.post("/api/admin/login", {"username": ADMIN_USER}, auth=None)
     assert (status, body["code"]) == (400, "invalid_field")
     audits = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "fastport.audit"]
-    assert audits == [("INFO", "admin logged in to the portal"), ("WARNING", "admin login failed")]
+    assert audits == [
+        ("INFO", "admin logged in to the portal"),
+        ("WARNING", "authentication failed: Invalid admin credentials"),
+    ]
 
 
 async def test_admin_actions_are_audited(rest: Rest, caplog: pytest.LogCaptureFixture) -> None:
