@@ -119,19 +119,21 @@ class RateSampler:
             self._timer = None
 
     def sample(self) -> None:
+        """Once a second, over every session: it reads the counters and nothing else
+        (no ``SessionInfo`` per session), so that many sessions cost little."""
         now = self._clock()
-        infos = self._broker.list_sessions()
-        self.history.append(
-            Sample(now, int(time.time() * 1000), self._broker.totals(), sum(i.connections for i in infos))
-        )
+        broker = self._broker
         seen = {}
-        for info in infos:
-            window = self._sessions.get(info.name)
+        connections = 0
+        for name, session in broker.sessions.items():
+            window = self._sessions.get(name)
             if window is None:
                 window = deque(maxlen=RATE_WINDOW + 1)
-            window.append((now, info.counters))
-            seen[info.name] = window
+            window.append((now, session.counters.copy()))
+            seen[name] = window
+            connections += len(session.connections)
         self._sessions = seen  # dropped sessions leave with this
+        self.history.append(Sample(now, int(time.time() * 1000), broker.totals(), connections))
 
     def session_rates(self, name: str) -> dict[str, float]:
         """Publishes, deliveries and ACKs per second over the last few seconds."""

@@ -38,6 +38,11 @@ def test_create_suspend_resume_and_drop_a_session(page: Watched, portal: Portal)
     orders = row(p, "orders")
     expect(orders.locator(".badge")).to_have_text("active")
     assert portal.session("orders")["retryInterval"] == 2000  # type: ignore[index]
+    portal.create_session("orders-archive")
+    p.fill("#session-filter", "ORDERS-")  # case-insensitive, part of the name
+    expect(p.locator("#sessions tbody tr")).to_have_count(1)
+    expect(p.locator("#session-count")).to_have_text(re.compile(r"^showing 1 of \d+$"))
+    p.fill("#session-filter", "")
 
     orders.get_by_role("button", name="Suspend").click()
     expect(orders.locator(".badge")).to_have_text("suspended")

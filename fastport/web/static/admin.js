@@ -7,6 +7,7 @@ const POLL_MS = 2000;
 const CHART_MAX_MS = 5 * 60 * 1000;  // the server keeps this much history
 const CHART_MIN_MS = 60 * 1000;
 const MAX_LOG_ROWS = 1000;
+const MAX_SESSION_ROWS = 200;  // more is unreadable, and slow to lay out: the filter narrows it
 const STORAGE_KEY = "fastport.admin.authorization";
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -17,7 +18,10 @@ const state = {
   again: false,
   logSeq: 0,
   logSource: "",
-  sessions: [],
+  rows: new Map(),  // session name -> its table row (see sessionRow)
+  sessionNames: [],  // in table order
+  filter: "",
+  lastSessions: [],
 };
 
 class ApiError extends Error {
@@ -152,11 +156,11 @@ function renderStats(stats) {
   $("cards").replaceChildren(
     card("Uptime", formatDuration(stats.uptime)),
     card("Memory", formatBytes(stats.memory.rss), `peak ${formatBytes(stats.memory.peakRss)}`),
-    card("Connections", stats.connections.toLocaleString()),
-    card("Sessions", stats.sessions.toLocaleString(), stats.suspendedSessions ? `${stats.suspendedSessions} suspended` : null),
-    card("Published / s", formatRate(r.publish), `${t.published.toLocaleString()} in total`),
-    card("Delivered / s", formatRate(r.delivery), `${t.delivered.toLocaleString()} in total`),
-    card("Pending", stats.pendingMessages.toLocaleString(), `${t.givenUp.toLocaleString()} given up`),
+    card("Connections", formatNumber(stats.connections)),
+    card("Sessions", formatNumber(stats.sessions), stats.suspendedSessions ? `${stats.suspendedSessions} suspended` : null),
+    card("Published / s", formatRate(r.publish), `${formatNumber(t.published)} in total`),
+    card("Delivered / s", formatRate(r.delivery), `${formatNumber(t.delivered)} in total`),
+    card("Pending", formatNumber(stats.pendingMessages), `${formatNumber(t.givenUp)} given up`),
     card("Store", stats.dbType, `engine ${stats.engine}`),
   );
   $("cards").dataset.published = t.published;
@@ -205,37 +209,72 @@ function renderChart(history) {
   chart.replaceChildren(...nodes);
   const minutes = Math.round(span / 60000);
   $("chart-range").textContent =
-    `last ${minutes === 1 ? "minute" : `${minutes} minutes`} · scale 0–${top.toLocaleString()} / s`;
+    `last ${minutes === 1 ? "minute" : `${minutes} minutes`} · scale 0–${formatNumber(top)} / s`;
 }
 
 // ------------------------------------------------------------------ sessions
 
-function renderSessions(sessions) {
-  state.sessions = sessions;
-  sessions.sort((a, b) => a.sessionName.localeCompare(b.sessionName));
-  const rows = sessions.map(s => {
-    const suspended = s.state === "suspended";
-    return el("tr", { dataset: { session: s.sessionName }, class: s.sessionName === state.logSource ? "selected" : "" },
-      el("td", { class: "name", title: s.sessionName }, s.sessionName),
-      el("td", {}, el("span", { class: `badge ${s.state}` }, s.state)),
-      el("td", { class: "num" }, s.connections),
-      el("td", { class: "num" }, s.subscriptions),
-      el("td", { class: "num" }, s.pendingMessages),
-      el("td", { class: "num" }, formatRate(s.publishRate)),
-      el("td", { class: "num" }, formatRate(s.deliveryRate)),
-      el("td", {}, formatDate(s.createdAt)),
-      el("td", {}, s.expiresAt ? formatDate(s.expiresAt) : "never"),
-      el("td", { class: "actions" },
-        el("button", { onclick: () => showLogsOf(s.sessionName) }, "Logs"),
-        suspended
-          ? el("button", { onclick: () => act("resume", s.sessionName) }, "Resume")
-          : el("button", { onclick: () => act("suspend", s.sessionName) }, "Suspend"),
-        el("button", { class: "danger", onclick: () => confirmDrop(s.sessionName) }, "Drop")));
-  });
-  if (!rows.length) rows.push(el("tr", {}, el("td", { colSpan: 10, class: "empty" }, "No sessions yet.")));
-  document.querySelector("#sessions tbody").replaceChildren(...rows);
-  $("session-count").textContent = `${sessions.length}`;
-  renderLogSources(sessions);
+/** A table row per session, made once and then only updated where a value changed:
+    the table is refreshed every two seconds, and may have thousands of rows. */
+function sessionRow(name) {
+  const cells = Array.from({ length: 9 }, (_, i) => el("td", { class: i >= 2 && i <= 6 ? "num" : "" }));
+  cells[0].className = "name";
+  cells[0].title = name;
+  const badge = el("span", { class: "badge" });
+  cells[1].append(badge);
+  const toggle = el("button", { onclick: () => act(toggle.dataset.action, name) });
+  const actions = el("td", { class: "actions" },
+    el("button", { onclick: () => showLogsOf(name) }, "Logs"),
+    toggle,
+    el("button", { class: "danger", onclick: () => confirmDrop(name) }, "Drop"));
+  const tr = el("tr", { dataset: { session: name } }, ...cells, actions);
+  return { tr, cells, badge, toggle, shown: [] };
+}
+
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+function renderSessions(all) {
+  state.lastSessions = all;
+  all.sort((a, b) => (a.sessionName < b.sessionName ? -1 : a.sessionName > b.sessionName ? 1 : 0));
+  const matching = state.filter ? all.filter(s => s.sessionName.toLowerCase().includes(state.filter)) : all;
+  const sessions = matching.slice(0, MAX_SESSION_ROWS);
+  const rows = new Map();
+  for (const s of sessions) {
+    const row = state.rows.get(s.sessionName) || sessionRow(s.sessionName);
+    rows.set(s.sessionName, row);
+    const values = [
+      s.sessionName, s.state, formatNumber(s.connections), formatNumber(s.subscriptions),
+      formatNumber(s.pendingMessages), formatRate(s.publishRate), formatRate(s.deliveryRate),
+      formatDate(s.createdAt), s.expiresAt ? formatDate(s.expiresAt) : "never",
+    ];
+    values.forEach((value, i) => {
+      if (row.shown[i] !== value) setText(i === 1 ? row.badge : row.cells[i], value);
+    });
+    row.shown = values;
+    row.badge.className = `badge ${s.state}`;
+    const action = s.state === "suspended" ? "resume" : "suspend";
+    if (row.toggle.dataset.action !== action) {
+      row.toggle.dataset.action = action;
+      row.toggle.textContent = action === "resume" ? "Resume" : "Suspend";
+    }
+    row.tr.classList.toggle("selected", s.sessionName === state.logSource);
+  }
+  const body = document.querySelector("#sessions tbody");
+  const names = sessions.map(s => s.sessionName);
+  if (names.join("\n") !== state.sessionNames.join("\n")) {  // rows came or went: lay them out again
+    const trs = sessions.map(s => rows.get(s.sessionName).tr);
+    const empty = all.length ? "No session matches the filter." : "No sessions yet.";
+    if (!trs.length) trs.push(el("tr", {}, el("td", { colSpan: 10, class: "empty" }, empty)));
+    body.replaceChildren(...trs);
+    state.sessionNames = names;
+    renderLogSources(names);
+  }
+  state.rows = rows;
+  setText($("session-count"), sessions.length < all.length
+    ? `showing ${formatNumber(sessions.length)} of ${formatNumber(all.length)}`
+    : formatNumber(all.length));
 }
 
 async function act(action, name) {
@@ -297,11 +336,11 @@ async function createSession(event) {
 
 // ------------------------------------------------------------------ logs
 
-function renderLogSources(sessions) {
+function renderLogSources(names) {
   const select = $("log-source");
   const options = [el("option", { value: "" }, "Server")];
-  for (const s of sessions) options.push(el("option", { value: s.sessionName }, `Session: ${s.sessionName}`));
-  if (state.logSource && !sessions.some(s => s.sessionName === state.logSource)) {
+  for (const name of names) options.push(el("option", { value: name }, `Session: ${name}`));
+  if (state.logSource && !names.includes(state.logSource)) {
     options.push(el("option", { value: state.logSource }, `Session: ${state.logSource} (gone)`));
   }
   select.replaceChildren(...options);
@@ -361,6 +400,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("secret-copy").addEventListener("click", () => navigator.clipboard.writeText($("secret-key").textContent));
   $("confirm-cancel").addEventListener("click", () => $("confirm-dialog").close());
   $("log-source").addEventListener("change", event => showLogsOf(event.target.value));
+  $("session-filter").addEventListener("input", event => {
+    state.filter = event.target.value.trim().toLowerCase();
+    renderSessions(state.lastSessions);
+  });
   if (state.authorization) signIn(state.authorization);
   else showLogin();
 });

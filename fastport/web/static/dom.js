@@ -20,15 +20,21 @@ function el(tag, props, ...children) {
 
 function $(id) { return document.getElementById(id); }
 
+// Made once: toLocale*String builds a formatter per call, too slow for a table.
+const TIME_FORMAT = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+const DATE_FORMAT = new Intl.DateTimeFormat([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false });
+const NUMBER_FORMAT = new Intl.NumberFormat();
+
 function formatTime(ms) {
-  return new Date(ms).toLocaleTimeString([], { hour12: false });
+  return TIME_FORMAT.format(ms);
 }
 
 function formatDate(ms) {
-  if (!ms) return "—";
-  const d = new Date(ms);
-  return d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " +
-    d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
+  return ms ? DATE_FORMAT.format(ms) : "—";
+}
+
+function formatNumber(n) {
+  return NUMBER_FORMAT.format(n);
 }
 
 function formatBytes(n) {
@@ -49,5 +55,5 @@ function formatDuration(seconds) {
 }
 
 function formatRate(r) {
-  return r >= 100 ? Math.round(r).toLocaleString() : r.toFixed(1);
+  return r >= 100 ? formatNumber(Math.round(r)) : r.toFixed(1);
 }
