@@ -87,8 +87,11 @@ class LogHub(logging.Handler):
             return
         if threading.get_ident() == self._thread:
             self._stream(line)
-        else:  # a line logged on a store's writer thread
-            loop.call_soon_threadsafe(self._stream, line)
+        else:  # a line logged on another thread (a store's writer)
+            try:
+                loop.call_soon_threadsafe(self._stream, line)
+            except RuntimeError:  # the loop is closed: the server has stopped
+                pass
 
     def after(self, seq: int, session: str | None = None) -> list[LogLine]:
         """The kept lines after ``seq``, only those about ``session`` if given."""

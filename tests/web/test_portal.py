@@ -4,6 +4,7 @@ themselves are driven in a real browser in tests/browser."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from typing import Any
@@ -212,6 +213,9 @@ async def test_sys_logs_streams_the_sessions_lines_only(
     assert (await reader.recv())["data"].startswith("INFO connected (127.0.0.1:")
     await late.close()
     assert (await reader.recv())["data"].startswith("INFO disconnected (127.0.0.1:")
+    threaded = logging.getLogger("fastport.test").info
+    await asyncio.to_thread(threaded, "from a store's thread", extra={"session": "s1", "peer": ""})
+    assert (await reader.recv())["data"] == "INFO from a store's thread"
     await reader.send({"type": "unsubscribe", "topic": "sys/logs"})
     assert (await reader.recv())["type"] == "unsubscribe_response"
     await (await ws()).init("s1", "pw")
