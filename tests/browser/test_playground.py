@@ -8,7 +8,7 @@ import queue
 from pathlib import Path
 
 import pytest
-from fastport_client import AckReceived, SyncFastPort, generate_key
+from fastport_client import AckReceived, FastPortError, SyncFastPort, generate_key
 from playwright.sync_api import Page, expect
 
 from .conftest import Portal, Watched, screenshot
@@ -78,5 +78,11 @@ def test_the_playground_talks_with_the_python_client(page: Watched, portal: Port
         expect(p.locator("[data-kind=message]")).to_contain_text("chat/python: hello from Python")
         ack = acks.get(timeout=10)  # the page ACKed what it decrypted
         assert (ack.topic, ack.remaining) == ("chat/python", 0)
+        p.fill("#subscribe-topic", "sys/logs")  # the session's own log stream
+        p.click("#subscribe")
+        expect(p.locator("#subscriptions .chip")).to_have_count(2)
+        with pytest.raises(FastPortError), SyncFastPort(portal.ws_url, "chat", "wrong", key, cipher="legacy-cbc"):
+            pass
+        expect(p.locator("[data-kind=log]")).to_contain_text("WARNING authentication failed: Invalid password")
         screenshot(p, "playground.png")
     assert portal.session("chat")["pendingMessages"] == 0  # type: ignore[index]
