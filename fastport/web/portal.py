@@ -69,7 +69,7 @@ PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-cache",
 }
-_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 
 INVALID_LOGIN = orjson.dumps({"success": False, "error": "Invalid credentials", "code": ErrorCode.UNAUTHENTICATED})
 

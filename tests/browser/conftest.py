@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, sync_playwright
 
-from ..support import ADMIN_PASS, ADMIN_TOKEN, ADMIN_USER, ServerProcess
+from ..support import ADMIN_PASS, ADMIN_USER, ServerProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -141,6 +141,3 @@ def page(browser: Browser) -> Iterator[Watched]:
 def screenshot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / name, full_page=True)
-
-
-__all__ = ["ADMIN_TOKEN", "BASIC", "Portal", "Watched", "screenshot"]

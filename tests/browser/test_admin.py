@@ -8,7 +8,8 @@ import re
 from fastport_client import SyncFastPort, generate_key
 from playwright.sync_api import Page, expect
 
-from .conftest import ADMIN_PASS, ADMIN_TOKEN, ADMIN_USER, Portal, Watched, screenshot
+from ..support import ADMIN_PASS, ADMIN_TOKEN, ADMIN_USER
+from .conftest import Portal, Watched, screenshot
 
 
 def sign_in(page: Page, portal: Portal) -> None:
