@@ -21,7 +21,8 @@ are parsed with orjson; only a frame orjson refuses takes the slow path
 §8.1), and lone UTF-16 surrogate escapes (``"\ud800"``, which orjson cannot decode)
 are relayed byte-identical when they are in ``data`` (its raw JSON text is kept) and
 refused as an invalid field anywhere else. ``data`` nested deeper than orjson writes
-(254 levels; it reads 1024) is kept as raw text the same way.
+(254 levels; it reads 1024) is kept as raw text the same way. Both only in frames up to
+``LENIENT_MAX_BYTES``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ INT64_MAX: Final = 2**63 - 1  # every number the door takes must fit the store a
 # The payload of a JSON publish without ``data``: an empty JSON text, which no JSON
 # value is. Its message frame has no ``data`` key.
 NO_DATA: Final = b""
+# The slow paths (lone surrogates, data nested deeper than orjson writes) scan a frame
+# with regular expressions, some ten times slower than orjson on hostile input: they
+# are taken for frames up to this size only, so that no frame costs the event loop
+# more than a few tens of ms. Larger such frames are refused (legit ones are small
+# plaintext messages: E2E data is base64).
+LENIENT_MAX_BYTES: Final = 256 * 1024
 
 _dumps = orjson.dumps
 _loads = orjson.loads
@@ -220,6 +227,8 @@ def log_line(line: str, timestamp_ms: int) -> bytes:
 def _is_json_with_lone_surrogates(payload: bytes) -> bool:
     """Whether ``payload``, which orjson refused, is one JSON value once lone surrogate
     escapes are allowed (a ``data`` the door kept as raw text)."""
+    if len(payload) > LENIENT_MAX_BYTES:
+        return False
     try:
         _loads(_blank_lone_surrogates(payload))
     except orjson.JSONDecodeError:
@@ -361,31 +370,36 @@ def _json_payload(data: Any, raw: bytes) -> bytes:
         return _dumps(data)
     except orjson.JSONEncodeError:
         # Nested deeper than orjson writes: relay the client's own text of it.
+        if len(raw) > LENIENT_MAX_BYTES:
+            raise _InvalidField("data") from None
         start, end = _spans(raw)["data"]
         return raw[start:end]
 
 
 # -- frames orjson refuses
 
-# A JSON \u escape of a UTF-16 surrogate, not itself escaped (an even run of
-# backslashes before it): a high+low pair (group 2) or a single one.
-_SURROGATE = re.compile(
-    rb"(?<!\\)((?:\\\\)*)(\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2})"
-)
-_PAIR_LENGTH = 12
-
-
-def _blank(match: re.Match[bytes]) -> bytes:
-    escape = match.group(2)
-    if len(escape) == _PAIR_LENGTH:
-        return match.group(0)
-    return match.group(1) + b"\\u0000"  # the same length: spans stay where they were
+# Finding lone surrogate escapes takes three substitutions, each a plain C-speed scan
+# for a literal (a pattern with a look-behind is tried at every byte, ten times slower
+# on a large frame): escaped backslashes are masked first, so every "\u" left is a
+# real escape; then valid high+low pairs; then every surrogate escape still there is
+# a lone one. All keep the length, so positions stay comparable.
+_ESCAPED_BACKSLASH = re.compile(rb"\\\\")
+_SURROGATE_PAIR = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def _blank_lone_surrogates(text: bytes) -> bytes:
     """``text`` with each lone surrogate escape replaced by ``\\u0000``, which orjson
     decodes; byte offsets are unchanged."""
-    return _SURROGATE.sub(_blank, text)
+    masked = _SURROGATE_PAIR.sub(b"_" * 12, _ESCAPED_BACKSLASH.sub(b"__", text))
+    blanked = _SURROGATE.sub(rb"\\u0000", masked)
+    if blanked == masked:
+        return text
+    # ``masked`` and ``blanked`` differ only at the lone escapes, where ``text`` is
+    # ``masked``: carry just those differences over to ``text``.
+    size = len(text)
+    diff = int.from_bytes(masked, "big") ^ int.from_bytes(blanked, "big")
+    return (int.from_bytes(text, "big") ^ diff).to_bytes(size, "big")
 
 
 _WS = re.compile(rb"[ \t\n\r]*")
@@ -442,6 +456,8 @@ def _lenient(data: bytes) -> dict[str, Any] | bytes | Close:
         data.decode("utf-8")
     except UnicodeDecodeError:
         return INVALID_UTF8
+    if len(data) > LENIENT_MAX_BYTES:
+        return INVALID_FRAME
     blanked = _blank_lone_surrogates(data)
     if blanked == data:
         return INVALID_FRAME

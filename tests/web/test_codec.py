@@ -87,8 +87,10 @@ def test_lone_surrogates() -> None:
     assert codec.parse_text(raw, True) == (
         b'{"type":"publish_response","success":false,"messageId":"m","error":"Invalid field: topic","code":"invalid_field"}'
     )
-    # an escaped backslash before "u" is no escape
+    # an escaped backslash before "u" is no escape; one more backslash makes it one again
     assert codec.parse_text(b'{"type":"subscribe","topic":"\\\\ud800"}', True) == Subscribe("\\ud800")
+    raw = b'{"type":"publish","topic":"\\\\ud800","data":"\\\\\\ud800\\\\"}'
+    assert codec.parse_text(raw, True) == Publish("\\ud800", b'"\\\\\\ud800\\\\"', True)
 
 
 def test_errors() -> None:

@@ -13,6 +13,7 @@ import pytest
 from fastport_proto.v1 import admin_pb2
 
 from fastport.app import App
+from fastport.web import codec
 
 from ..conftest import ADMIN_METADATA, make_settings
 from .wire import BASIC, compact, connect
@@ -348,6 +349,26 @@ async def test_deeply_nested_data_is_relayed(joined, depth) -> None:
     await publisher.send_raw('{"type":"publish","topic":"t","data":%s,"timestamp":5,"messageId":"m1"}' % data)
     assert await publisher.recv_text() == '{"type":"publish_response","success":true,"messageId":"m1","deliveredTo":1}'
     assert await sub.recv_text() == '{"type":"message","topic":"t","data":%s,"timestamp":5,"messageId":"m1"}' % data
+
+
+async def test_slow_paths_only_for_frames_up_to_their_limit(joined) -> None:
+    """Lone surrogates and data nested past 254 levels take a slower path, for frames
+    up to LENIENT_MAX_BYTES only: no frame may hold the event loop for long."""
+    publisher = await joined()
+    pad = "x" * codec.LENIENT_MAX_BYTES
+    await publisher.send_raw('{"type":"publish","topic":"t","data":"\\ud800","pad":"%s","messageId":"m1"}' % pad)
+    assert await publisher.recv_text() == '{"error":"Invalid frame","code":"invalid_frame"}'
+    deep = "[" * 300 + "]" * 300
+    await publisher.send_raw('{"type":"publish","topic":"t","data":%s,"pad":"%s","messageId":"m1"}' % (deep, pad))
+    assert await publisher.recv_text() == text(
+        {
+            "type": "publish_response",
+            "success": False,
+            "messageId": "m1",
+            "error": "Invalid field: data",
+            "code": "invalid_field",
+        }
+    )
 
 
 async def test_data_nested_beyond_what_json_parsers_read_is_an_invalid_frame(joined) -> None:
