@@ -247,6 +247,7 @@ async def until_answered(request: Callable[[], Awaitable[T]]) -> T:
             await asyncio.sleep(0.1)
 
 
+@pytest.mark.timeout(120)  # elections and a node's restart on a machine busy with other runs
 async def test_three_replicas_lose_no_confirmed_message_when_a_node_is_killed(nats_cluster: NatsCluster) -> None:
     nc = await connect(*nats_cluster.urls)
     try:
