@@ -132,6 +132,7 @@ async def test_the_retry_limit_gives_up_with_an_advisory(nc: Client) -> None:
     assert [m.metadata.num_delivered for m in deliveries] == [1, 2]
     advisory = json.loads((await next_msg(advisories)).data)
     assert advisory["stream_seq"] == ack.seq and advisory["deliveries"] == 2
+    assert advisory["consumer"] == deliveries[0].metadata.consumer
     # On 2.9 the message stays stored after the give-up (interest retention counts it
     # unacknowledged): the engine acks (or terms) it once it has told the publisher.
     assert await stored(js, r) == 1

@@ -53,10 +53,11 @@ def durable_name(client_id: str, pattern: str) -> str:
     return f"d_{name_token(client_id + chr(0) + pattern)}"
 
 
-def max_deliveries_advisory(stream: str, consumer: str = "*") -> str:
-    """Where the server says a message reached a consumer's MaxDeliver without an ack:
-    fastport's give-up by retry limit (``*``: every consumer of the stream)."""
-    return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}"
+def max_deliveries_advisory(stream: str) -> str:
+    """Where the server says a message reached a consumer's MaxDeliver without an ack,
+    for every consumer of the stream (the advisory names its consumer): fastport's
+    give-up by retry limit."""
+    return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.*"
 
 
 def stream_config(record: SessionRecord, dedup_window_ms: int, replicas: int) -> StreamConfig:
