@@ -6,14 +6,20 @@ only an explicit FASTPORT_SKIP_NATS=1 skips them.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import nats
 import pytest
 from nats.aio.client import Client
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
+from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
 from fastport.core.session import Limits, SessionRecord
 
@@ -50,8 +56,8 @@ async def connect(*urls: str) -> Client:
     return await nats.connect(list(urls), max_reconnect_attempts=-1, reconnect_time_wait=0.1)
 
 
-def jetstream(nc: Client) -> JetStreamContext:
-    return nc.jetstream(timeout=API_TIMEOUT_S)
+def jetstream(nc: Client, timeout: float = API_TIMEOUT_S) -> JetStreamContext:
+    return nc.jetstream(timeout=timeout)
 
 
 @pytest.fixture
@@ -76,3 +82,22 @@ def record(name: str, **changes: object) -> SessionRecord:
         created_at_ms=1_700_000_000_000,
     )
     return dataclasses.replace(base, **changes)
+
+
+T = TypeVar("T")
+
+
+async def until_answered(request: Callable[[], Awaitable[T]]) -> T:
+    """Ask until JetStream answers: what the engine does while a NATS node fails. A
+    request sent while the client reconnects can be lost, and one sent during an
+    election finds no leader, so each try should wait briefly (a JetStream context with
+    a short timeout). A publish retried this way carries the same message id, so a
+    stored one comes back a duplicate, not a copy."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            return await request()
+        except (NatsTimeoutError, NoRespondersError, NoStreamResponseError, ServiceUnavailableError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)

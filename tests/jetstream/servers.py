@@ -3,8 +3,9 @@
 Each server listens on free loopback ports (client, monitoring, cluster), stores
 JetStream data in its own directory and logs to a file there. Readiness is asked of the
 server itself over its monitoring port: ``/healthz`` for JetStream being up and, in a
-cluster, ``/jsz`` until a JetStream meta leader is elected — before that every
-JetStream API call fails with "JetStream system temporarily unavailable".
+cluster, ``/routez`` and ``/jsz`` until it is routed to every peer and a JetStream
+meta leader is elected — before that every JetStream API call fails with "JetStream
+system temporarily unavailable".
 
 A node can be killed with SIGKILL (a crash: nothing flushed, no goodbye to its peers)
 and started again on the same ports and store, as a machine coming back would.
@@ -69,8 +70,8 @@ class NatsServer:
     binary: str
     name: str
     store_dir: Path
-    port: int = field(default_factory=free_port)
-    monitor_port: int = field(default_factory=free_port)
+    port: int = field(default_factory=lambda: free_port())  # looked up when called: tests replace it
+    monitor_port: int = field(default_factory=lambda: free_port())
     cluster_port: int | None = None
     routes: list[int] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
@@ -112,17 +113,24 @@ class NatsServer:
         return _get_json(f"http://127.0.0.1:{self.monitor_port}{path}")
 
     def ready(self) -> bool:
-        """JetStream up and, in a cluster, a meta leader known to this node."""
+        """JetStream up and, in a cluster, routes to every peer and a meta leader known.
+
+        Only the server itself is asked about (``js-server-only``), not every stream
+        and consumer it holds a replica of: on 2.9 a restarted node can report an idle
+        consumer "not current" for longer than any test waits, while the cluster
+        serves it from the other replicas.
+        """
         if self.proc is None or self.proc.poll() is not None:
             raise RuntimeError(f"nats-server {self.name} exited:\n{self.log_tail()}")
-        health = self.monitor("/healthz")
+        health = self.monitor("/healthz?js-server-only=true")
         if not health or health.get("status") != "ok":
             return False
         if self.cluster_port is None:
             return True
-        jsz = self.monitor("/jsz")
+        routez, jsz = self.monitor("/routez"), self.monitor("/jsz")
         meta = jsz.get("meta_cluster") if jsz else None
-        return isinstance(meta, dict) and bool(meta.get("leader"))
+        routed = bool(routez) and routez.get("num_routes") == len(self.routes) - 1
+        return routed and isinstance(meta, dict) and bool(meta.get("leader"))
 
     def kill(self) -> None:
         """SIGKILL: a crash."""
@@ -155,15 +163,21 @@ def wait_ready(servers: list[NatsServer], timeout: float = START_TIMEOUT_S) -> N
         time.sleep(0.05)
 
 
-def start_server(binary: str, store_dir: Path) -> NatsServer:
-    server = NatsServer(binary, "solo", store_dir)
-    server.start()
-    try:
-        wait_ready([server])
-    except BaseException:
-        server.stop()
-        raise
-    return server
+def start_server(binary: str, store_dir: Path, tries: int = 3) -> NatsServer:
+    """One server, ready. Another process on this busy machine can take a port between
+    ``free_port()`` and the server's bind: then the server exits saying so, and is
+    started again on other ports."""
+    while True:
+        tries -= 1
+        server = NatsServer(binary, "solo", store_dir)
+        server.start()
+        try:
+            wait_ready([server])
+            return server
+        except BaseException:
+            server.stop()
+            if tries == 0 or "address already in use" not in server.log_tail():
+                raise
 
 
 @dataclass

@@ -3,6 +3,9 @@ install it, unless their owner asked to skip them."""
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
 import pytest
 
 from . import servers
@@ -32,3 +35,20 @@ def test_only_an_explicit_opt_out_skips(no_nats_server: None, monkeypatch: pytes
 
 def test_an_installed_nats_server_is_found() -> None:
     assert servers.require_nats_server().endswith("nats-server")
+
+
+def test_a_port_taken_before_the_server_binds_it_is_left_for_another(
+    nats_binary: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        first = [int(taken.getsockname()[1])]
+        free_port = servers.free_port
+        monkeypatch.setattr(servers, "free_port", lambda: first.pop() if first else free_port())
+        server = servers.start_server(nats_binary, tmp_path)
+        try:
+            assert server.port != taken.getsockname()[1]
+            assert "address already in use" in server.log_tail()
+        finally:
+            server.stop()

@@ -12,10 +12,10 @@ from nats.aio.client import Client
 
 from fastport.core import BrokerError, ErrorCode
 from fastport.core.session import SessionRecord
-from fastport.engines.jetstream.sessions import SessionChange, SessionsKV, decode_record, encode_record
+from fastport.engines.jetstream.sessions import KV_STREAM, SessionChange, SessionsKV, decode_record, encode_record
 from fastport.engines.jetstream.subjects import name_token
 
-from .conftest import WAIT_S, connect, jetstream, record
+from .conftest import WAIT_S, connect, jetstream, record, until_answered
 from .servers import NatsCluster, NatsServer
 
 def suspend(r: SessionRecord) -> SessionRecord:
@@ -124,7 +124,7 @@ async def test_every_node_sees_a_change_made_on_another_with_three_replicas(nats
     try:
         on_a = await SessionsKV.open(jetstream(a), replicas=3)
         on_b = await SessionsKV.open(jetstream(b), replicas=3)  # the second node binds the same bucket
-        info = await jetstream(a).stream_info("KV_fastport_sessions")
+        info = await jetstream(a).stream_info(KV_STREAM)
         assert info.config.num_replicas == 3
         watch = Watch(on_b.watch())
         try:
@@ -139,6 +139,37 @@ async def test_every_node_sees_a_change_made_on_another_with_three_replicas(nats
             await on_a.delete("cluster")
             seen = await watch.next()
             assert seen is not None and seen.record is None
+        finally:
+            await watch.close()
+    finally:
+        await a.close()
+        await b.close()
+
+
+@pytest.mark.timeout(120)  # a node's kill and restart on a machine busy with other runs
+async def test_a_watcher_whose_server_dies_sees_the_next_change_within_seconds(nats_cluster: NatsCluster) -> None:
+    """The watcher's consumer lives on one server; when it dies, the watcher re-creates
+    it elsewhere after two missed 1 s heartbeats (nats-py's own KV watcher: 20 s)."""
+    a, b = await connect(*nats_cluster.urls), await connect(*nats_cluster.urls)
+    try:
+        on_a = await until_answered(lambda: SessionsKV.open(jetstream(a, timeout=1), replicas=3))
+        on_b = await SessionsKV.open(jetstream(b), replicas=3)
+        await on_a.create(record("watched"))
+        existing = {c.name for c in await jetstream(a).consumers_info(KV_STREAM)}
+        watch = Watch(on_b.watch())
+        try:
+            while await watch.next() is not None:
+                pass
+            mine = [c for c in await jetstream(a).consumers_info(KV_STREAM) if c.name not in existing]
+            assert len(mine) == 1 and mine[0].cluster is not None
+            host = next(i for i, n in enumerate(nats_cluster.nodes) if n.name == mine[0].cluster.leader)
+            nats_cluster.kill(host)
+            try:
+                await until_answered(lambda: on_a.modify("watched", suspend))  # suspending twice is harmless
+                seen = await watch.next()
+                assert seen is not None and seen.record is not None and seen.record.suspended
+            finally:
+                nats_cluster.restart(host)
         finally:
             await watch.close()
     finally:

@@ -8,17 +8,14 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.errors import NoRespondersError, TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import Header, PubAck, RetentionPolicy
-from nats.js.errors import NoStreamResponseError, NotFoundError, ServiceUnavailableError
+from nats.js.errors import NotFoundError
 
 from fastport.core import BrokerError, ErrorCode
 from fastport.core.session import Limits, SessionRecord
@@ -31,7 +28,7 @@ from fastport.engines.jetstream.streams import (
 )
 from fastport.engines.jetstream.subjects import MAX_SUBJECT_BYTES, SessionSubjects
 
-from .conftest import WAIT_S, connect, jetstream, record
+from .conftest import WAIT_S, connect, jetstream, record, until_answered
 from .servers import NatsCluster
 
 DEDUP_MS = 60_000
@@ -230,29 +227,11 @@ async def test_a_durable_subscriber_gets_what_was_published_while_away_on_anothe
     assert (await js.consumer_info(stream_name(r.name), name)).config.deliver_subject == on_b.subject
 
 
-T = TypeVar("T")
-
-
-async def until_answered(request: Callable[[], Awaitable[T]]) -> T:
-    """Ask until JetStream answers: what the engine does while a NATS node fails. A
-    request sent while the client reconnects can be lost, and one sent during an
-    election finds no leader; each try waits a second. A publish retried this way
-    carries the same message id, so a stored one comes back a duplicate, not a copy."""
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            return await request()
-        except (NatsTimeoutError, NoRespondersError, NoStreamResponseError, ServiceUnavailableError):
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
-
-
 @pytest.mark.timeout(120)  # elections and a node's restart on a machine busy with other runs
 async def test_three_replicas_lose_no_confirmed_message_when_a_node_is_killed(nats_cluster: NatsCluster) -> None:
     nc = await connect(*nats_cluster.urls)
     try:
-        js, impatient = jetstream(nc), nc.jetstream(timeout=1)
+        js, impatient = jetstream(nc), jetstream(nc, timeout=1)
         r = record("replicated", retry_interval_ms=1_000, limits=Limits())
         subjects = await open_session(js, r, replicas=3)
         name = durable_name("survivor", "#")
