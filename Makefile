@@ -4,32 +4,43 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+PYPROJECTS := pyproject.toml protos/python/pyproject.toml clients/python/pyproject.toml
 
 .PHONY: install run test proto bench clean
 
-$(STAMP): pyproject.toml protos/python/pyproject.toml clients/python/pyproject.toml
+# What the running server needs, and nothing else.
+$(RUN_STAMP): $(PYPROJECTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e protos/python -e clients/python -e '.[dev,bench]'
+	$(BIN)/pip install --quiet -e protos/python -e clients/python -e .
 	touch $@
 
-install: $(STAMP)
+# Tests and benchmarks on top.
+$(DEV_STAMP): $(RUN_STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@
 
-run: $(STAMP)
-	$(BIN)/fastport serve
+install: $(DEV_STAMP)
 
-test: $(STAMP)
+# Settings pass through ARGS, e.g. make run ARGS="--http-port 8080 --log-format json"
+# (or as FASTPORT_* environment variables; `fastport serve --help` lists them).
+ARGS ?=
+run: $(RUN_STAMP)
+	$(BIN)/fastport serve $(ARGS)
+
+test: $(DEV_STAMP)
 	$(BIN)/python -m pytest
 
 # The standard benchmark matrix (about 10 minutes): writes bench/results.md and
 # bench/results.json. BENCH_ARGS passes options, e.g. BENCH_ARGS="--runs 5 --duration 5"
 # or BENCH_ARGS="--only a,d"; see bench/README.md.
 BENCH_ARGS ?=
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python -m fastport.bench.matrix --out bench $(BENCH_ARGS)
 
-proto: $(STAMP)
+proto: $(DEV_STAMP)
 	$(BIN)/python tools/genproto.py
 
 clean:

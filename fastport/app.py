@@ -79,6 +79,8 @@ class App:
         )
         self.http_port = await self.web.start(s.host, s.http_port)
         log.info("listening http=%s:%d", s.host, self.http_port)
+        if s.tls_cert is not None:
+            log.info("TLS on (both ports): certificate %s", s.tls_cert)
         log.info("ready (store=%s)", s.store)
 
     async def stop(self) -> None:

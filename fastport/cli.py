@@ -19,14 +19,15 @@ import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
 from fastport_proto.v1 import admin_pb2, admin_pb2_grpc, broker_pb2, broker_pb2_grpc
 
-from . import config
-from .auth import read_token
+from . import __version__, config
+from .auth import read_token, token_path
 from .bench import cli as bench_cli
 from .rpc.admin import info_from_pb
 from .rpc.errors import ERROR_CODE_KEY
@@ -58,11 +59,9 @@ def _serve(args: argparse.Namespace) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    try:
-        import uvloop
-    except ImportError:
-        uvloop = None
-    runner = asyncio.Runner(loop_factory=uvloop.new_event_loop if uvloop else None)
+    import uvloop
+
+    runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
     with runner:
         return runner.run(_run_server(App(settings)))
 
@@ -102,10 +101,45 @@ async def _run_server(app: Any) -> int:
 # ---------------------------------------------------------------------- clients
 
 
-def _channel(server: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(
-        server, options=[("grpc.max_receive_message_length", -1), ("grpc.enable_retries", 0)]
-    )
+@dataclass(frozen=True, slots=True)
+class Server:
+    """The server a client command talks to: ``--server`` and ``--tls-ca`` parsed once.
+
+    ``host:port`` and ``grpc://host:port`` are plain text; ``grpcs://host:port`` is TLS,
+    checked against ``--tls-ca`` (a PEM file) or else the system's trusted roots."""
+
+    url: str
+    authority: str
+    root_certificates: bytes | None
+    tls: bool
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Server:
+        from fastport_client import FastPortError
+        from fastport_client.transport.base import parse_url
+
+        try:
+            endpoint = parse_url(args.server)
+        except FastPortError as exc:
+            raise CliError("invalid_server", f"--server {args.server!r}: {exc.message}") from None
+        if endpoint.kind != "grpc":
+            raise CliError("invalid_server", f"--server {args.server!r}: use host:port, grpc:// or grpcs://")
+        ca = args.tls_ca or os.environ.get("FASTPORT_TLS_CA") or None
+        if ca and not endpoint.tls:
+            raise CliError("invalid_server", f"a TLS CA ({ca}) is given but --server {args.server!r} is not grpcs://")
+        try:
+            roots = Path(ca).read_bytes() if ca else None
+        except OSError as exc:
+            raise CliError("invalid_server", f"TLS CA {ca}: {exc.strerror}") from None
+        scheme = "grpcs" if endpoint.tls else "grpc"
+        return cls(f"{scheme}://{endpoint.authority}", endpoint.authority, roots, endpoint.tls)
+
+    def channel(self) -> grpc.aio.Channel:
+        options = [("grpc.max_receive_message_length", -1), ("grpc.enable_retries", 0)]
+        if self.tls:
+            credentials = grpc.ssl_channel_credentials(root_certificates=self.root_certificates)
+            return grpc.aio.secure_channel(self.authority, credentials, options=options)
+        return grpc.aio.insecure_channel(self.authority, options=options)
 
 
 def _rpc_error(exc: grpc.aio.AioRpcError) -> CliError:
@@ -115,12 +149,46 @@ def _rpc_error(exc: grpc.aio.AioRpcError) -> CliError:
     return CliError(str(code), exc.details() or exc.code().name)
 
 
+def _token_file(args: argparse.Namespace) -> Path:
+    return token_path(Path(args.data_dir or os.environ.get("FASTPORT_DATA_DIR", "data")))
+
+
 def _admin_token(args: argparse.Namespace) -> str | None:
-    return (
-        args.admin_token
-        or os.environ.get("FASTPORT_ADMIN_TOKEN")
-        or read_token(Path(args.data_dir or os.environ.get("FASTPORT_DATA_DIR", "data")))
-    )
+    """``--admin-token``, else ``FASTPORT_ADMIN_TOKEN``, else the server's token file."""
+    return args.admin_token or os.environ.get("FASTPORT_ADMIN_TOKEN") or read_token(_token_file(args).parent)
+
+
+def _require_admin_token(args: argparse.Namespace) -> str:
+    """The admin token, or an error that says everywhere it was looked for."""
+    token = _admin_token(args)
+    if token is None:
+        raise CliError(
+            "unauthenticated",
+            f"no admin token: none given with --admin-token or FASTPORT_ADMIN_TOKEN, and no token file at"
+            f" {_token_file(args).resolve()} (set --data-dir or FASTPORT_DATA_DIR to the server's data directory)",
+        )
+    return token
+
+
+def _password(args: argparse.Namespace) -> str | None:
+    """``--password``, else ``--password-file`` (``-``: the first line of stdin), else
+    ``FASTPORT_PASSWORD``: a password need not appear in the process list."""
+    if args.password is not None:
+        return str(args.password)
+    if args.password_file is not None:
+        try:
+            text = sys.stdin.readline() if args.password_file == "-" else Path(args.password_file).read_text()
+        except OSError as exc:
+            raise CliError("invalid_password_file", f"--password-file {args.password_file}: {exc.strerror}") from None
+        return text.rstrip("\r\n")
+    return os.environ.get("FASTPORT_PASSWORD") or None
+
+
+def _required_password(args: argparse.Namespace) -> str:
+    password = _password(args)
+    if password is None:
+        raise CliError("password_required", "give the password with --password, --password-file or FASTPORT_PASSWORD")
+    return password
 
 
 def _print(obj: Any) -> None:
@@ -132,20 +200,22 @@ def _info(msg: admin_pb2.SessionInfo) -> dict[str, Any]:
 
 
 async def _session(args: argparse.Namespace) -> int:
-    token = _admin_token(args)
-    metadata = (("authorization", f"Bearer {token}"),) if token else ()
     creds = admin_pb2.SessionCredentials(name=getattr(args, "name", ""))
     if getattr(args, "secret_key", None):
-        creds.password = args.password or ""
+        creds.password = _required_password(args)
         creds.secret_key = args.secret_key
-    async with _channel(args.server) as channel:
+        token = _admin_token(args)
+    else:
+        token = _require_admin_token(args)
+    metadata = (("authorization", f"Bearer {token}"),) if token else ()
+    async with Server.from_args(args).channel() as channel:
         stub = admin_pb2_grpc.AdminStub(channel)
         try:
             if args.action == "create":
                 reply = await stub.CreateSession(
                     admin_pb2.CreateSessionRequest(
                         name=args.name,
-                        password=args.password,
+                        password=_required_password(args),
                         retry_interval_ms=args.retry_interval,
                         max_retry_limit=args.max_retries,
                         message_expiry_ms=args.message_expiry,
@@ -187,7 +257,16 @@ def _fastport_client(args: argparse.Namespace, **options: Any) -> Any:
     from fastport_client import FastPort, FastPortError
 
     try:
-        return FastPort(f"grpc://{args.server}", args.session, args.password, args.key, args.cipher, **options)
+        server = Server.from_args(args)
+        return FastPort(
+            server.url,
+            args.session,
+            _required_password(args),
+            args.key,
+            args.cipher,
+            root_certificates=server.root_certificates,
+            **options,
+        )
     except FastPortError as exc:
         raise CliError(exc.code, exc.message) from None
 
@@ -237,6 +316,7 @@ async def _sub_encrypted(args: argparse.Namespace) -> int:
         async with _fastport_client(args, on_error=report) as fp:
             for topic in args.topic:
                 await fp.subscribe(topic, show)
+            _ready(args)
             await done.wait()
     except FastPortError as exc:
         raise CliError(exc.code, exc.message) from None
@@ -246,7 +326,7 @@ async def _sub_encrypted(args: argparse.Namespace) -> int:
 async def _pub(args: argparse.Namespace) -> int:
     if args.key:
         return await _pub_encrypted(args)
-    async with _channel(args.server) as channel:
+    async with Server.from_args(args).channel() as channel:
         stub = broker_pb2_grpc.BrokerStub(channel)
         publish = broker_pb2.Publish(
             request_id=1,
@@ -256,7 +336,7 @@ async def _pub(args: argparse.Namespace) -> int:
         )
         try:
             result = await stub.Publish(
-                broker_pb2.PublishRequest(session=args.session, password=args.password, publish=publish)
+                broker_pb2.PublishRequest(session=args.session, password=_required_password(args), publish=publish)
             )
         except grpc.aio.AioRpcError as exc:
             raise _rpc_error(exc) from None
@@ -282,13 +362,21 @@ def _message_json(m: broker_pb2.Message) -> dict[str, Any]:
     }
 
 
+def _ready(args: argparse.Namespace) -> None:
+    """Say on stderr that the subscriptions are in place: what is published from now on
+    reaches this subscriber (scripts wait for this line before publishing)."""
+    topics = " ".join(args.topic)
+    print(f"Subscribed to {topics} in session {args.session} on {args.server}", file=sys.stderr, flush=True)
+
+
 async def _sub(args: argparse.Namespace) -> int:
     if args.key:
         return await _sub_encrypted(args)
+    server = Server.from_args(args)
     acks: asyncio.Queue[broker_pb2.ClientFrame | None] = asyncio.Queue()
     await acks.put(
         broker_pb2.ClientFrame(
-            init=broker_pb2.Init(request_id=1, session=args.session, password=args.password),
+            init=broker_pb2.Init(request_id=1, session=args.session, password=_required_password(args)),
             subscribe=[broker_pb2.Subscribe(request_id=2, topic=t) for t in args.topic],
         )
     )
@@ -298,8 +386,8 @@ async def _sub(args: argparse.Namespace) -> int:
             yield frame
 
     seen: set[str] = set()
-    received = 0
-    async with _channel(args.server) as channel:
+    received = subscribed = 0
+    async with server.channel() as channel:
         call = broker_pb2_grpc.BrokerStub(channel).Connect(frames())
         try:
             async for frame in call:
@@ -307,6 +395,9 @@ async def _sub(args: argparse.Namespace) -> int:
                     _check_error(frame.init_result)
                 for result in frame.subscribe_results:
                     _check_error(result)
+                    subscribed += 1
+                    if subscribed == len(args.topic):
+                        _ready(args)
                 for err in frame.errors:
                     raise CliError(err.code, err.message)
                 if frame.messages:
@@ -343,6 +434,8 @@ def _keygen(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastport", description="fastport: a multi-tenant pub/sub broker")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    count = config.argument_type(config.non_negative)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the broker", description="Run the broker in the foreground.")
@@ -353,8 +446,24 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--server",
             default=os.environ.get("FASTPORT_SERVER", DEFAULT_SERVER),
-            help=f"gRPC address host:port [env: FASTPORT_SERVER; default: {DEFAULT_SERVER}]",
+            metavar="URL",
+            help="the server's gRPC address: host:port or grpc://host:port, grpcs://host:port for TLS"
+            f" [env: FASTPORT_SERVER; default: {DEFAULT_SERVER}]",
         )
+        p.add_argument(
+            "--tls-ca",
+            metavar="PEM",
+            help="CA certificate(s) to check a grpcs:// server against [env: FASTPORT_TLS_CA; default: the system's]",
+        )
+
+    def password_options(p: argparse.ArgumentParser, text: str) -> None:
+        p.add_argument("--password", help=f"{text} [env: FASTPORT_PASSWORD]")
+        p.add_argument("--password-file", metavar="FILE", help="read the password from FILE (- for stdin) instead")
+
+    def session_options(p: argparse.ArgumentParser) -> None:
+        client_options(p)
+        p.add_argument("--session", required=True, help="the session to publish or subscribe in")
+        password_options(p, "the session's password (required)")
 
     session = commands.add_parser("session", help="create, list, inspect, drop, suspend, resume sessions")
     actions = session.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -373,24 +482,25 @@ def build_parser() -> argparse.ArgumentParser:
         if name != "list":
             p.add_argument("name", help="session name")
         if name == "create":
-            p.add_argument("--password", required=True, help="the session's password")
-            p.add_argument("--retry-interval", type=int, default=0, metavar="MS", help="re-send period (default 5000)")
-            p.add_argument("--max-retries", type=int, default=0, metavar="N", help="re-sends before giving up (default 100)")
-            p.add_argument("--message-expiry", type=int, default=0, metavar="MS", help="message lifetime (default never)")
-            p.add_argument("--session-expiry", type=int, default=0, metavar="MS", help="session lifetime (default never)")
-            p.add_argument("--max-payload", type=int, default=0, metavar="BYTES", help="payload limit below the server's")
-            p.add_argument("--max-connections", type=int, default=0, metavar="N", help="connection limit")
-            p.add_argument("--max-subscriptions", type=int, default=0, metavar="N", help="subscription limit")
-            p.add_argument("--max-pending", type=int, default=0, metavar="N", help="pending message limit")
+            password_options(p, "the session's password (required)")
+            for flag, metavar, text in (
+                ("--retry-interval", "MS", "re-send period (default 5000)"),
+                ("--max-retries", "N", "re-sends before giving up (default 100)"),
+                ("--message-expiry", "MS", "message lifetime (default never)"),
+                ("--session-expiry", "MS", "session lifetime (default never)"),
+                ("--max-payload", "BYTES", "payload limit below the server's (default: the server's)"),
+                ("--max-connections", "N", "connection limit (default unlimited)"),
+                ("--max-subscriptions", "N", "subscription limit (default unlimited)"),
+                ("--max-pending", "N", "pending message limit (default unlimited)"),
+            ):
+                p.add_argument(flag, type=count, default=0, metavar=metavar, help=text)
         if name in ("drop", "suspend", "resume"):
-            p.add_argument("--password", help="session password (with --secret-key instead of the admin token)")
-            p.add_argument("--secret-key", help="session secret key (with --password instead of the admin token)")
+            password_options(p, "session password (with --secret-key instead of the admin token)")
+            p.add_argument("--secret-key", help="session secret key (with the password instead of the admin token)")
         p.set_defaults(func=lambda a: asyncio.run(_session(a)))
 
     pub = commands.add_parser("pub", help="publish one message", description="Publish one message and print the result.")
-    client_options(pub)
-    pub.add_argument("--session", required=True)
-    pub.add_argument("--password", required=True)
+    session_options(pub)
     pub.add_argument("--message-id", help="message id (default: made by the server; ignored with --key)")
     pub.add_argument("topic")
     pub.add_argument("message")
@@ -399,10 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser(
         "sub", help="subscribe and print messages", description="Subscribe, ACK and print one JSON line per message."
     )
-    client_options(sub)
-    sub.add_argument("--session", required=True)
-    sub.add_argument("--password", required=True)
-    sub.add_argument("--count", type=int, default=0, metavar="N", help="exit after N messages (default: run until stopped)")
+    session_options(sub)
+    sub.add_argument("--count", type=count, default=0, metavar="N", help="exit after N messages (default: run until stopped)")
     sub.add_argument("topic", nargs="+", help="topics or patterns (MQTT wildcards + and #)")
     sub.set_defaults(func=lambda a: asyncio.run(_sub(a)))
 

@@ -48,25 +48,47 @@ class Settings:
     log_level: str = "info"
 
 
+def _integer(text: str, wanted: str) -> int:
+    """A whole number; anything else is refused with what was wanted (never Python's
+    ``invalid literal for int()``)."""
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ValueError(f"is not a whole number: {wanted}") from None
+
+
 def _port(text: str) -> int:
-    value = int(text)
+    wanted = "a port is 0 (pick a free one) to 65535"
+    value = _integer(text, wanted)
     if not 0 <= value <= 65535:
-        raise ValueError("a port is 0 (pick a free one) to 65535")
+        raise ValueError(wanted)
     return value
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    value = _integer(text, "a positive integer")
     if value <= 0:
         raise ValueError("must be a positive integer")
     return value
 
 
-def _non_negative(text: str) -> int:
-    value = int(text)
+def non_negative(text: str) -> int:
+    value = _integer(text, "0 or a positive integer")
     if value < 0:
         raise ValueError("must be 0 or a positive integer")
     return value
+
+
+def argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``parse`` as an argparse ``type``: its message becomes the usage error."""
+
+    def argument(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None
+
+    return argument
 
 
 def _bool(text: str) -> bool:
@@ -78,18 +100,17 @@ def _bool(text: str) -> bool:
     raise ValueError("must be true or false")
 
 
-def _choice(*allowed: str) -> Callable[[str], str]:
-    def parse(text: str) -> str:
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One of a fixed set of words; ``--help`` lists them."""
+
+    choices: tuple[str, ...]
+
+    def __call__(self, text: str) -> str:
         value = text.strip().lower()
-        if value not in allowed:
-            raise ValueError(f"must be one of {', '.join(allowed)}")
+        if value not in self.choices:
+            raise ValueError(f"must be one of {', '.join(self.choices)}")
         return value
-
-    return parse
-
-
-def _log_level(text: str) -> str:
-    return _choice("debug", "info", "warning", "error")(text)
 
 
 def _origins(text: str) -> tuple[str, ...]:
@@ -103,6 +124,7 @@ class Option:
     parse: Callable[[str], Any]
     help: str
     is_flag: bool = False
+    default_text: str | None = None  # --help's default when the value alone would not say
 
     @property
     def flag(self) -> str:
@@ -114,24 +136,26 @@ OPTIONS: tuple[Option, ...] = (
     Option("grpc_port", ("FASTPORT_GRPC_PORT",), _port, "gRPC port; 0 picks a free port"),
     Option("http_port", ("FASTPORT_HTTP_PORT", "PORT"), _port, "HTTP/WebSocket port; 0 picks a free port"),
     Option("data_dir", ("FASTPORT_DATA_DIR",), Path, "directory for the database and the admin token"),
-    Option("store", ("FASTPORT_STORE", "DB_TYPE"), _choice("memory", "sqlite"), "storage backend"),
+    Option("store", ("FASTPORT_STORE", "DB_TYPE"), Choice(("memory", "sqlite")), "storage backend"),
     Option(
         "sqlite_path",
         ("FASTPORT_SQLITE_PATH", "SQLITE_PATH"),
         Path,
-        "SQLite database file (default: DATA_DIR/fastport.db)",
+        "SQLite database file",
+        default_text="DATA_DIR/fastport.db",
     ),
     Option(
         "fsync",
         ("FASTPORT_FSYNC",),
-        _choice("normal", "full"),
+        Choice(("normal", "full")),
         "sqlite durability: normal survives a crash of the process, full also a power loss (slower)",
     ),
     Option(
         "admin_token",
         ("FASTPORT_ADMIN_TOKEN",),
         str,
-        "admin token (default: generated on first start and kept in DATA_DIR/admin-token)",
+        "admin token",
+        default_text="generated on first start and kept in DATA_DIR/admin-token",
     ),
     Option("admin_user", ("FASTPORT_ADMIN_USER", "ADMIN_USER"), str, "HTTP Basic admin user for the REST API"),
     Option("admin_pass", ("FASTPORT_ADMIN_PASS", "ADMIN_PASS"), str, "HTTP Basic admin password for the REST API"),
@@ -146,7 +170,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "dedup_window_ms",
         ("FASTPORT_DEDUP_WINDOW_MS",),
-        _non_negative,
+        non_negative,
         "ms a settled message's id is remembered, so that publishing it again is answered as a"
         " duplicate (0: only while pending; memory grows with publish rate times window)",
     ),
@@ -159,7 +183,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("cors_origins", ("FASTPORT_CORS_ORIGINS", "CORS_ORIGINS"), _origins, "comma-separated CORS origins"),
     Option("tls_cert", ("FASTPORT_TLS_CERT",), Path, "PEM certificate: serve TLS on both ports"),
     Option("tls_key", ("FASTPORT_TLS_KEY",), Path, "PEM private key for --tls-cert"),
-    Option("log_level", ("FASTPORT_LOG_LEVEL",), _log_level, "debug, info, warning or error"),
+    Option("log_level", ("FASTPORT_LOG_LEVEL",), Choice(("debug", "info", "warning", "error")), "log level"),
 )
 
 
@@ -170,12 +194,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for opt in OPTIONS:
         default = getattr(defaults, opt.name)
         envs = ", ".join(opt.env)
-        shown = ",".join(default) if isinstance(default, tuple) else default
+        if opt.default_text is not None:
+            shown = opt.default_text
+        elif isinstance(default, tuple):
+            shown = ",".join(default) or "none"
+        else:
+            shown = "none" if default is None else str(default)
         help_text = f"{opt.help} [env: {envs}; default: {shown}]"
         if opt.is_flag:
             parser.add_argument(opt.flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
-            parser.add_argument(opt.flag, default=None, metavar=opt.name.upper(), help=help_text)
+            choices = opt.parse.choices if isinstance(opt.parse, Choice) else None
+            metavar = "{" + ",".join(choices) + "}" if choices else opt.name.upper()
+            parser.add_argument(opt.flag, default=None, metavar=metavar, help=help_text)
 
 
 def _parse(opt: Option, raw: object, source: str) -> Any:

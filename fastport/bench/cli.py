@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import fields
+from pathlib import Path
 
+from ..auth import read_token
 from .settings import DEFAULT_ADDRESS, BenchConfig, BenchError
 
 
@@ -18,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="",
         metavar="HOST:PORT",
         help=f"the door's address: the HTTP port for ws, the gRPC port for grpc "
-        f"(default: {DEFAULT_ADDRESS['ws']} / {DEFAULT_ADDRESS['grpc']})",
+        f"[env for grpc: FASTPORT_SERVER; default: {DEFAULT_ADDRESS['ws']} / {DEFAULT_ADDRESS['grpc']}]",
     )
     p.add_argument("--path", default=d.path, help="WebSocket path (default: /)")
     p.add_argument("--pubs", type=int, default=d.pubs, metavar="N", help="publishers (default: 1)")
@@ -34,7 +37,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=d.batch, metavar="N", help="most items per gRPC client frame (default: 1000)")
     p.add_argument("--procs", type=int, default=d.procs, metavar="N", help="generator processes (default: automatic)")
     p.add_argument("--idle", type=int, default=d.idle, metavar="N", help="open N idle initialized connections and report RSS per connection")
-    p.add_argument("--admin-token", help="admin token to create the session [env: FASTPORT_ADMIN_TOKEN]")
+    p.add_argument(
+        "--admin-token", help="admin token to create the session [env: FASTPORT_ADMIN_TOKEN; else DATA_DIR/admin-token]"
+    )
+    p.add_argument("--data-dir", help="the server's data directory, for its admin-token [env: FASTPORT_DATA_DIR; default: data]")
     p.add_argument("--admin-user", help="HTTP Basic admin user (ws door) [env: FASTPORT_ADMIN_USER]")
     p.add_argument("--admin-pass", help="HTTP Basic admin password (ws door) [env: FASTPORT_ADMIN_PASS]")
     p.add_argument("--session", help="use this existing session instead of creating one")
@@ -53,7 +59,15 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
     values = {k: v for k, v in vars(args).items() if k in names and v is not None}
     cfg = BenchConfig(**values)
     cfg.progress = not args.quiet
+    if not cfg.server and cfg.door == "grpc":
+        cfg.server = os.environ.get("FASTPORT_SERVER", "")
+    if cfg.server.startswith("grpcs://"):
+        raise BenchError("fastport bench speaks plain text only; point it at a server without TLS")
+    cfg.server = cfg.server.removeprefix("grpc://")
     env_admin(cfg)
+    cfg.admin_token = cfg.admin_token or read_token(
+        Path(args.data_dir or os.environ.get("FASTPORT_DATA_DIR", "data"))
+    )
     if cfg.session and not cfg.password:
         raise BenchError("--session needs --password")
     return cfg

@@ -69,18 +69,29 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         self._broker = broker
         self._auth = auth
 
-    async def _is_admin(self, context: grpc.aio.ServicerContext) -> bool:
+    @staticmethod
+    def _authorization(context: grpc.aio.ServicerContext) -> str | None:
         for key, value in context.invocation_metadata() or ():
             if key == "authorization" and isinstance(value, str):
-                try:
-                    return self._auth.admit(value, client_address(context))
-                except BrokerError as err:  # too many wrong tokens from this address
-                    await abort(context, err)
+                return value
+        return None
+
+    async def _is_admin(self, context: grpc.aio.ServicerContext) -> bool:
+        header = self._authorization(context)
+        if header is None:
+            return False
+        try:
+            return self._auth.admit(header, client_address(context))
+        except BrokerError as err:  # too many wrong tokens from this address
+            await abort(context, err)
         return False
 
     async def _require_admin(self, context: grpc.aio.ServicerContext) -> None:
-        if not await self._is_admin(context):
+        """A missing token and a wrong one are told apart: the fix is not the same."""
+        if self._authorization(context) is None:
             await abort(context, BrokerError(ErrorCode.UNAUTHENTICATED, "Admin token required"))
+        if not await self._is_admin(context):
+            await abort(context, BrokerError(ErrorCode.UNAUTHENTICATED, "Invalid admin token"))
 
     async def _require_owner(self, request: pb.SessionCredentials, context: grpc.aio.ServicerContext) -> None:
         """The admin token, or this session's own password and secret key."""

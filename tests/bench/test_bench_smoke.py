@@ -7,9 +7,11 @@ checks speed: benchmarks are not timed tests.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -28,12 +30,15 @@ def server() -> Iterator[Server]:
         s.stop()
 
 
-def _bench(*args: str) -> dict:
+def _bench(*args: str, env: dict[str, str] | None = None) -> dict:
+    """A run; given ``env``, the server and the admin token come from it, not from flags."""
+    flags = ["--admin-token", ADMIN_TOKEN] if env is None else []
     done = subprocess.run(
-        [sys.executable, "-m", "fastport", "bench", "--json", "--quiet", "--admin-token", ADMIN_TOKEN, *args],
+        [sys.executable, "-m", "fastport", "bench", "--json", "--quiet", *flags, *args],
         capture_output=True,
         text=True,
         timeout=90,
+        env={**os.environ, **(env or {})},
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -75,3 +80,11 @@ def test_bench_idle_connections(server: Server) -> None:
     report = _bench("--door", "grpc", "--server", server.address("grpc"), "--idle", "20")
     assert report["idle"]["connections"] == 20 and report["idle"]["closed"] == 0
     assert "rss_per_connection" in report["server"]
+
+
+def test_bench_takes_the_server_and_token_file_as_other_commands_do(server: Server, tmp_path: Path) -> None:
+    (tmp_path / "admin-token").write_text(ADMIN_TOKEN + "\n")
+    env = {"FASTPORT_SERVER": f"grpc://{server.address('grpc')}", "FASTPORT_DATA_DIR": str(tmp_path)}
+    # An empty FASTPORT_ADMIN_TOKEN (in case the caller's environment has one) is no token.
+    report = _bench("--door", "grpc", "--messages", "200", env={**env, "FASTPORT_ADMIN_TOKEN": ""})
+    assert report["results"]["acked"] == 200 and report["results"]["lost"] == 0

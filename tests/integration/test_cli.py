@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib.metadata
 import json
 import os
 import stat
@@ -11,7 +12,9 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from ..support import ServerProcess
+import fastport as fastport_package
+
+from ..support import ServerProcess, self_signed_certificate
 
 
 def fastport(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -168,3 +171,73 @@ def test_cli_and_rest_show_a_session_in_one_shape(server_process: ServerProcess)
         (rest,) = json.loads(response.read())["sessions"]
     assert json.loads(fastport("session", "list", *admin).stdout) == [rest] == [shown]
     assert json.loads(fastport("session", "get", "shape", *admin).stdout) == rest
+
+
+def test_version_is_the_installed_package_version() -> None:
+    version = importlib.metadata.version("fastport")
+    assert fastport_package.__version__ == version
+    assert fastport("--version").stdout.strip() == f"fastport {version}"
+
+
+def test_bad_numbers_are_clear_usage_errors(tmp_path: Path) -> None:
+    sub = fastport("sub", "--session", "s", "--password", "p", "--count", "two", "t", check=False)
+    assert sub.returncode == 2 and "--count: 'two' is not a whole number" in sub.stderr
+    serve = fastport("serve", "--data-dir", str(tmp_path), "--http-port", "web", check=False)
+    assert serve.returncode == 1 and "'web' is not a whole number" in serve.stderr
+    assert "invalid literal" not in sub.stderr + serve.stderr
+
+
+def test_help_shows_choices_and_one_default() -> None:
+    out = " ".join(fastport("serve", "--help").stdout.split())
+    assert "--store {memory,sqlite}" in out and "--fsync {normal,full}" in out
+    assert "default: DATA_DIR/fastport.db]" in out and "default: None" not in out
+    pub = " ".join(fastport("pub", "--help").stdout.split())
+    assert "--session SESSION the session" in pub and "FASTPORT_PASSWORD" in pub and "--password-file" in pub
+
+
+def test_admin_token_missing_or_wrong_is_said(server_process: ServerProcess, tmp_path: Path) -> None:
+    server_process.start()
+    server = ["--server", server_process.grpc_address]
+    nowhere = tmp_path / "nowhere"
+    missing = fastport("session", "list", *server, "--data-dir", str(nowhere), check=False, env={"FASTPORT_ADMIN_TOKEN": ""})
+    assert missing.returncode == 1 and "no admin token" in missing.stderr
+    assert str(nowhere / "admin-token") in missing.stderr
+    wrong = fastport("session", "list", *server, "--admin-token", "wrong", check=False)
+    assert wrong.returncode == 1 and "unauthenticated: Invalid admin token" in wrong.stderr
+
+
+def test_passwords_from_environment_file_or_stdin(server_process: ServerProcess, tmp_path: Path) -> None:
+    server_process.start()
+    server = ["--server", server_process.grpc_address]
+    password_file = tmp_path / "password"
+    password_file.write_text("from a file\n")
+    admin = [*server, "--admin-token", server_process.admin_token or ""]
+    fastport("session", "create", "pw", "--password-file", str(password_file), *admin)
+    pub = ["pub", *server, "--session", "pw", "t", "x"]
+    assert fastport(*pub, env={"FASTPORT_PASSWORD": "from a file"}).returncode == 0
+    stdin = subprocess.run(
+        [sys.executable, "-m", "fastport", *pub, "--password-file", "-"],
+        input="from a file\n", capture_output=True, text=True, timeout=30,
+    )
+    assert stdin.returncode == 0, stdin.stderr
+    none = fastport(*pub, check=False, env={"FASTPORT_PASSWORD": ""})
+    assert none.returncode == 1 and "password_required" in none.stderr
+
+
+def test_client_commands_speak_tls(server_process: ServerProcess, tmp_path: Path) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    server_process.args = ["--tls-cert", str(cert), "--tls-key", str(key)]
+    server_process.start()
+    assert "TLS on" in server_process.read_log()
+    tls = ["--server", f"grpcs://localhost:{server_process.ports['grpc']}", "--tls-ca", str(cert)]
+    fastport("session", "create", "tls", "--password", "pw", *tls, "--admin-token", server_process.admin_token or "")
+    key_b64 = fastport("keygen").stdout.strip()
+    for extra in ([], ["--key", key_b64]):
+        out = fastport("pub", "--session", "tls", "--password", "pw", *extra, "t", "x", env={"FASTPORT_TLS_CA": str(cert), "FASTPORT_SERVER": tls[1]})
+        assert json.loads(out.stdout)["deliveredTo"] == 0
+    plain = fastport("pub", "--session", "tls", "--password", "pw", "--server", server_process.grpc_address, "t", "x", check=False)
+    assert plain.returncode == 1
+    untrusted = fastport("pub", "--session", "tls", "--password", "pw", tls[0], tls[1], "t", "x", check=False, env={"FASTPORT_TLS_CA": ""})
+    assert untrusted.returncode == 1 and "unavailable" in untrusted.stderr
+    ca_without_tls = fastport("pub", "--session", "tls", "--password", "pw", "--server", server_process.grpc_address, "--tls-ca", str(cert), "t", "x", check=False)
+    assert ca_without_tls.returncode == 1 and "invalid_server" in ca_without_tls.stderr
