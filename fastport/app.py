@@ -6,16 +6,18 @@ Used by ``fastport serve`` and, in-process, by the tests, so both run the same w
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
+from dataclasses import replace
 from pathlib import Path
 
-import grpc
-
+from . import logs
 from .auth import AdminAuth, load_or_create_token
 from .config import Settings
 from .core import Broker, BrokerConfig, Clock
 from .rpc import GrpcDoor
 from .store.base import Store
+from .tls import ServerCertificate
 from .web import WebDoor
 
 log = logging.getLogger("fastport")
@@ -35,6 +37,15 @@ def make_store(settings: Settings) -> Store:
     raise ValueError(f"store {settings.store!r} is not available")
 
 
+class BindError(OSError):
+    """A port that cannot be had; the message names the setting that moves it."""
+
+
+def _bind_tcp(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=1024)
+
+
 class App:
     def __init__(self, settings: Settings, *, clock: Clock | None = None, store: Store | None = None) -> None:
         self.settings = settings
@@ -46,9 +57,28 @@ class App:
         self.web: WebDoor | None = None
         self.http_port = 0
         self.admin_token = ""
+        self.certificate: ServerCertificate | None = None
 
     async def start(self) -> None:
+        """Both ports are taken first, so that a port in use stops start-up before the
+        data directory, the admin token or the database are created or migrated."""
         s = self.settings
+        if s.tls_cert is not None and s.tls_key is not None:
+            self.certificate = ServerCertificate(s.tls_cert, s.tls_key)
+        credentials = self.certificate.grpc_credentials() if self.certificate else None
+        grpc_door = GrpcDoor(max_payload_bytes=s.max_payload, credentials=credentials)
+        try:
+            self.grpc_port = grpc_door.bind(s.host, s.grpc_port)
+        except OSError as exc:
+            raise BindError(f"gRPC port {s.grpc_port} on {s.host}: {exc}; choose another with --grpc-port or FASTPORT_GRPC_PORT") from None
+        try:
+            http_socket = _bind_tcp(s.host, s.http_port)
+        except OSError as exc:
+            await grpc_door.stop(0)
+            raise BindError(
+                f"HTTP port {s.http_port} on {s.host}: {exc.strerror or exc}; choose another with --http-port,"
+                " FASTPORT_HTTP_PORT or PORT"
+            ) from None
         self.admin_token = s.admin_token or load_or_create_token(Path(s.data_dir))
         self.broker = Broker(
             self._store or make_store(s),
@@ -56,17 +86,14 @@ class App:
             BrokerConfig(max_payload_bytes=s.max_payload, dedup_window_ms=s.dedup_window_ms),
         )
         auth = AdminAuth(self.admin_token, s.admin_user, s.admin_pass, throttle=self.broker.logins)
-        await self.broker.start()
-        credentials = None
-        if s.tls_cert is not None and s.tls_key is not None:
-            credentials = grpc.ssl_server_credentials([(s.tls_key.read_bytes(), s.tls_cert.read_bytes())])
-        self.grpc = GrpcDoor(self.broker, auth, max_payload_bytes=s.max_payload, credentials=credentials)
-        self.grpc_port = await self.grpc.start(s.host, s.grpc_port)
+        self.grpc = grpc_door
+        try:
+            await self.broker.start()
+        except BaseException:
+            http_socket.close()
+            raise
+        await grpc_door.start(self.broker, auth)
         log.info("listening grpc=%s:%d", s.host, self.grpc_port)
-        ssl_context = None
-        if s.tls_cert is not None and s.tls_key is not None:
-            ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            ssl_context.load_cert_chain(s.tls_cert, s.tls_key)
         self.web = WebDoor(
             self.broker,
             auth,
@@ -74,14 +101,31 @@ class App:
             api_rate_limit=s.api_rate_limit,
             cors_origins=s.cors_origins,
             open_admin=s.open_admin,
-            ssl_context=ssl_context,
+            ssl_context=self.certificate.context if self.certificate else None,
             store=s.store,
         )
-        self.http_port = await self.web.start(s.host, s.http_port)
+        self.http_port = await self.web.start(http_socket)
         log.info("listening http=%s:%d", s.host, self.http_port)
-        if s.tls_cert is not None:
-            log.info("TLS on (both ports): certificate %s", s.tls_cert)
+        if self.certificate is not None:
+            log.info("TLS on (both ports): certificate %s", self.certificate.cert)
         log.info("ready (store=%s)", s.store)
+
+    def reload(self, settings: Settings) -> None:
+        """SIGHUP: take the TLS certificate and the log level anew, and say what changed.
+        Other settings need a restart; a reload that fails keeps what was running."""
+        reloaded = []
+        if settings.log_level != self.settings.log_level:
+            logs.set_level(settings.log_level)
+            reloaded.append(f"log level {settings.log_level}")
+        if self.certificate is not None:
+            try:
+                self.certificate.reload()
+            except (OSError, ssl.SSLError) as exc:
+                log.error("reload: TLS certificate %s kept, the files cannot be used: %s", self.certificate.cert, exc)
+            else:
+                reloaded.append(f"TLS certificate {self.certificate.cert}")
+        self.settings = replace(self.settings, log_level=settings.log_level)
+        log.info("reloaded: %s", ", ".join(reloaded) or "nothing changed")
 
     async def stop(self) -> None:
         """Graceful: refuse new work, tell connected clients, flush the store."""

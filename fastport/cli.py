@@ -26,7 +26,7 @@ from typing import Any
 import grpc
 from fastport_proto.v1 import admin_pb2, admin_pb2_grpc, broker_pb2, broker_pb2_grpc
 
-from . import __version__, config
+from . import __version__, config, logs
 from .auth import read_token, token_path
 from .bench import cli as bench_cli
 from .rpc.admin import info_from_pb
@@ -55,15 +55,12 @@ def _serve(args: argparse.Namespace) -> int:
         settings = config.load_settings(args)
     except config.ConfigError as exc:
         raise CliError("invalid_config", str(exc)) from None
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(settings.log_level, settings.log_format)
     import uvloop
 
     runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
     with runner:
-        return runner.run(_run_server(App(settings)))
+        return runner.run(_run_server(App(settings), args))
 
 
 def _tune_gc() -> None:
@@ -78,11 +75,22 @@ def _tune_gc() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-async def _run_server(app: Any) -> int:
+def _reload(app: Any, args: argparse.Namespace) -> None:
+    """SIGHUP: read the settings again (flags, environment, config file) and hand the
+    ones that can change while running to the server."""
+    log.info("SIGHUP: reloading")
+    try:
+        app.reload(config.load_settings(args))
+    except config.ConfigError as exc:
+        log.error("reload refused, nothing changed: %s", exc)
+
+
+async def _run_server(app: Any, args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, _reload, app, args)
     try:
         await app.start()
     except StoreError as exc:

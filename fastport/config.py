@@ -46,6 +46,7 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     log_level: str = "info"
+    log_format: str = "text"
 
 
 def _integer(text: str, wanted: str) -> int:
@@ -181,9 +182,20 @@ OPTIONS: tuple[Option, ...] = (
         "REST requests per 15 minutes per client address",
     ),
     Option("cors_origins", ("FASTPORT_CORS_ORIGINS", "CORS_ORIGINS"), _origins, "comma-separated CORS origins"),
-    Option("tls_cert", ("FASTPORT_TLS_CERT",), Path, "PEM certificate: serve TLS on both ports"),
+    Option("tls_cert", ("FASTPORT_TLS_CERT",), Path, "PEM certificate: serve TLS on both ports (SIGHUP re-reads it)"),
     Option("tls_key", ("FASTPORT_TLS_KEY",), Path, "PEM private key for --tls-cert"),
-    Option("log_level", ("FASTPORT_LOG_LEVEL",), Choice(("debug", "info", "warning", "error")), "log level"),
+    Option(
+        "log_level",
+        ("FASTPORT_LOG_LEVEL",),
+        Choice(("debug", "info", "warning", "error")),
+        "log level (SIGHUP re-reads it from the config file)",
+    ),
+    Option(
+        "log_format",
+        ("FASTPORT_LOG_FORMAT",),
+        Choice(("text", "json")),
+        "log lines as text, or one JSON object per line (time, level, logger, message, session, peer)",
+    ),
 )
 
 

@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from ..store.base import Rejected, Store, StoredState
 
 log = logging.getLogger("fastport.broker")
+# Every refused login and every connection the broker closes (fastport/logs.py).
+audit = logging.getLogger("fastport.audit")
 
 DEFAULT_MAX_PAYLOAD = 10 * 1024 * 1024
 DEFAULT_DEDUP_WINDOW_MS = 10 * 60 * 1000
@@ -344,6 +346,7 @@ class Broker:
         for conn in list(session.connections):
             self._detach(conn, notify=False)
             conn.peer.close(code, reason)
+            audit.info("disconnected by the server: %s", code, extra=_about(session.name, conn.address))
         session.named.clear()
         session.messages.clear()
         session.retry_queue.clear()
@@ -415,7 +418,7 @@ class Broker:
             old = sub.connection
             self._detach(old)
             old.peer.close("replaced", "Another connection took over this client id")
-            log.info("client id %r taken over, the older connection closed", client_id, extra=_about(session.name, old.address))
+            audit.info("client id %r taken over, the older connection closed", client_id, extra=_about(session.name, old.address))
         sub.connection = conn
         conn.subscriber = sub
         log.info("connected%s", f" as client id {client_id!r}" if client_id else "", extra=_about(session.name, conn.address))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import grpc
 from fastport_proto.v1 import admin_pb2 as pb
 from fastport_proto.v1 import admin_pb2_grpc
@@ -10,6 +12,8 @@ from ..auth import AdminAuth
 from ..core import Broker, BrokerError, ErrorCode, Limits, SessionInfo, SessionSpec
 from ..core.counters import Counters
 from .errors import abort, client_address
+
+audit = logging.getLogger("fastport.audit")
 
 
 def limits_to_pb(limits: Limits) -> pb.Limits:
@@ -86,20 +90,40 @@ class AdminService(admin_pb2_grpc.AdminServicer):
             await abort(context, err)
         return False
 
+    @staticmethod
+    async def _refuse(context: grpc.aio.ServicerContext, err: BrokerError, target: str = "") -> None:
+        """Abort the call with ``err``, after its audit line."""
+        audit.warning(
+            "admin call refused: %s",
+            err.message,
+            extra={"peer": context.peer(), "action": "refused", "target": target},
+        )
+        await abort(context, err)
+
     async def _require_admin(self, context: grpc.aio.ServicerContext) -> None:
         """A missing token and a wrong one are told apart: the fix is not the same."""
         if self._authorization(context) is None:
-            await abort(context, BrokerError(ErrorCode.UNAUTHENTICATED, "Admin token required"))
-        if not await self._is_admin(context):
+            await self._refuse(context, BrokerError(ErrorCode.UNAUTHENTICATED, "Admin token required"))
+        if not await self._is_admin(context):  # a wrong token is audited by the login throttle
             await abort(context, BrokerError(ErrorCode.UNAUTHENTICATED, "Invalid admin token"))
 
-    async def _require_owner(self, request: pb.SessionCredentials, context: grpc.aio.ServicerContext) -> None:
-        """The admin token, or this session's own password and secret key."""
+    async def _require_owner(self, request: pb.SessionCredentials, context: grpc.aio.ServicerContext) -> bool:
+        """The admin token (True), or this session's own password and secret key (False)."""
         if await self._is_admin(context):
-            return
+            return True
         if not request.secret_key:
-            await abort(context, BrokerError(ErrorCode.UNAUTHENTICATED, "Admin token or session credentials required"))
+            error = BrokerError(ErrorCode.UNAUTHENTICATED, "Admin token or session credentials required")
+            await self._refuse(context, error, request.name)
+        # Wrong credentials are audited by the login throttle.
         await self._broker.check_owner(request.name, request.password, request.secret_key, client_address(context))
+        return False
+
+    @staticmethod
+    def _done(context: grpc.aio.ServicerContext, action: str, session: str, admin: bool) -> None:
+        """The audit line of an administrative act, as the REST API writes it: the
+        session is the ``target``, so the line stays out of that session's own log."""
+        who = "the admin" if admin else "the session's owner"
+        audit.info("%s %r by %s", action, session, who, extra={"peer": context.peer(), "action": action, "target": session})
 
     async def CreateSession(self, request: pb.CreateSessionRequest, context: grpc.aio.ServicerContext) -> pb.CreateSessionResponse:
         await self._require_admin(context)
@@ -116,14 +140,16 @@ class AdminService(admin_pb2_grpc.AdminServicer):
             info, secret = await self._broker.create_session(spec)
         except BrokerError as err:
             await abort(context, err)
+        self._done(context, "created", info.name, True)
         return pb.CreateSessionResponse(session=info_to_pb(info), secret_key=secret)
 
     async def DropSession(self, request: pb.SessionCredentials, context: grpc.aio.ServicerContext) -> pb.DropSessionResponse:
         try:
-            await self._require_owner(request, context)
+            admin = await self._require_owner(request, context)
             await self._broker.drop_session(request.name)
         except BrokerError as err:
             await abort(context, err)
+        self._done(context, "dropped", request.name, admin)
         return pb.DropSessionResponse()
 
     async def SuspendSession(self, request: pb.SessionCredentials, context: grpc.aio.ServicerContext) -> pb.SessionInfo:
@@ -136,10 +162,11 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         self, request: pb.SessionCredentials, context: grpc.aio.ServicerContext, suspended: bool
     ) -> pb.SessionInfo:
         try:
-            await self._require_owner(request, context)
+            admin = await self._require_owner(request, context)
             info = await self._broker.set_suspended(request.name, suspended)
         except BrokerError as err:
             await abort(context, err)
+        self._done(context, "suspended" if suspended else "resumed", request.name, admin)
         return info_to_pb(info)
 
     async def GetSession(self, request: pb.GetSessionRequest, context: grpc.aio.ServicerContext) -> pb.SessionInfo:

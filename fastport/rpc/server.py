@@ -27,16 +27,7 @@ REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 
 
 class GrpcDoor:
-    def __init__(
-        self,
-        broker: Broker,
-        auth: AdminAuth,
-        *,
-        max_payload_bytes: int,
-        credentials: grpc.ServerCredentials | None = None,
-    ) -> None:
-        self._broker = broker
-        self._auth = auth
+    def __init__(self, *, max_payload_bytes: int, credentials: grpc.ServerCredentials | None = None) -> None:
         self._credentials = credentials
         self._health = health.aio.HealthServicer()
         self._server = grpc.aio.server(
@@ -52,10 +43,25 @@ class GrpcDoor:
         )
         self.port = 0
 
-    async def start(self, host: str, port: int) -> int:
+    def bind(self, host: str, port: int) -> int:
+        """Take the port (0: a free one) before anything else is set up; the server
+        serves from ``start``. Raises ``OSError`` when the port cannot be had."""
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        try:
+            if self._credentials is not None:
+                self.port = self._server.add_secure_port(address, self._credentials)
+            else:
+                self.port = self._server.add_insecure_port(address)
+        except RuntimeError as exc:  # grpcio reports a taken port this way
+            raise OSError(f"cannot listen on {address}: {exc}") from None
+        if not self.port:
+            raise OSError(f"cannot listen on {address}")
+        return self.port
+
+    async def start(self, broker: Broker, auth: AdminAuth) -> None:
         server = self._server
-        admin_pb2_grpc.add_AdminServicer_to_server(AdminService(self._broker, self._auth), server)
-        server.add_generic_rpc_handlers((BrokerService(self._broker).handler(),))
+        admin_pb2_grpc.add_AdminServicer_to_server(AdminService(broker, auth), server)
+        server.add_generic_rpc_handlers((BrokerService(broker).handler(),))
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         names = (
             ADMIN_SERVICE,
@@ -73,15 +79,9 @@ class GrpcDoor:
         server.add_generic_rpc_handlers(
             [grpc.method_handlers_generic_handler(name, {"ServerReflectionInfo": handler}) for name in (reflection.SERVICE_NAME, REFLECTION_V1)]
         )
-        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        if self._credentials is not None:
-            self.port = server.add_secure_port(address, self._credentials)
-        else:
-            self.port = server.add_insecure_port(address)
         await server.start()
         for name in ("", ADMIN_SERVICE, BROKER_SERVICE):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        return self.port
 
     async def stop(self, grace: float) -> None:
         """Stop accepting calls; open streams get ``grace`` seconds to finish."""

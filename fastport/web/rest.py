@@ -83,7 +83,19 @@ def is_admin(auth: AdminAuth, request: web.Request) -> bool:
 
 def require_admin(auth: AdminAuth, request: web.Request) -> None:
     if not is_admin(auth, request):
-        raise MISSING_AUTH
+        raise refused(request, MISSING_AUTH)
+
+
+def refused(request: web.Request, err: RestError, target: str = "") -> RestError:
+    """``err``, after its audit line: every refused admin request is recorded."""
+    audit.warning(
+        "admin request %s %s refused: %s",
+        request.method,
+        request.path,
+        err.message,
+        extra={"peer": request.remote or "", "action": "refused", "target": target},
+    )
+    return err
 
 
 def _audit(request: web.Request, action: str, session: str, admin: bool) -> None:
@@ -132,12 +144,12 @@ class RestApi:
         body = await self._body(request)
         name, password, secret_key = codec.parse_credentials(body)
         if not admin and not secret_key:
-            raise MISSING_AUTH
+            raise refused(request, MISSING_AUTH, name)
         if password or secret_key:
             try:
                 await self._broker.check_owner(name, password, secret_key, request.remote or "")
             except BrokerError as err:
-                raise _broker_error(err) from None
+                raise _broker_error(err) from None  # audited by the login throttle
         return name, body, admin
 
     @staticmethod
@@ -149,7 +161,7 @@ class RestApi:
     async def create_session(self, request: web.Request) -> web.Response:
         admin = self._admin(request)
         if not admin and not self._open_admin:
-            raise MISSING_AUTH
+            raise refused(request, MISSING_AUTH)
         spec = codec.parse_create_session(await self._body(request))
         try:
             _, secret_key = await self._broker.create_session(spec)

@@ -13,6 +13,7 @@ One middleware sees every request first:
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -82,7 +83,8 @@ class WebDoor:
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         return app
 
-    async def start(self, host: str, port: int) -> int:
+    async def start(self, sock: socket.socket) -> int:
+        """Serve on ``sock``, bound by the caller before anything else was set up."""
         if self._open_admin:
             log.warning(
                 "--open-admin is on: anyone who can reach the HTTP port can create sessions without credentials"
@@ -91,7 +93,7 @@ class WebDoor:
             self.make_app(), access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, ssl_context=self._ssl)
+        site = web.SockSite(self._runner, sock, ssl_context=self._ssl)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
         self.logs.install(logging.getLogger("fastport"))

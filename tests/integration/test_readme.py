@@ -41,8 +41,10 @@ def test_quick_start_runs_as_written(tmp_path: Path) -> None:
     # The block activates the checkout's .venv from the directory the server runs in.
     (work / ".venv").symlink_to(sys.prefix)
     args = f"--grpc-port 0 --http-port 0 --data-dir {work / 'data'}"
+    # `make run` with the environment the tests run in (made by `make test`), as it is.
+    venv = ["-o", f"{sys.prefix}/.installed-run", f"VENV={sys.prefix}"]
     server = subprocess.Popen(
-        ["make", "-s", "-C", str(ROOT), "run", f"ARGS={args}"],
+        ["make", "-s", "-C", str(ROOT), *venv, "run", f"ARGS={args}"],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -75,6 +77,7 @@ def test_quick_start_runs_as_written(tmp_path: Path) -> None:
         server.wait(20)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
+    assert len(lines) == 6, done.stdout  # created, 2 messages and 2 publish results in some order, the list
     created = json.loads(lines[0])
     messages = [json.loads(line) for line in lines[1:] if '"topic"' in line]
     assert [(m["topic"], m["data"]) for m in messages] == [("sensors/kitchen", "21.5"), ("sensors/hall", "19.0")]
