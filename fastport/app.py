@@ -103,6 +103,7 @@ class App:
             open_admin=s.open_admin,
             ssl_context=self.certificate.context if self.certificate else None,
             store=s.store,
+            metrics_sessions=s.metrics_sessions,
         )
         self.http_port = await self.web.start(http_socket)
         log.info("listening http=%s:%d", s.host, self.http_port)

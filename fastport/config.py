@@ -47,6 +47,7 @@ class Settings:
     tls_key: Path | None = None
     log_level: str = "info"
     log_format: str = "text"
+    metrics_sessions: int = 0
 
 
 def _integer(text: str, wanted: str) -> int:
@@ -180,6 +181,13 @@ OPTIONS: tuple[Option, ...] = (
         ("FASTPORT_API_RATE_LIMIT", "API_RATE_LIMIT"),
         _positive,
         "REST requests per 15 minutes per client address",
+    ),
+    Option(
+        "metrics_sessions",
+        ("FASTPORT_METRICS_SESSIONS",),
+        non_negative,
+        "GET /metrics shows per-session series for this many sessions, those with the most pending messages"
+        " (0: none; session names are visible to whoever can read /metrics)",
     ),
     Option("cors_origins", ("FASTPORT_CORS_ORIGINS", "CORS_ORIGINS"), _origins, "comma-separated CORS origins"),
     Option("tls_cert", ("FASTPORT_TLS_CERT",), Path, "PEM certificate: serve TLS on both ports (SIGHUP re-reads it)"),

@@ -31,6 +31,7 @@ import functools
 import heapq
 import itertools
 import logging
+import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -44,6 +45,7 @@ from .credentials import hash_password, hash_secret, new_secret_key, verify_noth
 from .delivery import NO_ATTRIBUTES, Delivery, Message
 from .errors import BrokerError, ErrorCode
 from .session import Session, SessionInfo, SessionRecord, SessionSpec
+from .stats import Stats
 from .throttle import LoginThrottle
 from .topics import validate_pattern, validate_topic
 
@@ -148,6 +150,7 @@ class Broker:
         self.logins = LoginThrottle(self.clock)  # failed logins, for every door
         # Logins to sessions that do not exist, checked all the same (see _login).
         self._unknown_checks: dict[tuple[str, str], asyncio.Future[bool]] = {}
+        self.stats = Stats()
         # Publishes waiting for the awaitable the store returned for them. A store that
         # commits in batches returns one per batch: the batch then costs one callback,
         # not a closure and a callback per publish kept alive until the commit.
@@ -365,6 +368,7 @@ class Broker:
 
     def connect(self, peer: Peer, address: str = "") -> Connection:
         """A new client connection; ``address`` names the client in log lines."""
+        self.stats.connections += 1
         return Connection(peer, address)
 
     async def init(
@@ -547,6 +551,7 @@ class Broker:
         if conn.closed:
             return
         conn.closed = True
+        self.stats.connections -= 1
         session = conn.session
         if session is not None:
             self._detach(conn)
@@ -687,7 +692,8 @@ class Broker:
         else:
             self._storing = written
             self._stored = [(message, targets, ref)]
-            asyncio.ensure_future(written).add_done_callback(functools.partial(self._on_written, self._stored))
+            callback = functools.partial(self._on_written, self._stored, time.perf_counter())
+            asyncio.ensure_future(written).add_done_callback(callback)
 
     def commit(self) -> bool:
         """Have the store write the publishes handed to it so far, if it can do that on
@@ -697,10 +703,11 @@ class Broker:
         return self.store.flush()
 
     def _on_written(
-        self, stored: list[tuple[Message, Sequence[Subscriber], object]], fut: asyncio.Future[Rejected]
+        self, stored: list[tuple[Message, Sequence[Subscriber], object]], since: float, fut: asyncio.Future[Rejected]
     ) -> None:
         """The store has written (or failed to write) these publishes, in publish order.
         A publish the store rejected (a value it cannot hold) fails alone."""
+        self.stats.commit_took(time.perf_counter() - since)
         if stored is self._stored:
             self._storing = None
         exc = None if fut.cancelled() else fut.exception()
@@ -783,6 +790,8 @@ class Broker:
             if not sub.connection.peer.deliver(message, retry):
                 return
             session.counters.delivered += 1
+            if retry:
+                self.stats.resent += 1
         except Exception:
             # A door that fails on one message (a bug) must not stop the caller: the
             # publish it answers, or the timer run of every other delivery. The send
@@ -858,6 +867,7 @@ class Broker:
         return message
 
     def _give_up(self, delivery: Delivery, reason: str) -> None:
+        self.stats.gave_up[reason] += 1
         message = self._settle(delivery)
         sub = delivery.subscriber
         sub.pending.pop(message.id, None)

@@ -354,6 +354,7 @@ class BrokerService:
         try:
             async for frame in requests:
                 if isinstance(frame, _BadFrame):
+                    self._broker.stats.frame_error("grpc", ErrorCode.INVALID_FRAME.value)
                     peer.item().errors.add(code=ErrorCode.INVALID_FRAME.value, message=f"Invalid frame: {frame.reason}")
                     continue
                 recent.append(peer)

@@ -7,7 +7,8 @@ One middleware sees every request first:
 - a CORS preflight for a configured origin is answered;
 - ``/api/*`` is counted by the rate limiter (429 past the limit);
 - anything that fails (no route, wrong method, body too large, a bug) is answered
-  with JSON, never an HTML page.
+  with JSON, never an HTML page;
+- every answer gets the security headers (``headers.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from ..core import Broker
 from ..core.errors import ErrorCode
 from . import codec
 from .codec import RestError
+from .headers import secure
 from .logstream import LogHub
+from .metrics import Metrics
 from .portal import Portal
 from .ratelimit import RateLimiter
 from .rest import RestApi, error_response, http_error, json_response
@@ -54,6 +57,7 @@ class WebDoor:
         open_admin: bool = False,
         ssl_context: ssl.SSLContext | None = None,
         store: str = "memory",
+        metrics_sessions: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._broker = broker
@@ -62,6 +66,7 @@ class WebDoor:
         self._rest = RestApi(broker, auth, open_admin)
         self.logs = LogHub(broker)
         self.portal = Portal(broker, auth, self.logs, store=store, clock=clock)
+        self._metrics = Metrics(broker, metrics_sessions)
         self._limiter = RateLimiter(api_rate_limit, clock=clock)
         self._origins = frozenset(cors_origins)
         self._ssl = ssl_context
@@ -74,7 +79,7 @@ class WebDoor:
         app = web.Application(middlewares=[self._middleware], client_max_size=MAX_BODY_BYTES)
         app.add_routes(self._rest.routes())
         app.add_routes(self.portal.routes())
-        app.add_routes([web.get("/health", self.health)])
+        app.add_routes([web.get("/health", self.health), web.get("/metrics", self._metrics.handle)])
         # Every other path and method is a real route, answered 404: aiohttp caches the
         # middleware chain per route, but builds it anew for each request that matches
         # no route and keeps it for the request's lifetime, so every WebSocket (accepted
@@ -125,6 +130,11 @@ class WebDoor:
         return self._http(request, handler)
 
     async def _http(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await self._answer(request, handler)
+        secure(response)
+        return response
+
+    async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         headers = request.headers
         cors = self._cors(request)
         if request.method == "OPTIONS" and hdrs.ACCESS_CONTROL_REQUEST_METHOD in headers:

@@ -22,6 +22,7 @@ dropping its chunks.
 from __future__ import annotations
 
 import asyncio
+import re
 import inspect
 import logging
 from collections import deque
@@ -70,6 +71,9 @@ _HANDLING = -1
 Step = Coroutine[Any, Any, None]
 
 _TEXT, _BINARY, _PING, _CLOSE = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.PING, WSMsgType.CLOSE
+
+
+_ERROR_CODE = re.compile(rb'"code":"([a-z_]+)"')
 
 
 class _Socket(WebSocketDataQueue):  # type: ignore[misc]  # aiohttp's compiled class is untyped
@@ -408,7 +412,9 @@ class WebSocketEndpoint:
                 if kind is _PING:
                     peer.send(codec.pong_frame(msg.data))
                 return None
-            if isinstance(cmd, bytes):
+            if isinstance(cmd, bytes):  # the frame was refused: this is the error reply
+                code = _ERROR_CODE.search(cmd)
+                self._broker.stats.frame_error("websocket", code.group(1).decode() if code else "unknown")
                 peer.reply(cmd)
             elif cmd is not None:
                 wait = self._dispatch(sock, cmd)
