@@ -8,7 +8,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PYPROJECTS := pyproject.toml protos/python/pyproject.toml clients/python/pyproject.toml
 
-.PHONY: install run test proto bench clean
+.PHONY: install run test proto docs bench clean
 
 # What the running server needs, and nothing else.
 $(RUN_STAMP): $(PYPROJECTS)
@@ -42,6 +42,10 @@ bench: $(DEV_STAMP)
 
 proto: $(DEV_STAMP)
 	$(BIN)/python tools/genproto.py
+
+# docs/grpc-api.md from the comments in protos/ (a test fails when it is stale).
+docs: $(DEV_STAMP)
+	$(BIN)/python -m tools.genapidoc
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
