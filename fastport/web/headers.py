@@ -2,8 +2,8 @@
 
 Every response: no MIME sniffing, no referrer, no framing. HTML pages also get a strict
 Content-Security-Policy: only this origin's scripts, styles, images and connections
-(the pages' WebSocket included), no inline script, no plugins, no framing, no
-``<base>``; a page that needs more says so next to its route, not here.
+(the pages' WebSocket included), no inline script or style, no plugins, no forms, no
+framing, no ``<base>``; a route that needs another policy sets its own.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ COMMON: dict[str, str] = {
     "X-Frame-Options": "DENY",
 }
 PAGE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self';"
-    " font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
 

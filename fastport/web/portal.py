@@ -47,6 +47,7 @@ from ..core.errors import BrokerError, ErrorCode
 from ..views import session_json
 from . import codec
 from .codec import RestError
+from .headers import PAGE_CSP
 from .logstream import LogHub
 from .rest import json_response, require_admin
 
@@ -57,18 +58,10 @@ HISTORY_SAMPLES = 300  # five minutes of server-wide rates for the chart
 RATE_WINDOW = 5  # samples a session's rates are averaged over
 MAX_LOG_LINES = 500  # per answer of GET /api/admin/logs
 
-# Pages may load their own scripts and styles and talk to this server, nothing else.
-PAGE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
-PAGE_HEADERS = {
-    "Content-Security-Policy": PAGE_CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-cache",
-}
+# Pages may load their own scripts and styles and talk to this server, nothing else
+# (headers.py; the door adds its other security headers to every answer). The policy
+# goes on the scripts and styles too.
+PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"}
 _TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 
 INVALID_LOGIN = orjson.dumps({"success": False, "error": "Invalid credentials", "code": ErrorCode.UNAUTHENTICATED})

@@ -36,7 +36,7 @@ def test_pages_get_a_strict_content_security_policy() -> None:
     page = web.Response(text="<!doctype html>", content_type="text/html")
     secure(page)
     assert page.headers["Content-Security-Policy"] == PAGE_CSP
-    assert "'unsafe-inline'" not in PAGE_CSP and "default-src 'none'" in PAGE_CSP
+    assert "'unsafe-inline'" not in PAGE_CSP and "default-src 'none'" in PAGE_CSP and "form-action 'none'" in PAGE_CSP
     own = web.Response(text="<!doctype html>", content_type="text/html", headers={"Content-Security-Policy": "x"})
     secure(own)
     assert own.headers["Content-Security-Policy"] == "x"  # a route's own policy stays
