@@ -52,10 +52,10 @@ class GrpcDoor:
                 self.port = self._server.add_secure_port(address, self._credentials)
             else:
                 self.port = self._server.add_insecure_port(address)
-        except RuntimeError as exc:  # grpcio reports a taken port this way
-            raise OSError(f"cannot listen on {address}: {exc}") from None
+        except RuntimeError:  # grpcio reports a port it cannot have this way, without the cause
+            self.port = 0
         if not self.port:
-            raise OSError(f"cannot listen on {address}")
+            raise OSError(f"cannot listen on {address} (in use, or not an address of this machine)")
         return self.port
 
     async def start(self, broker: Broker, auth: AdminAuth) -> None:
