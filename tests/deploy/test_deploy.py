@@ -1,22 +1,30 @@
 """deploy/: what can be checked without a container engine or a cluster.
 
 The YAML parses and says what it must (probes on /health, limits, non-root); systemd
-accepts the unit (``systemd-analyze verify``) and nginx the proxy configuration
-(``nginx -t``); the Dockerfile is multi-stage, non-root, with a health check, and its
+accepts the unit (``systemd-analyze verify``); nginx accepts the proxy sample
+(``nginx -t``) and, started with it in front of a real server, carries HTTPS, WSS and
+gRPC over TLS to it; the Dockerfile is multi-stage, non-root, with a health check, and its
 RUN steps are scripts that run here too (deploy/install.sh runs in .ci/run; the health
 check runs below against a real server)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import yaml
+from websockets.asyncio.client import connect as ws_connect
 
-from ..support import ServerProcess, self_signed_certificate
+from ..support import ADMIN_TOKEN, ServerProcess, self_signed_certificate
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -89,17 +97,78 @@ def test_systemd_unit_verifies(tmp_path: Path) -> None:
         assert option in text
 
 
-def test_nginx_config_is_accepted(tmp_path: Path) -> None:
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    assert Path(nginx).exists(), "nginx missing: .ci/run installs it"
+def _free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        return int(sock.getsockname()[1])
+
+
+def _nginx_config(tmp_path: Path, http: int, grpc: int, tls_port: int, grpcs_port: int) -> Path:
+    """The sample with this test's certificate, fastport's ports and free TLS ports,
+    inside a minimal nginx.conf that writes nothing outside ``tmp_path``."""
     cert, key = self_signed_certificate(tmp_path)
     site = (DEPLOY / "nginx" / "fastport.conf").read_text()
-    site = site.replace("/etc/nginx/tls/fastport.crt", str(cert)).replace("/etc/nginx/tls/fastport.key", str(key))
+    for old, new in (
+        ("/etc/nginx/tls/fastport.crt", str(cert)),
+        ("/etc/nginx/tls/fastport.key", str(key)),
+        ("server 127.0.0.1:3000;", f"server 127.0.0.1:{http};"),
+        ("server 127.0.0.1:50051;", f"server 127.0.0.1:{grpc};"),
+        ("listen 443 ssl", f"listen 127.0.0.1:{tls_port} ssl"),
+        ("listen 50443 ssl", f"listen 127.0.0.1:{grpcs_port} ssl"),
+    ):
+        assert old in site, old
+        site = site.replace(old, new)
     (tmp_path / "fastport.conf").write_text(site)
+    temp = "\n".join(f"  {kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     main = tmp_path / "nginx.conf"
     main.write_text(
         f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\n"
-        f"http {{\n  access_log off;\n  client_body_temp_path {tmp_path};\n  include {tmp_path}/fastport.conf;\n}}\n"
+        f"http {{\n  access_log off;\n{temp}\n  include {tmp_path}/fastport.conf;\n}}\n"
     )
-    done = subprocess.run([nginx, "-t", "-c", str(main)], capture_output=True, text=True, timeout=60)
+    return main
+
+
+def _nginx() -> str:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    assert Path(nginx).exists(), "nginx missing: .ci/run installs it"
+    return nginx
+
+
+def test_nginx_config_is_accepted(tmp_path: Path) -> None:
+    main = _nginx_config(tmp_path, 3000, 50051, 443, 50443)
+    done = subprocess.run([_nginx(), "-t", "-c", str(main)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "test is successful" in done.stderr, done.stderr
+
+
+def test_nginx_sample_proxies_https_wss_and_grpcs(server_process: ServerProcess, tmp_path: Path) -> None:
+    server_process.start()
+    tls_port, grpcs_port = _free_port(), _free_port()
+    main = _nginx_config(tmp_path, server_process.ports["http"], server_process.ports["grpc"], tls_port, grpcs_port)
+    nginx = subprocess.Popen([_nginx(), "-c", str(main), "-g", "daemon off;"], stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", tls_port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        cert = tmp_path / "cert.pem"
+        context = ssl.create_default_context(cafile=str(cert))
+        with urllib.request.urlopen(f"https://localhost:{tls_port}/health", context=context, timeout=10) as resp:
+            assert resp.status == 200 and resp.headers["X-Content-Type-Options"] == "nosniff"
+        grpcs = ["--server", f"grpcs://localhost:{grpcs_port}", "--tls-ca", str(cert)]
+        created = subprocess.run(
+            [sys.executable, "-m", "fastport", "session", "create", "proxied", "--password", "pw", *grpcs,
+             "--admin-token", ADMIN_TOKEN],
+            capture_output=True, text=True, timeout=30,
+        )
+        assert created.returncode == 0, created.stderr
+
+        async def websocket() -> str:
+            async with ws_connect(f"wss://localhost:{tls_port}/", ssl=context) as ws:
+                await ws.send(json.dumps({"type": "init", "sessionName": "proxied", "password": "pw"}))
+                return str(await asyncio.wait_for(ws.recv(), 10))
+
+        assert json.loads(asyncio.run(websocket()))["success"] is True
+    finally:
+        nginx.terminate()
+        nginx.wait(10)
