@@ -121,7 +121,7 @@ def test_json_log_lines_and_audit(server_process: ServerProcess) -> None:
     assert any(line["message"].startswith("listening grpc=") for line in lines)
     audit = [(a["level"], a["message"], a["session"]) for a in lines if a["logger"] == "fastport.audit"]
     assert audit == [
-        ("warning", "admin call refused: Invalid admin token", None),
+        ("warning", "authentication failed: Invalid admin credentials", None),
         ("info", "created 'a' by the admin", None),  # the session is the target, not the subject
         ("warning", "authentication failed: Invalid password", "a"),
         ("info", "disconnected by the server: session_dropped", "a"),
