@@ -117,16 +117,14 @@ class RateSampler:
         now = self._clock()
         broker = self._broker
         seen = {}
-        connections = 0
         for name, session in broker.sessions.items():
             window = self._sessions.get(name)
             if window is None:
                 window = deque(maxlen=RATE_WINDOW + 1)
             window.append((now, session.counters.copy()))
             seen[name] = window
-            connections += len(session.connections)
         self._sessions = seen  # dropped sessions leave with this
-        self.history.append(Sample(now, int(time.time() * 1000), broker.totals(), connections))
+        self.history.append(Sample(now, int(time.time() * 1000), broker.totals(), broker.stats.connections))
 
     def session_rates(self, name: str) -> dict[str, float]:
         """Publishes, deliveries and ACKs per second over the last few seconds."""
@@ -245,7 +243,7 @@ class Portal:
         body = {
             "uptime": round(self._clock() - self._started, 1),
             "memory": _memory(),
-            "connections": sum(info.connections for info in infos),
+            "connections": self._broker.stats.connections,  # open on either door, as /metrics
             "dbType": self._store,
             "engine": self._engine,
             "sessions": len(infos),
