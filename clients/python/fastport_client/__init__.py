@@ -14,8 +14,10 @@ end-to-end key, and :func:`create_session` / :func:`drop_session` manage session
 Every error is a :class:`FastPortError` with a stable ``code``.
 """
 
+from importlib.metadata import version
+
 from .admin import SessionCredentials, create_session, drop_session
-from .client import Backoff, ConnectionState, FastPort, Message, PublishReceipt
+from .client import Backoff, ConnectionState, FastPort, Message, MessageStream, PublishReceipt
 from .crypto import generate_key
 from .errors import (
     BrokerError,
@@ -26,12 +28,16 @@ from .errors import (
     FastPortError,
     HandlerError,
     InvalidKeyError,
+    NotEncryptedError,
     PublishTimeoutError,
 )
 from .sync import SyncFastPort
 from .transport.base import AckReceived, Delivery, DeliveryFailed
 
+__version__ = version("fastport-client")
+
 __all__ = [
+    "__version__",
     "AckReceived",
     "Backoff",
     "BrokerError",
@@ -47,6 +53,8 @@ __all__ = [
     "HandlerError",
     "InvalidKeyError",
     "Message",
+    "MessageStream",
+    "NotEncryptedError",
     "PublishReceipt",
     "PublishTimeoutError",
     "SessionCredentials",

@@ -7,15 +7,18 @@ What the application gets without doing anything:
   (same id, same ciphertext) is sent again; the broker de-duplicates by id, so a retry
   never delivers twice. After ``emit_timeout`` it gives up with ``publish_timeout``,
   well inside the broker's de-duplication window (10 minutes by default).
-* **ACK after handling.** A received message is ACKed only after every callback for
-  it has returned (or the ``messages()`` consumer has asked for the next one), so a
-  crash mid-handling means a re-send, not a loss. A callback that raises is reported
-  and the message is *not* ACKed: the broker re-sends it.
+* **ACK after handling.** With ``auto_ack`` (the default) a received message is ACKed
+  only after every callback for it has returned (or the ``messages()`` consumer has
+  asked for the next one or left the loop), so a crash mid-handling means a re-send,
+  not a loss. A callback that raises is reported and the message is *not* ACKed: the
+  broker re-sends it. Without ``auto_ack`` the application settles each message with
+  ``message.ack()`` or ``message.nack()`` (re-send now, on gRPC).
 * **Exactly one hand-over per message id.** The broker re-sends a message whose ACK it
   has not seen (after a reconnect, or when an ACK crossed a re-send). Ids already
   handled are ACKed again and not handed over; ids still being handled are ignored.
-* **Integrity first.** A message that fails its hash or authentication is never
-  handed over. It goes to ``on_error`` (a :class:`CryptoError` with the reason) and
+* **Integrity first.** A message that fails its hash or authentication, or arrives in
+  plain text at a client with a key, is never handed over. It goes to ``on_error`` (a
+  :class:`CryptoError` with the reason; :class:`NotEncryptedError` for plain text) and
   is not ACKed, as the legacy protocol specifies: the publisher is not told it arrived.
 * **Reconnect.** A lost connection is re-opened with exponential backoff and jitter;
   the client re-inits, re-subscribes every topic and re-sends unconfirmed emits.
@@ -37,14 +40,15 @@ import logging
 import random
 import time
 import uuid
+import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
-from .crypto import Binding, CipherName, make_cipher
+from .crypto import Binding, CipherName, PlainText, make_cipher
 from .errors import (
     BrokerError,
     ClosedError,
@@ -52,6 +56,7 @@ from .errors import (
     CryptoError,
     FastPortError,
     HandlerError,
+    NotEncryptedError,
     PublishTimeoutError,
 )
 from .transport import Endpoint, Listener, Transport, open_transport, parse_url
@@ -78,9 +83,10 @@ class ConnectionState(StrEnum):
     CLOSED = "closed"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Message:
-    """A received message, decrypted and checked."""
+    """A received message, decrypted and checked. Settle it with :meth:`ack` or
+    :meth:`nack` (``auto_ack`` does it after the handlers have returned)."""
 
     topic: str
     message_id: str
@@ -88,10 +94,31 @@ class Message:
     timestamp_ms: int
     # 0 on the first delivery; the broker's re-send counter otherwise.
     retry: int
+    # The publisher's attributes (gRPC only; not encrypted).
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    # ack() or nack() was called (by the application or by auto_ack).
+    settled: bool = field(default=False, init=False)
+    _settler: Callable[[Message, bool], None] | None = field(default=None, repr=False)
 
     @property
     def text(self) -> str:
         return self.payload.decode("utf-8")
+
+    def ack(self) -> None:
+        """Settle: the broker stops re-sending it and tells its publisher."""
+        self._settle(True)
+
+    def nack(self) -> None:
+        """Refuse it for now: on gRPC the broker re-sends it at once (a re-send like any
+        other, with its retry limit); on the legacy protocol, at the next retry interval.
+        Either way it is handed over again."""
+        self._settle(False)
+
+    def _settle(self, ack: bool) -> None:
+        if not self.settled:
+            self.settled = True
+            if self._settler is not None:
+                self._settler(self, ack)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +170,96 @@ TransportFactory = Callable[[Endpoint, Listener], Transport]
 
 
 class _Abandoned(Exception):
-    """A ``messages()`` consumer stopped before finishing a message: do not ACK it."""
+    """A ``messages()`` consumer stopped before this message was handed out: do not ACK it."""
+
+
+class _StreamState:
+    """What a :class:`MessageStream` and its generator share. Neither is referenced
+    from here, so a stream dropped after ``break`` is freed at once (no reference
+    cycle), and the event loop's async-generator finalizer then settles the message in
+    hand and unsubscribes right away rather than whenever the cycle collector runs."""
+
+    def __init__(self, client: FastPort, topic: str) -> None:
+        self.client = client
+        self.topic = topic
+        self.queue: asyncio.Queue[tuple[Message, asyncio.Future[bool]] | FastPortError | None] = asyncio.Queue()
+        self.subscribing: asyncio.Future[None] | None = None
+
+    async def handler(self, message: Message) -> None:
+        handed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.queue.put_nowait((message, handed))
+        if not await handed:
+            raise _Abandoned
+
+    async def subscribed(self) -> None:
+        if self.subscribing is None:
+            self.client._streams.add(self.queue)
+            self.subscribing = self.client._register(self.topic, self.handler)
+        await asyncio.shield(self.subscribing)
+
+    def end(self) -> None:
+        """No more messages from here: those not handed out are not ACKed."""
+        client = self.client
+        client._streams.discard(self.queue)
+        while not self.queue.empty():
+            left = self.queue.get_nowait()
+            if isinstance(left, tuple) and not left[1].done():
+                left[1].set_result(False)
+        if self.subscribing is not None and client._remove_handler(self.topic, self.handler) and client._connected:
+            client._spawn(client._send_unsubscribe(self.topic))
+        self.subscribing = None
+
+
+async def _iterate(state: _StreamState) -> AsyncIterator[Message]:
+    try:
+        await state.subscribed()
+        while True:
+            item = await state.queue.get()
+            if item is None:
+                return
+            if isinstance(item, FastPortError):
+                raise item
+            message, handed = item
+            try:
+                yield message
+            finally:
+                handed.set_result(True)  # the next one was asked for, or the loop was left
+    finally:
+        state.end()
+
+
+class MessageStream:
+    """``async for message in client.messages(topic)``; see :meth:`FastPort.messages`."""
+
+    def __init__(self, client: FastPort, topic: str) -> None:
+        self._state = _StreamState(client, topic)
+        self._iterator = _iterate(self._state)
+        # Dropped without being iterated to the end or closed: end the subscription
+        # (the generator's own cleanup covers only a generator that was started).
+        weakref.finalize(self, self._state.end)
+
+    async def subscribed(self) -> None:
+        """Wait until the broker has confirmed the subscription (it is live); raises
+        :class:`BrokerError` if it refused."""
+        await self._state.subscribed()
+
+    def __aiter__(self) -> MessageStream:
+        return self
+
+    async def __anext__(self) -> Message:
+        return await anext(self._iterator)
+
+    async def aclose(self) -> None:
+        """End the subscription; the message in hand is settled as by the loop."""
+        await self._iterator.aclose()
+        self._state.end()  # when iteration never started, the generator's cleanup did not run
+
+    async def __aenter__(self) -> MessageStream:
+        await self.subscribed()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 @dataclass(slots=True)
@@ -212,10 +328,12 @@ class FastPort:
         url: str,
         session: str,
         password: str,
-        key: str | bytes,
+        key: str | bytes | None = None,
         cipher: CipherName = "aes-gcm",
         *,
         client_id: str | None = None,
+        auto_ack: bool = True,
+        retry_on_failed_connect: bool = False,
         on_error: ErrorCallback | None = None,
         on_ack: Callable[[AckReceived], Any] | None = None,
         on_delivery_failed: Callable[[DeliveryFailed], Any] | None = None,
@@ -231,6 +349,8 @@ class FastPort:
     ) -> None:
         self._endpoint = parse_url(url)
         self._cipher = make_cipher(cipher, key)
+        self._auto_ack = auto_ack
+        self._retry_on_failed_connect = retry_on_failed_connect
         self.session = session
         self._password = password
         self._client_id = client_id
@@ -273,10 +393,11 @@ class FastPort:
     async def init(self) -> None:
         """Connect, authenticate and subscribe what :meth:`get` registered so far.
 
-        Raises :class:`ConnectError` if the server cannot be reached and
-        :class:`BrokerError` if it refuses (``session_not_found``, ``invalid_password``,
-        ``session_suspended``). After this returns, connection losses are repaired in
-        the background.
+        Raises :class:`ConnectError` if the server cannot be reached (with
+        ``retry_on_failed_connect``, it keeps trying with the backoff instead, like
+        nats-py's option of that name) and :class:`BrokerError` if it refuses
+        (``session_not_found``, ``invalid_password``, ``session_suspended``). After this
+        returns, connection losses are repaired in the background.
         """
         if self._closed is not None:
             raise ClosedError()
@@ -287,7 +408,17 @@ class FastPort:
         self._lost = asyncio.Event()
         self._set_state(ConnectionState.CONNECTING)
         try:
-            await self._connect()
+            attempt = 0
+            while True:
+                try:
+                    await self._connect()
+                    break
+                except ConnectError as exc:
+                    if not self._retry_on_failed_connect:
+                        raise
+                    log.info("connect attempt %d failed: %s", attempt + 1, exc)
+                    await self._clock.sleep(self._backoff.delay(attempt))
+                    attempt += 1
         except BaseException as exc:
             self._started = False
             self._set_state(ConnectionState.CLOSED, exc if isinstance(exc, FastPortError) else None)
@@ -423,8 +554,15 @@ class FastPort:
 
     # ------------------------------------------------------------------ publishing
 
-    async def emit(self, topic: str, message: str | bytes) -> PublishReceipt:
+    async def emit(
+        self, topic: str, message: str | bytes, *, attributes: Mapping[str, str] | None = None
+    ) -> PublishReceipt:
         """Encrypt and publish ``message``; returns once the broker has stored it.
+
+        ``attributes`` (string keys and values, e.g. headers for tracing) travel beside
+        the payload, not encrypted, to gRPC subscribers; the legacy JSON protocol has no
+        place for them, so a ``ws://`` client refuses them (``unsupported``) and JSON
+        subscribers get messages without them.
 
         Raises :class:`BrokerError` when the broker refuses it (``invalid_topic``,
         ``payload_too_large``, ``session_suspended`` ...), :class:`PublishTimeoutError`
@@ -439,10 +577,22 @@ class FastPort:
             plaintext = bytes(message)
         else:
             raise TypeError("message must be str or bytes")
+        attributes = dict(attributes or {})
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in attributes.items()):
+            raise TypeError("attributes must map str to str")
         self._check_usable()
         message_id = uuid.uuid4().hex
         data, hash_ = self._cipher.seal(plaintext, Binding(self.session, topic, message_id))
-        item = OutgoingPublish(topic, message_id, data, hash_, int(time.time() * 1000))
+        if self._endpoint.kind == "ws":
+            if attributes:
+                raise FastPortError("unsupported", "The legacy JSON protocol has no attributes: use a grpc:// URL")
+            try:
+                data.encode("utf-8")  # plain text that is not UTF-8 (see crypto.payload_bytes)
+            except UnicodeEncodeError:
+                raise FastPortError(
+                    "unsupported", "The legacy JSON protocol carries text: send binary over grpc://"
+                ) from None
+        item = OutgoingPublish(topic, message_id, data, hash_, int(time.time() * 1000), attributes)
         future: asyncio.Future[PublishReceipt] = asyncio.get_running_loop().create_future()
         self._unconfirmed[message_id] = _PendingEmit(item, future)
         try:
@@ -488,14 +638,25 @@ class FastPort:
     async def subscribe(self, topic: str, callback: Handler) -> None:
         """Like :meth:`get`, but waits for the broker's answer and raises
         :class:`BrokerError` (``invalid_topic``, ``limit_exceeded`` ...) if it refuses."""
+        await self._register(topic, callback)
+
+    def _register(self, topic: str, callback: Handler) -> asyncio.Future[None]:
+        """Register ``callback`` now (what arrives from here on finds it) and return the
+        broker's answer to come."""
         if self._closed is not None:
             raise self._closed
         if self._add_handler(topic, callback) and self._connected:
-            try:
-                await self._send_subscribe(topic)
-            except BrokerError:
-                self._remove_handler(topic, callback)
-                raise
+            return asyncio.ensure_future(self._confirm_subscribe(topic, callback))
+        answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        answered.set_result(None)  # registered; the next connection subscribes it
+        return answered
+
+    async def _confirm_subscribe(self, topic: str, callback: Handler) -> None:
+        try:
+            await self._send_subscribe(topic)
+        except BrokerError:
+            self._remove_handler(topic, callback)
+            raise
 
     async def unsubscribe(self, topic: str, callback: Handler | None = None) -> None:
         """Stop calling ``callback`` (every callback, when None) for ``topic``; the
@@ -503,44 +664,15 @@ class FastPort:
         if self._remove_handler(topic, callback) and self._connected:
             await self._send_unsubscribe(topic)
 
-    async def messages(self, topic: str) -> AsyncIterator[Message]:
-        """Iterate over the messages on ``topic``. Each is ACKed when the loop asks for
-        the next one; one the loop is left with (``break``, an exception) is not ACKed.
-        Wrap it in ``contextlib.aclosing`` to end the subscription at once on ``break``."""
-        queue: asyncio.Queue[tuple[Message, asyncio.Future[bool]] | FastPortError | None] = asyncio.Queue()
-        loop = asyncio.get_running_loop()
-
-        async def handler(message: Message) -> None:
-            handled: asyncio.Future[bool] = loop.create_future()
-            queue.put_nowait((message, handled))
-            if not await handled:
-                raise _Abandoned
-
-        self._streams.add(queue)
-        try:
-            await self.subscribe(topic, handler)
-            while True:
-                item = await queue.get()
-                if item is None:
-                    return
-                if isinstance(item, FastPortError):
-                    raise item
-                message, handled = item
-                done = False
-                try:
-                    yield message
-                    done = True
-                finally:
-                    if not handled.done():
-                        handled.set_result(done)
-        finally:
-            self._streams.discard(queue)
-            while not queue.empty():
-                left = queue.get_nowait()
-                if isinstance(left, tuple) and not left[1].done():
-                    left[1].set_result(False)
-            if self._closed is None:
-                self._spawn(self.unsubscribe(topic, handler))
+    def messages(self, topic: str) -> MessageStream:
+        """The messages on ``topic``, for ``async for``. With ``auto_ack``, each one is
+        ACKed when the loop asks for the next one or is left (``break``, ``return``, an
+        exception): leaving the loop means being done with the message in hand. Messages
+        not yet handed out are not ACKed. Without ``auto_ack`` the loop settles each
+        message itself (``ack()``/``nack()``). ``await stream.subscribed()`` waits until the
+        broker has confirmed the subscription; iterating subscribes too. Use ``async
+        with`` (or ``aclose()``) to end the subscription at a known time."""
+        return MessageStream(self, topic)
 
     def _add_handler(self, topic: str, callback: Handler) -> bool:
         """Register; True when ``topic`` is new and needs a broker subscription."""
@@ -592,13 +724,13 @@ class FastPort:
         message_id = delivery.message_id
         if message_id in self._seen:
             self._seen.move_to_end(message_id)
-            self._ack(delivery)  # our earlier ACK was lost or crossed this re-send
+            self._ack(delivery.topic, message_id)  # our earlier ACK was lost or crossed this re-send
             return
         if message_id in self._active or self._inbox is None:
             return
         try:
-            if delivery.json:
-                raise CryptoError("not_encrypted", "The message data is a plain JSON value, not an encrypted string")
+            if delivery.json and not isinstance(self._cipher, PlainText):
+                raise NotEncryptedError("The message data is a plain JSON value, not an encrypted string")
             plaintext = self._cipher.open(
                 delivery.data, delivery.hash, Binding(self.session, delivery.topic, message_id)
             )
@@ -606,7 +738,15 @@ class FastPort:
             self._report(exc, delivery)
             return
         self._active.add(message_id)
-        message = Message(delivery.topic, message_id, plaintext, delivery.timestamp_ms, delivery.retry)
+        message = Message(
+            delivery.topic,
+            message_id,
+            plaintext,
+            delivery.timestamp_ms,
+            delivery.retry,
+            delivery.attributes,
+            _settler=self._settle,
+        )
         self._inbox.put_nowait((delivery, message))
 
     async def _dispatch_loop(self) -> None:
@@ -621,34 +761,42 @@ class FastPort:
                     # Nobody here wants it (any more): not ACKed, so it is not lost if
                     # a handler is registered before the broker re-sends it.
                     log.debug("no handler for %s on %r; not ACKed", message.message_id, message.topic)
+                    self._active.discard(message.message_id)
                     continue
                 for handler in handlers:
                     result = handler(message)
                     if inspect.isawaitable(result):
                         await result
             except _Abandoned:
+                self._active.discard(message.message_id)  # handed over again when re-sent
                 continue
             except Exception as exc:
+                self._active.discard(message.message_id)
                 error = HandlerError("handler_failed", f"A callback for {message.topic!r} raised {exc!r}; not ACKed")
                 error.__cause__ = exc
                 self._report(error, delivery)
                 continue
-            finally:
-                self._active.discard(message.message_id)
-            self._remember(message.message_id)
-            self._ack(delivery)
+            if self._auto_ack:
+                message.ack()
+            # Otherwise it stays "being handled" (re-sends ignored) until settled.
 
-    def _remember(self, message_id: str) -> None:
-        self._seen[message_id] = None
-        if len(self._seen) > self._dedup_size:
-            self._seen.popitem(last=False)
+    def _settle(self, message: Message, ack: bool) -> None:
+        """``message.ack()`` / ``message.nack()``."""
+        self._active.discard(message.message_id)
+        if ack:
+            self._seen[message.message_id] = None
+            if len(self._seen) > self._dedup_size:
+                self._seen.popitem(last=False)
+            self._ack(message.topic, message.message_id)
+        elif self._transport is not None:
+            self._transport.nack(message.topic, message.message_id)
 
-    def _ack(self, delivery: Delivery) -> None:
+    def _ack(self, topic: str, message_id: str) -> None:
         # Also while a connection is being set up: messages kept for a persistent
         # subscriber arrive right after init. Without a connection the ACK is dropped:
         # the broker re-sends, and the id is then ACKed from the de-duplication set.
         if self._transport is not None:
-            self._transport.ack(delivery.topic, delivery.message_id)
+            self._transport.ack(topic, message_id)
 
     # ------------------------------------------------------------------ helpers
 

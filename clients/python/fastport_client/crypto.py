@@ -9,6 +9,10 @@ The broker relays ``data`` and ``hash`` without ever holding a key. Two formats:
     read each other's messages. It has no authentication: the ``hash`` only catches
     corruption, and anyone on the path can alter a message and recompute it.
 
+``none``
+    No encryption: the payload travels as given (chosen explicitly, with no key). Such
+    messages reach keyed clients as :class:`NotEncryptedError`, never as plaintext.
+
 ``aes-gcm``
     The format for new deployments: AES-256-GCM with a fresh random 96-bit nonce. The
     session, topic and message id are bound as associated data, so a message copied
@@ -18,8 +22,12 @@ The broker relays ``data`` and ``hash`` without ever holding a key. Two formats:
     data (whose alphabet is base64 plus ``:``), so neither format can be read as the
     other. ``hash`` is still filled, for clients and tools that expect the field.
 
-In both formats ``hash`` is the lowercase hex SHA-256 of the UTF-8 bytes of ``data``,
-and the receiver checks it before decrypting.
+In both encrypted formats ``hash`` is the lowercase hex SHA-256 of the UTF-8 bytes of
+``data``, and the receiver checks it before decrypting.
+
+``data`` is text; a payload that is not UTF-8 (possible only unencrypted, on gRPC) is
+carried with its stray bytes as surrogate escapes (PEP 383), so
+``data.encode("utf-8", "surrogateescape")`` is always the exact payload.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import binascii
 import hashlib
 import hmac
 import os
+import re
 import struct
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -40,14 +49,14 @@ from cryptography.hazmat.primitives.ciphers import Cipher as _Cipher
 from cryptography.hazmat.primitives.ciphers import algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .errors import ConfigError, CryptoError, InvalidKeyError
+from .errors import ConfigError, CryptoError, InvalidKeyError, NotEncryptedError
 
 KEY_BYTES: Final = 32
 IV_BYTES: Final = 16
 NONCE_BYTES: Final = 12
 
-CipherName = Literal["aes-gcm", "legacy-cbc"]
-CIPHER_NAMES: Final[tuple[CipherName, ...]] = ("aes-gcm", "legacy-cbc")
+CipherName = Literal["aes-gcm", "legacy-cbc", "none"]
+CIPHER_NAMES: Final[tuple[CipherName, ...]] = ("aes-gcm", "legacy-cbc", "none")
 
 GCM_PREFIX: Final = "fp.v1.aes-256-gcm."
 # Domain-separates the associated data from any other use of the same key.
@@ -84,7 +93,23 @@ def decode_key(key: str | bytes) -> bytes:
 
 def data_hash(data: str) -> str:
     """The ``hash`` field: lowercase hex SHA-256 of the UTF-8 bytes of ``data``."""
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+    return hashlib.sha256(payload_bytes(data)).hexdigest()
+
+
+def payload_bytes(data: str) -> bytes:
+    """The exact payload ``data`` stands for (see the module docstring)."""
+    return data.encode("utf-8", "surrogateescape")
+
+
+# Either sealed format: aes-gcm's prefix, or legacy base64(iv):base64(ciphertext).
+_SEALED = re.compile(r"fp\.|[A-Za-z0-9+/]+={0,2}:[A-Za-z0-9+/]+={0,2}\Z")
+
+
+def looks_sealed(data: str) -> bool:
+    """Whether ``data`` is in one of the encrypted formats; anything else was published
+    in plain text. Checked first, so that plain text is reported as such, not as a
+    hash or format error."""
+    return _SEALED.match(data) is not None
 
 
 def check_hash(data: str, received: str) -> None:
@@ -209,7 +234,9 @@ class MessageCipher(ABC):
 
     name: CipherName
 
-    def __init__(self, key: str | bytes) -> None:
+    def __init__(self, key: str | bytes | None) -> None:
+        if key is None:
+            raise InvalidKeyError(f"The {self.name} cipher needs a key (for plain text, choose cipher='none')")
         self._key = decode_key(key)
 
     @abstractmethod
@@ -224,9 +251,32 @@ class MessageCipher(ABC):
         return data, data_hash(data)
 
     def open(self, data: str, hash: str, binding: Binding) -> bytes:
-        """Check the hash, then decrypt; raises :class:`CryptoError` with the reason."""
+        """Check the hash, then decrypt; raises :class:`CryptoError` with the reason
+        (:class:`NotEncryptedError` for plain text)."""
+        if not looks_sealed(data):
+            raise NotEncryptedError()
         check_hash(data, hash)
         return self._decrypt(data, binding)
+
+
+class PlainText(MessageCipher):
+    """No encryption, chosen explicitly (``cipher="none"``, no key): payloads travel as
+    given and whatever arrives is handed over as it came."""
+
+    name: CipherName = "none"
+
+    def __init__(self, key: str | bytes | None) -> None:
+        if key is not None:
+            raise ConfigError("invalid_cipher", "cipher 'none' sends plain text: pass key=None")
+
+    def _encrypt(self, plaintext: bytes, binding: Binding) -> str:
+        return plaintext.decode("utf-8", "surrogateescape")
+
+    def _decrypt(self, data: str, binding: Binding) -> bytes:
+        return payload_bytes(data)
+
+    def open(self, data: str, hash: str, binding: Binding) -> bytes:
+        return self._decrypt(data, binding)  # nothing to check: it travelled as given
 
 
 class LegacyCbcCipher(MessageCipher):
@@ -253,10 +303,12 @@ class AesGcmCipher(MessageCipher):
         return gcm_decrypt(self._key, data, binding)
 
 
-def make_cipher(name: str, key: str | bytes) -> MessageCipher:
+def make_cipher(name: str, key: str | bytes | None) -> MessageCipher:
     """The cipher called ``name``, with ``key`` checked now (see :func:`decode_key`)."""
     if name == "aes-gcm":
         return AesGcmCipher(key)
     if name == "legacy-cbc":
         return LegacyCbcCipher(key)
+    if name == "none":
+        return PlainText(key)
     raise ConfigError("invalid_cipher", f"Unknown cipher {name!r}; use one of {', '.join(CIPHER_NAMES)}")

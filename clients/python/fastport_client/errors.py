@@ -45,6 +45,15 @@ class CryptoError(FastPortError):
     """
 
 
+class NotEncryptedError(CryptoError):
+    """A client with a key received a message published in plain text (by a client
+    without encryption, ``fastport pub`` without ``--key``, or a plain legacy client).
+    Like every :class:`CryptoError` it is reported, never handed over, never ACKed."""
+
+    def __init__(self, message: str = "The message was published in plain text, not encrypted") -> None:
+        super().__init__("not_encrypted", message)
+
+
 class BrokerError(FastPortError):
     """The broker refused a request; ``code`` is the broker's stable error code."""
 

@@ -29,7 +29,13 @@ class SyncFastPort:
     """
 
     def __init__(
-        self, url: str, session: str, password: str, key: str | bytes, cipher: CipherName = "aes-gcm", **options: Any
+        self,
+        url: str,
+        session: str,
+        password: str,
+        key: str | bytes | None = None,
+        cipher: CipherName = "aes-gcm",
+        **options: Any,
     ) -> None:
         self._client = FastPort(url, session, password, key, cipher, **options)
         self._loop = asyncio.new_event_loop()

@@ -35,6 +35,7 @@ class FakeConnection(Transport):
         self.unsubscribed: list[str] = []
         self.published: list[OutgoingPublish] = []
         self.acks: list[str] = []
+        self.nacks: list[str] = []
         self.closed = False
 
     async def open(self) -> None:
@@ -63,6 +64,9 @@ class FakeConnection(Transport):
 
     def ack(self, topic: str, message_id: str) -> None:
         self.acks.append(message_id)
+
+    def nack(self, topic: str, message_id: str) -> None:
+        self.nacks.append(message_id)
 
     async def close(self) -> None:
         self.closed = True
@@ -135,7 +139,9 @@ def make_client(net: FakeNet, clock: FakeClock, rec: Recorder, **kwargs: object)
         transport_factory=net.factory, clock=clock, backoff=Backoff(jitter=0), **rec.kwargs()
     )
     options.update(kwargs)
-    return FastPort("grpc://127.0.0.1:1", SESSION, "pw", KEY, **options)  # type: ignore[arg-type]
+    key = options.pop("key", KEY)
+    url = options.pop("url", "grpc://127.0.0.1:1")
+    return FastPort(url, SESSION, "pw", key, **options)  # type: ignore[arg-type]
 
 
 def sealed(topic: str, text: str, message_id: str, retry: int = 0, cipher: str = "aes-gcm") -> Delivery:
@@ -365,8 +371,10 @@ async def test_messages_in_arrival_order_and_wildcards(net: FakeNet, clock: Fake
         (lambda d: Delivery("t2", d.message_id, d.data, d.hash, d.timestamp_ms, d.retry), "authentication_failed"),
         (lambda d: Delivery(d.topic, "other", d.data, d.hash, d.timestamp_ms, d.retry), "authentication_failed"),
         (lambda d: Delivery(d.topic, d.message_id, '{"a":1}', d.hash, d.timestamp_ms, d.retry, True), "not_encrypted"),
+        (lambda d: Delivery(d.topic, d.message_id, "21.5", "", d.timestamp_ms, d.retry), "not_encrypted"),
+        (lambda d: Delivery(d.topic, d.message_id, "a:b:c", "", d.timestamp_ms, d.retry), "not_encrypted"),
     ],
-    ids=["wrong-hash", "moved-topic", "moved-id", "plain-json"],
+    ids=["wrong-hash", "moved-topic", "moved-id", "plain-json", "plain-text", "plain-with-colons"],
 )
 async def test_bad_messages_are_reported_not_handed_over_not_acked(
     net: FakeNet, clock: FakeClock, rec: Recorder, mutate, code: str
@@ -447,10 +455,133 @@ async def test_messages_iterator_acks_when_next_is_asked(net: FakeNet, clock: Fa
             texts.append((await anext(stream)).text)
             await settle()
             assert net.conn.acks == ["m0"]
-        # Left with m1 in hand: not ACKed, and the topic is unsubscribed.
+        # Left with m1 in hand: done with it, so ACKed; and the topic is unsubscribed.
+        await settle()
+        assert net.conn.acks == ["m0", "m1"] and net.conn.unsubscribed == ["t"]
+    assert texts == ["0", "1"]
+
+
+async def test_break_acks_the_message_in_hand(net: FakeNet, clock: FakeClock, rec: Recorder) -> None:
+    """``async for ...: break`` with nothing else: the stream is freed at once (no
+    reference cycle), the loop's async-generator finalizer runs, the message is ACKed
+    and the subscription ends. Messages not handed out yet are not ACKed."""
+    async with make_client(net, clock, rec) as fp:
+        stream = fp.messages("t")
+        await stream.subscribed()
+        assert net.conn.subscribed == [("t", False)]
+        net.conn.deliver(sealed("t", "0", "m0"))
+        net.conn.deliver(sealed("t", "1", "m1"))
+        async for message in stream:
+            assert message.text == "0"
+            break
+        del stream
         await settle()
         assert net.conn.acks == ["m0"] and net.conn.unsubscribed == ["t"]
-    assert texts == ["0", "1"]
+        net.conn.deliver(sealed("t", "1", "m1", retry=1))  # m1 was not handed out: it comes again
+        async with fp.messages("t") as again:
+            assert (await anext(again)).message_id == "m1"
+        await settle()
+        assert net.conn.acks == ["m0", "m1"]
+
+
+async def test_explicit_ack_and_nack(net: FakeNet, clock: FakeClock, rec: Recorder) -> None:
+    held: list[Message] = []
+    async with make_client(net, clock, rec, auto_ack=False) as fp:
+        fp.get("t", held.append)
+        await settle()
+        net.conn.deliver(sealed("t", "a", "m1"))
+        net.conn.deliver(sealed("t", "b", "m2"))
+        await settle()
+        assert [m.message_id for m in held] == ["m1", "m2"] and net.conn.acks == []
+        net.conn.deliver(sealed("t", "a", "m1", retry=1))  # still held by the application: ignored
+        await settle()
+        assert len(held) == 2
+        held[1].nack()
+        held[1].ack()  # settled already: nothing more is sent
+        held[0].ack()
+        assert (net.conn.nacks, net.conn.acks) == (["m2"], ["m1"])
+        assert held[0].settled and held[1].settled
+        net.conn.deliver(sealed("t", "b", "m2", retry=1))  # the re-send a NACK asks for: handed over
+        net.conn.deliver(sealed("t", "a", "m1", retry=2))  # ACKed already: ACKed again, not handed over
+        await settle()
+        assert [(m.message_id, m.retry) for m in held] == [("m1", 0), ("m2", 0), ("m2", 1)]
+        assert net.conn.acks == ["m1", "m1"]
+
+
+async def test_early_ack_with_auto_ack_is_not_repeated(net: FakeNet, clock: FakeClock, rec: Recorder) -> None:
+    async with make_client(net, clock, rec) as fp:
+        fp.get("t", lambda m: m.ack())
+        await settle()
+        net.conn.deliver(sealed("t", "a", "m1"))
+        await settle()
+        assert net.conn.acks == ["m1"]
+
+
+async def test_plain_text_mode(net: FakeNet, clock: FakeClock, rec: Recorder) -> None:
+    got: list[Message] = []
+    async with make_client(net, clock, rec, key=None, cipher="none") as fp:
+        fp.get("t", got.append)
+        await settle()
+        await fp.emit("t", b"\xff\x00 binary")
+        sent = net.conn.published[0]
+        assert sent.data.encode("utf-8", "surrogateescape") == b"\xff\x00 binary"
+        net.conn.deliver(Delivery("t", "m1", "21.5", "", 1, 0))
+        net.conn.deliver(Delivery("t", "m2", '{"v":1}', "", 1, 0, True))
+        net.conn.deliver(sealed("t", "sealed", "m3"))  # handed over as it came
+        await settle()
+        assert [m.payload for m in got][:2] == [b"21.5", b'{"v":1}']
+        assert got[2].text.startswith("fp.v1.aes-256-gcm.")
+        assert net.conn.acks == ["m1", "m2", "m3"] and rec.errors == []
+
+
+def test_plain_text_is_chosen_explicitly() -> None:
+    with pytest.raises(InvalidKeyError):
+        FastPort("grpc://127.0.0.1:1", SESSION, "pw")  # no key and no cipher="none"
+    with pytest.raises(ConfigError) as err:
+        FastPort("grpc://127.0.0.1:1", SESSION, "pw", KEY, cipher="none")
+    assert err.value.code == "invalid_cipher"
+
+
+async def test_attributes(net: FakeNet, clock: FakeClock, rec: Recorder) -> None:
+    got: list[Message] = []
+    async with make_client(net, clock, rec) as fp:
+        fp.get("t", got.append)
+        await settle()
+        await fp.emit("t", "x", attributes={"trace": "abc"})
+        assert net.conn.published[0].attributes == {"trace": "abc"}
+        with pytest.raises(TypeError):
+            await fp.emit("t", "x", attributes={"n": 1})  # type: ignore[dict-item]
+        d = sealed("t", "y", "m1")
+        net.conn.deliver(Delivery(d.topic, d.message_id, d.data, d.hash, d.timestamp_ms, d.retry, False, {"k": "v"}))
+        await settle()
+        assert got[0].attributes == {"k": "v"}
+    async with make_client(net, clock, rec, url="ws://127.0.0.1:1", key=None, cipher="none") as ws:
+        with pytest.raises(FastPortError) as err:
+            await ws.emit("t", "x", attributes={"trace": "abc"})
+        assert err.value.code == "unsupported"
+        with pytest.raises(FastPortError) as err:
+            await ws.emit("t", b"\xff")
+        assert err.value.code == "unsupported"
+
+
+async def test_retry_on_failed_connect(net: FakeNet, clock: FakeClock, rec: Recorder) -> None:
+    net.down = True
+    fp = make_client(net, clock, rec, retry_on_failed_connect=True)
+    connecting = asyncio.ensure_future(fp.init())
+    await clock.advance(0.5)
+    await clock.advance(1.0)
+    assert not connecting.done() and len(net.connections) == 3 and fp.state == ConnectionState.CONNECTING
+    net.down = False
+    await clock.advance(2.0)
+    await connecting
+    assert fp.state == ConnectionState.CONNECTED and len(net.connections) == 4
+    await fp.close()
+
+
+def test_version() -> None:
+    import fastport_client
+
+    assert fastport_client.__version__ == "0.1.0"
 
 
 async def test_get_before_init_subscribes_on_connect(net: FakeNet, clock: FakeClock, rec: Recorder) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fpc_support import NODE_DIR, node
 
-from fastport_client import CryptoError, InvalidKeyError, generate_key
+from fastport_client import CryptoError, InvalidKeyError, NotEncryptedError, generate_key
 from fastport_client.crypto import (
     GCM_PREFIX,
     Binding,
@@ -180,13 +180,24 @@ def test_wrong_key_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "data",
-    ["", "no-colon", "a:b:c", "!!!!:AAAA", "AAAA:" + "A" * 24, "AAAAAAAAAAAAAAAAAAAAAA==:QUJD"],
+    ("data", "code"),
+    [
+        # Not in a sealed format at all: plain text, reported as such.
+        ("", "not_encrypted"),
+        ("no-colon", "not_encrypted"),
+        ("a:b:c", "not_encrypted"),
+        ("!!!!:AAAA", "not_encrypted"),
+        ("21.5", "not_encrypted"),
+        # The legacy shape, with an IV or ciphertext of the wrong size.
+        ("AAAA:" + "A" * 24, "malformed"),
+        ("AAAAAAAAAAAAAAAAAAAAAA==:QUJD", "malformed"),
+    ],
 )
-def test_malformed_legacy_data(data: str) -> None:
+def test_malformed_legacy_data(data: str, code: str) -> None:
     with pytest.raises(CryptoError) as err:
         make_cipher("legacy-cbc", generate_key()).open(data, data_hash(data), BINDING)
-    assert err.value.code in {"malformed", "unsupported_format"}
+    assert err.value.code == code
+    assert isinstance(err.value, NotEncryptedError) == (code == "not_encrypted")
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ from fastport_client import (
     FastPort,
     FastPortError,
     Message,
+    NotEncryptedError,
     SessionCredentials,
     SyncFastPort,
     create_session,
@@ -73,14 +74,113 @@ async def test_messages_iterator(urls: Urls, door: str, session: SessionCredenti
     url = urls.of(door)
     async with client(url, session, key) as sub, client(url, session, key) as pub:
         stream = sub.messages("news")
-        first = asyncio.ensure_future(anext(stream))
-        await until(lambda: "news" in sub._handlers)
-        await settle()
+        await stream.subscribed()  # the broker confirmed it: nothing published from here is missed
         await pub.emit("news", "one")
         await pub.emit("news", "two")
-        assert (await first).text == "one"
+        assert (await anext(stream)).text == "one"
         assert (await anext(stream)).text == "two"
         await stream.aclose()
+
+
+async def test_break_acks_the_message_handed_out(
+    clock: ManualClock, urls: Urls, door: str, session: SessionCredentials, key: str
+) -> None:
+    acks: list[AckReceived] = []
+    url = urls.of(door)
+    async with client(url, session, key) as sub, client(url, session, key, on_ack=acks.append) as pub:
+        stream = sub.messages("news")
+        await stream.subscribed()
+        await pub.emit("news", "only this one")
+        async for message in stream:
+            assert message.text == "only this one"
+            break
+        del stream
+        await until(lambda: len(acks) == 1)
+        assert acks[0].remaining == 0
+        clock.advance(5000)  # settled: the broker does not re-send it
+        await settle()
+
+
+async def test_explicit_nack_then_ack(
+    clock: ManualClock, urls: Urls, door: str, session: SessionCredentials, key: str
+) -> None:
+    """gRPC re-sends a NACKed message at once; the legacy protocol has no NACK, so it
+    comes at the next retry interval. Either way it is handed over again, then ACKed."""
+    seen: list[tuple[str, int]] = []
+    acks: list[AckReceived] = []
+
+    def handle(message: Message) -> None:
+        seen.append((message.text, message.retry))
+        if message.retry == 0:
+            message.nack()
+        else:
+            message.ack()
+
+    url = urls.of(door)
+    async with (
+        client(url, session, key, auto_ack=False) as sub,
+        client(url, session, key, on_ack=acks.append) as pub,
+    ):
+        await sub.subscribe("jobs", handle)
+        await pub.emit("jobs", "job")
+        await until(lambda: len(seen) == 1)
+        if door == "ws":
+            clock.advance(5000)
+        await until(lambda: len(acks) == 1)
+    assert seen == [("job", 0), ("job", 1)]
+
+
+async def test_plain_text_and_keyed_clients(urls: Urls, door: str, session: SessionCredentials, key: str) -> None:
+    """A plain publisher (cipher="none", no key) reaches plain subscribers on either
+    door; a subscriber with a key reports it as NotEncryptedError and never ACKs it."""
+    errors: list[FastPortError] = []
+    plain_got: list[Message] = []
+    acks: list[AckReceived] = []
+    url = urls.of(door)
+    async with (
+        client(url, session, key, on_error=lambda e, d: errors.append(e)) as keyed,
+        FastPort(url, session.name, session.password, None, "none") as plain,
+        FastPort(urls.grpc, session.name, session.password, cipher="none", on_ack=acks.append) as pub,
+    ):
+        await keyed.subscribe("sensors/#", lambda m: pytest.fail("plain text was handed over"))
+        await plain.subscribe("sensors/#", plain_got.append)
+        receipt = await pub.emit("sensors/t1", b"21.5 \xe2\x9c\x93")
+        assert receipt.delivered_to == 2
+        await until(lambda: len(plain_got) == 1 and len(errors) == 1)
+        assert plain_got[0].payload == "21.5 ✓".encode()
+        assert isinstance(errors[0], NotEncryptedError)
+        await until(lambda: len(acks) == 1)
+        assert acks[0].remaining == 1  # the keyed subscriber's delivery stays unsettled
+
+
+async def test_binary_plain_text_over_grpc(urls: Urls, session: SessionCredentials) -> None:
+    got: list[Message] = []
+    async with (
+        FastPort(urls.grpc, session.name, session.password, cipher="none") as sub,
+        FastPort(urls.grpc, session.name, session.password, cipher="none") as pub,
+    ):
+        await sub.subscribe("bin", got.append)
+        await pub.emit("bin", bytes(range(256)))
+        await until(lambda: len(got) == 1)
+    assert got[0].payload == bytes(range(256))
+
+
+async def test_attributes_end_to_end_on_grpc_dropped_on_the_json_door(
+    urls: Urls, session: SessionCredentials, key: str
+) -> None:
+    grpc_got: list[Message] = []
+    ws_got: list[Message] = []
+    async with (
+        client(urls.grpc, session, key) as grpc_sub,
+        client(urls.ws, session, key) as ws_sub,
+        client(urls.grpc, session, key) as pub,
+    ):
+        await grpc_sub.subscribe("t", grpc_got.append)
+        await ws_sub.subscribe("t", ws_got.append)
+        await pub.emit("t", "with headers", attributes={"trace-id": "abc", "content-type": "text/plain"})
+        await until(lambda: len(grpc_got) == 1 and len(ws_got) == 1)
+    assert dict(grpc_got[0].attributes) == {"trace-id": "abc", "content-type": "text/plain"}
+    assert ws_got[0].text == "with headers" and dict(ws_got[0].attributes) == {}
 
 
 async def test_ack_of_a_message_just_handled_is_sent_by_close(

@@ -16,10 +16,12 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+import pytest
+
 from fpc_support import until
 from tests.support import ADMIN_TOKEN, ServerProcess
 
-from fastport_client import Backoff, ConnectionState, FastPort, Message, create_session, generate_key
+from fastport_client import Backoff, ConnectError, ConnectionState, FastPort, Message, create_session, generate_key
 
 FAST = dict(backoff=Backoff(initial=0.05, maximum=0.5), publish_timeout=1.0, request_timeout=5.0)
 
@@ -74,3 +76,25 @@ async def test_every_confirmed_message_is_received_once_across_a_crash(
         ConnectionState.RECONNECTING,
         ConnectionState.CONNECTED,
     ]
+
+
+async def test_retry_on_failed_connect_waits_for_the_server(server_process: ServerProcess) -> None:
+    server = await asyncio.to_thread(server_process.start)
+    ports = dict(server.ports)
+    url = f"grpc://127.0.0.1:{ports['grpc']}"
+    s = await create_session(url, "later", "pw", admin_token=ADMIN_TOKEN)
+    await asyncio.to_thread(server.kill)
+    key = generate_key()
+    impatient = FastPort(url, s.name, s.password, key, **FAST)
+    with pytest.raises(ConnectError) as failed:
+        await impatient.init()
+    assert failed.value.code == "connect_failed"
+    patient = FastPort(url, s.name, s.password, key, retry_on_failed_connect=True, **FAST)
+    connecting = asyncio.ensure_future(patient.init())
+    await asyncio.sleep(0.2)  # a few attempts fail meanwhile
+    assert not connecting.done()
+    await asyncio.to_thread(server.start, ports=ports)
+    await connecting
+    async with patient:
+        assert patient.state == ConnectionState.CONNECTED
+        assert (await patient.emit("t", "made it")).delivered_to == 0

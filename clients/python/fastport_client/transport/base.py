@@ -13,8 +13,8 @@ import asyncio
 import contextlib
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -71,7 +71,8 @@ def parse_url(url: str) -> Endpoint:
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """A message as it arrived: still sealed. ``json`` marks a ``data`` that a plain
-    legacy client sent as a JSON value instead of an end-to-end string."""
+    legacy client sent as a JSON value instead of an end-to-end string. ``data`` keeps
+    bytes that are not UTF-8 as surrogate escapes (see ``crypto.payload_bytes``)."""
 
     topic: str
     message_id: str
@@ -80,6 +81,8 @@ class Delivery:
     timestamp_ms: int
     retry: int
     json: bool = False
+    # The publisher's attributes (gRPC only: the legacy protocol has none).
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,7 @@ class OutgoingPublish:
     data: str
     hash: str
     timestamp_ms: int
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +171,11 @@ class Transport(ABC):
     @abstractmethod
     def ack(self, topic: str, message_id: str) -> None:
         """Queue an ACK (no reply)."""
+
+    @abstractmethod
+    def nack(self, topic: str, message_id: str) -> None:
+        """Ask for a re-send now (no reply), where the door can; elsewhere the message
+        simply stays unACKed and comes again at the next retry interval."""
 
     @abstractmethod
     async def close(self) -> None:

@@ -18,6 +18,7 @@ import grpc
 from fastport_proto.v1 import broker_pb2 as pb
 from fastport_proto.v1 import broker_pb2_grpc
 
+from ..crypto import payload_bytes
 from ..errors import BrokerError, ConnectError
 from .base import (
     AckReceived,
@@ -32,7 +33,7 @@ from .base import (
 
 log = logging.getLogger("fastport_client.grpc")
 
-_INIT, _SUBSCRIBE, _UNSUBSCRIBE, _PUBLISH, _ACK = 1, 2, 3, 4, 5
+_INIT, _SUBSCRIBE, _UNSUBSCRIBE, _PUBLISH, _ACK, _NACK = 1, 2, 3, 4, 5, 6
 # Keep frames well under the server's receive limit; one payload may still exceed it.
 FRAME_BYTES = 1 << 20
 _ITEM_OVERHEAD = 48
@@ -118,18 +119,23 @@ class GrpcTransport(ConnectionBase):
     def publish(self, item: OutgoingPublish) -> None:
         if self._done:
             return
-        payload = item.data.encode("utf-8")
+        payload = payload_bytes(item.data)
         self._frame(_PUBLISH, len(payload) + len(item.topic) + _ITEM_OVERHEAD).publish.add(
             topic=item.topic,
             payload=payload,
             hash=item.hash,
             timestamp_ms=item.timestamp_ms,
             message_id=item.message_id,
+            attributes=item.attributes,
         )
 
     def ack(self, topic: str, message_id: str) -> None:
         if not self._done:
             self._frame(_ACK).ack.add(message_id=message_id, topic=topic)
+
+    def nack(self, topic: str, message_id: str) -> None:
+        if not self._done:
+            self._frame(_NACK).nack.add(message_id=message_id, topic=topic)
 
     # ------------------------------------------------------------------ the stream
 
@@ -191,12 +197,12 @@ class GrpcTransport(ConnectionBase):
                 )
             )
         for m in frame.messages:
-            try:
-                data = m.payload.decode("utf-8")
-            except UnicodeDecodeError:
-                # Not an end-to-end string; let the client report it as undecryptable.
-                data = m.payload.decode("utf-8", "replace")
-            listener.on_delivery(Delivery(m.topic, m.message_id, data, m.hash, m.timestamp_ms, m.retry, m.json))
+            # Surrogate escapes keep a payload that is not UTF-8 exact (plain-text binary).
+            data = m.payload.decode("utf-8", "surrogateescape")
+            attributes = dict(m.attributes) if m.attributes else {}
+            listener.on_delivery(
+                Delivery(m.topic, m.message_id, data, m.hash, m.timestamp_ms, m.retry, m.json, attributes)
+            )
         for a in frame.acks_received:
             listener.on_ack_received(AckReceived(a.message_id, a.topic, a.remaining))
         for f in frame.delivery_failures:

@@ -10,6 +10,7 @@ frames without a ``type`` cannot be matched and go to the listener.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import ssl
@@ -129,6 +130,9 @@ class WebSocketTransport(ConnectionBase):
     def ack(self, topic: str, message_id: str) -> None:
         self._send({"type": "ack", "topic": topic, "messageId": message_id})
 
+    def nack(self, topic: str, message_id: str) -> None:
+        """The legacy protocol has no NACK: the broker re-sends at the next retry interval."""
+
     # ------------------------------------------------------------------ the socket
 
     async def _write(self) -> None:
@@ -173,6 +177,9 @@ class WebSocketTransport(ConnectionBase):
         listener = self._listener
         if kind == "message":
             data = frame.get("data")
+            if isinstance(data, str) and frame.get("encoding") == "base64":
+                # A payload published over gRPC that is not UTF-8: back to its exact bytes.
+                data = base64.b64decode(data).decode("utf-8", "surrogateescape")
             listener.on_delivery(
                 Delivery(
                     str(frame.get("topic", "")),
