@@ -12,7 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+import grpc
 import pytest
+from fastport_proto.v1 import admin_pb2, admin_pb2_grpc
 
 from ..support import ADMIN_TOKEN, ServerProcess, self_signed_certificate
 
@@ -101,6 +103,9 @@ def test_json_log_lines_and_audit(server_process: ServerProcess) -> None:
     server_process.start()
     server = ["--server", server_process.grpc_address]
     assert _fastport("session", "list", *server, "--admin-token", "wrong").returncode == 1
+    with grpc.insecure_channel(server_process.grpc_address) as channel:  # no token at all
+        with pytest.raises(grpc.RpcError, match="Admin token required"):
+            admin_pb2_grpc.AdminStub(channel).ListSessions(admin_pb2.ListSessionsRequest(), timeout=10)
     assert _fastport("session", "create", "a", "--password", "pw", *server, "--admin-token", ADMIN_TOKEN).returncode == 0
     assert _fastport("pub", *server, "--session", "a", "--password", "nope", "t", "x").returncode == 1
     sub = subprocess.Popen(
@@ -122,6 +127,7 @@ def test_json_log_lines_and_audit(server_process: ServerProcess) -> None:
     audit = [(a["level"], a["message"], a["session"]) for a in lines if a["logger"] == "fastport.audit"]
     assert audit == [
         ("warning", "authentication failed: Invalid admin credentials", None),
+        ("warning", "admin call refused: Admin token required", None),
         ("info", "created 'a' by the admin", None),  # the session is the target, not the subject
         ("warning", "authentication failed: Invalid password", "a"),
         ("info", "disconnected by the server: session_dropped", "a"),
