@@ -42,7 +42,7 @@ from .clock import Clock, SystemClock
 from .connection import Connection, Peer, PublishOutcome, Subscriber
 from .counters import Counters
 from .credentials import hash_password, hash_secret, new_secret_key, verify_nothing
-from .delivery import NO_ATTRIBUTES, Delivery, Message
+from .delivery import ABSENT, NO_ATTRIBUTES, Delivery, Hash, Message
 from .errors import BrokerError, ErrorCode
 from .session import Session, SessionInfo, SessionRecord, SessionSpec
 from .stats import Stats
@@ -606,7 +606,7 @@ class Broker:
         topic: str,
         payload: bytes,
         *,
-        hash: str = "",
+        hash: Hash = ABSENT,
         timestamp_ms: int = 0,
         message_id: str = "",
         json: bool = False,

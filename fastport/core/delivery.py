@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 if TYPE_CHECKING:
     from .connection import Connection, Subscriber
@@ -14,6 +15,20 @@ if TYPE_CHECKING:
 # What a message without attributes carries: one shared, read-only empty mapping, so
 # the common case allocates nothing.
 NO_ATTRIBUTES: Mapping[str, str] = MappingProxyType({})
+
+
+class Absent(enum.Enum):
+    """The type of ``ABSENT``: a field the publisher left out."""
+
+    ABSENT = "absent"
+
+
+# A message's hash is relayed exactly as it was published (legacy-json.md §9): left out
+# (``ABSENT``), ``None`` (JSON null), ``""`` or any other string. The old server's
+# clients tell these apart, so the core keeps all four; a door that has fewer (gRPC's
+# proto3 string) maps them to its own.
+ABSENT: Final = Absent.ABSENT
+Hash: TypeAlias = str | None | Literal[Absent.ABSENT]
 
 
 class Message:
@@ -44,7 +59,7 @@ class Message:
         id: str,
         topic: str,
         payload: bytes,
-        hash: str,
+        hash: Hash,
         timestamp_ms: int,
         json: bool,
         session: Session,

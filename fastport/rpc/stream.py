@@ -31,7 +31,7 @@ from fastport_proto.v1 import broker_pb2 as pb
 from google.protobuf.message import DecodeError
 
 from ..core import Broker, BrokerError, Connection, ErrorCode, Message, PublishOutcome
-from ..core.delivery import NO_ATTRIBUTES
+from ..core.delivery import ABSENT, NO_ATTRIBUTES
 from .errors import abort, client_address
 
 log = logging.getLogger("fastport.rpc")
@@ -121,7 +121,8 @@ def message_item(message: Message, retry: int) -> bytes:
         topic=message.topic,
         message_id=message.id,
         payload=message.payload,
-        hash=message.hash,
+        # proto3 has no null and no absent string: a hash that is none, null or "" is "".
+        hash=message.hash if type(message.hash) is str else "",
         timestamp_ms=message.timestamp_ms,
     )
     # Defaults are left out of the constructor: each keyword costs a field lookup by name.
@@ -286,7 +287,7 @@ def _publish(broker: Broker, conn: Connection, p: pb.Publish) -> None:
         conn,
         p.topic,
         p.payload,
-        hash=p.hash,
+        hash=p.hash or ABSENT,  # proto3's "" is an unset field: no hash
         timestamp_ms=p.timestamp_ms,
         message_id=p.message_id,
         json=p.json,

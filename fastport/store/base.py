@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from ..core.delivery import Hash
+
 if TYPE_CHECKING:
     from ..core.connection import Subscriber
     from ..core.delivery import Message
@@ -62,7 +64,7 @@ class StoredMessage:
     id: str
     topic: str
     payload: bytes
-    hash: str
+    hash: Hash
     timestamp_ms: int
     json: bool
     created_ms: int

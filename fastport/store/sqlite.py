@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..core.broker import DEFAULT_DEDUP_WINDOW_MS
+from ..core.delivery import ABSENT
 from ..core.session import Limits, SessionRecord
 from .base import NOTHING_REJECTED, Rejected, RememberedId, StoredDelivery, StoredMessage, StoredState, StoredSubscription, StoreError
 
@@ -154,6 +155,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # A message's attributes (gRPC headers) as a JSON object; NULL when it has none.
         "ALTER TABLE messages ADD COLUMN attributes BLOB",
     ),
+    (
+        # A message's hash as published, which the core tells apart (core/delivery.py
+        # Hash): its JSON text (a string or null), or NULL when the publish had none.
+        # The old column could not tell: its "" (none, null or "") becomes none, which
+        # is what the WebSocket door then delivered.
+        "ALTER TABLE messages ADD COLUMN hash_json BLOB",
+        "UPDATE messages SET hash_json = json_quote(hash) WHERE hash != ''",
+        "ALTER TABLE messages DROP COLUMN hash",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -252,7 +262,7 @@ class _Remember(_Statement):
 # in the order they came (the last re-send of a delivery wins).
 _HOT = (
     _Statement(
-        "INSERT OR REPLACE INTO messages (session, id, topic, payload, hash, timestamp_ms, json,"
+        "INSERT OR REPLACE INTO messages (session, id, topic, payload, hash_json, timestamp_ms, json,"
         " created_ms, expires_ms, delivered_to, attributes) VALUES ",
         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
@@ -541,7 +551,7 @@ class SqliteStore:
             values = orjson.loads(ids)
             remembered += (RememberedId(session, i, forget_at_ms, n) for i, n in zip(values[0::2], values[1::2]))
         for row in db.execute(
-            "SELECT session, id, topic, payload, hash, timestamp_ms, json, created_ms, expires_ms, delivered_to,"
+            "SELECT session, id, topic, payload, hash_json, timestamp_ms, json, created_ms, expires_ms, delivered_to,"
             " forget_at_ms, attributes FROM messages ORDER BY seq"
         ):
             if row[10]:
@@ -553,7 +563,7 @@ class SqliteStore:
                     id=row[1],
                     topic=row[2],
                     payload=row[3] or b"",
-                    hash=row[4],
+                    hash=ABSENT if row[4] is None else orjson.loads(row[4]),
                     timestamp_ms=row[5],
                     json=bool(row[6]),
                     created_ms=row[7],
@@ -819,7 +829,7 @@ class SqliteStore:
             # Only a named subscriber can be delivered to after a restart; with none
             # (a message to nobody), the id is kept for de-duplication, not the payload.
             message.payload if named else None,
-            message.hash,
+            None if message.hash is ABSENT else orjson.dumps(message.hash),
             message.timestamp_ms,
             message.json,
             message.created_ms,

@@ -35,7 +35,7 @@ from typing import Any, Final
 
 import orjson
 
-from ..core.delivery import Message
+from ..core.delivery import ABSENT, Hash, Message
 from ..core.errors import BrokerError, ErrorCode
 from ..core.session import SessionSpec
 
@@ -93,7 +93,7 @@ class Publish:
     topic: str | None
     payload: bytes
     json: bool
-    hash: str = ""
+    hash: Hash = ABSENT
     timestamp_ms: int = 0
     message_id: str = ""
 
@@ -260,13 +260,13 @@ def _data_value(message: Message) -> tuple[Any, bool]:
 
 def message_frame(message: Message, retry: int = 0) -> bytes:
     """``{"type":"message","topic":T,"data":D,"hash":H,"timestamp":TS,"messageId":M}``,
-    plus ``"retry":K`` on a re-send. An empty hash (none was given) is left out, and
-    so is ``data`` when it was (``NO_DATA``)."""
+    plus ``"retry":K`` on a re-send. ``hash`` is as it was published: left out when
+    the publish had none, null or a string as given (§9); so is ``data`` (``NO_DATA``)."""
     frame: dict[str, Any] = {"type": "message", "topic": message.topic}
     b64 = False
     if not (message.json and message.payload == NO_DATA):
         frame["data"], b64 = _data_value(message)
-    if message.hash:
+    if message.hash is not ABSENT:
         frame["hash"] = message.hash
     frame["timestamp"] = message.timestamp_ms
     frame["messageId"] = message.id
@@ -305,6 +305,15 @@ def _opt_str(obj: dict[str, Any], name: str) -> str | None:
     if value is None or type(value) is str:
         return value
     raise _InvalidField(name)
+
+
+def _hash(obj: dict[str, Any]) -> Hash:
+    """``hash`` as given: missing, null, "" and any other string are each relayed as
+    such (§9)."""
+    value = obj.get("hash", ABSENT)
+    if value is ABSENT or value is None or type(value) is str:
+        return value  # type: ignore[no-any-return]
+    raise _InvalidField("hash")
 
 
 def _opt_int(obj: dict[str, Any], name: str) -> int:
@@ -516,7 +525,7 @@ def _parse_publish(obj: dict[str, Any], raw: bytes) -> Publish | bytes:
         timestamp = obj.get("timestamp")
         if type(timestamp) is not int or timestamp <= 0 or timestamp > INT64_MAX:
             timestamp = _timestamp(timestamp)
-        return Publish(_opt_str(obj, "topic"), payload, is_json, _opt_str(obj, "hash") or "", timestamp, message_id)
+        return Publish(_opt_str(obj, "topic"), payload, is_json, _hash(obj), timestamp, message_id)
     except _InvalidField as bad:
         return publish_error(message_id, _field_error(bad.name))
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from fastport.core import Broker, BrokerConfig, ManualClock
+from fastport.core.delivery import ABSENT, Hash
 from fastport.store.sqlite import SqliteStore
 
 from ..unit.conftest import Client, make_session
@@ -117,6 +118,19 @@ async def test_attributes_come_back_with_their_message(node: Node) -> None:
         ("with", {"k": "v", "trace": "é"}),
         ("without", {}),
     ]
+
+
+async def test_hashes_come_back_as_published(node: Node) -> None:
+    """No hash, null, "" and a string: four hashes a legacy subscriber tells apart."""
+    sub = await node.persistent_subscriber("t")
+    sub.disconnect()
+    pub = await node.client()
+    hashes: list[Hash] = [ABSENT, None, "", "h é"]
+    for i, hash in enumerate(hashes):
+        await pub.publish("t", message_id=str(i), hash=hash)
+    await node.restart()
+    back = await node.client(client_id="dev1")
+    assert [(m.message_id, m.hash) for m in back.peer.messages] == [(str(i), hash) for i, hash in enumerate(hashes)]
 
 
 async def test_retry_counts_continue(node: Node) -> None:

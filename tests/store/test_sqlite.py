@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from fastport.core import Broker, ErrorCode, ManualClock
+from fastport.core.delivery import ABSENT
 from fastport.store import sqlite as sqlite_store
 from fastport.store.base import Rejected, RememberedId, StoreError
 from fastport.store.sqlite import SqliteStore
@@ -320,6 +321,31 @@ async def test_a_version_1_database_keeps_its_remembered_ids(tmp_path: Path) -> 
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (sqlite_store.SCHEMA_VERSION,)
         assert db.execute("SELECT count(*) FROM remembered_ids").fetchone() == (0,)
+
+
+async def test_a_version_3_database_keeps_its_hashes(tmp_path: Path) -> None:
+    """Version 3 kept a hash as text, "" for none (a null or "" hash was stored as that
+    too): "" becomes none, what the WebSocket door delivered it as."""
+    path = tmp_path / "fastport.db"
+    with sqlite3.connect(path) as db:  # as the version before hashes were kept as given left it
+        for migration in sqlite_store.MIGRATIONS[:3]:
+            for statement in migration:
+                db.execute(statement)
+        for message_id, hash in [("none", ""), ("given", "h é")]:
+            db.execute(
+                "INSERT INTO messages (session, id, topic, payload, hash, timestamp_ms, json, created_ms, expires_ms,"
+                " delivered_to) VALUES ('s', ?, 't', x'70', ?, 1, 0, 1, 0, 1)",
+                (message_id, hash),
+            )
+            db.execute("INSERT INTO deliveries VALUES ('s', ?, 'dev1', 0, 0)", (message_id,))
+        db.execute(f"PRAGMA application_id = {sqlite_store.APPLICATION_ID}")
+        db.execute("PRAGMA user_version = 3")
+    store = SqliteStore(path)
+    state = await store.open()
+    await store.close()
+    assert [(m.id, m.hash, m.payload) for m in state.messages] == [("none", ABSENT, b"p"), ("given", "h é", b"p")]
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (sqlite_store.SCHEMA_VERSION,)
 
 
 @pytest.mark.parametrize(

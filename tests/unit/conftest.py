@@ -20,6 +20,7 @@ from fastport.core import (
     PublishOutcome,
     SessionSpec,
 )
+from fastport.core.delivery import ABSENT, Hash
 from fastport.store.memory import MemoryStore
 from fastport.store.sqlite import SqliteStore
 
@@ -31,6 +32,7 @@ class Received:
     payload: bytes
     retry: int
     attributes: dict[str, str] = field(default_factory=dict)
+    hash: Hash = ABSENT
 
 
 @dataclass
@@ -48,7 +50,7 @@ class RecordingPeer:
     def deliver(self, message: Message, retry: int) -> bool:
         if self.full:
             return False
-        self.messages.append(Received(message.topic, message.id, message.payload, retry, dict(message.attributes)))
+        self.messages.append(Received(message.topic, message.id, message.payload, retry, dict(message.attributes), message.hash))
         return True
 
     def publish_result(self, outcome: PublishOutcome) -> None:

@@ -7,7 +7,7 @@ import struct
 import orjson
 import pytest
 
-from fastport.core.delivery import Message
+from fastport.core.delivery import ABSENT, Hash, Message
 from fastport.core.errors import BrokerError, ErrorCode
 from fastport.core.session import Limits, Session, SessionRecord
 from fastport.web import codec
@@ -22,7 +22,7 @@ def parse(obj: object, initialized: bool = True) -> object:
     return codec.parse_text(orjson.dumps(obj), initialized)
 
 
-def make_message(payload: bytes, *, json: bool = False, hash: str = "h", topic: str = "t") -> Message:
+def make_message(payload: bytes, *, json: bool = False, hash: Hash = "h", topic: str = "t") -> Message:
     record = SessionRecord("s", "", "", 0, 0, 0, 0, Limits(), False, 0)
     return Message(
         id="m1", topic=topic, payload=payload, hash=hash, timestamp_ms=7, json=json,
@@ -56,10 +56,17 @@ def test_publish_data_becomes_bytes() -> None:
 
 
 def test_nulls_count_as_missing() -> None:
-    assert parse({"type": "publish", "topic": "a", "data": "x", "hash": None, "messageId": None, "timestamp": None}) == (
+    assert parse({"type": "publish", "topic": "a", "data": "x", "messageId": None, "timestamp": None}) == (
         Publish("a", b"x", False)
     )
     assert parse({"type": "subscribe", "topic": None}) == Subscribe(None)
+
+
+def test_hash_is_kept_as_given() -> None:
+    """A null hash is not a missing one: null, "" and none are each relayed as such (§9)."""
+    assert parse({"type": "publish", "topic": "a", "data": "x", "hash": None}) == Publish("a", b"x", False, None)
+    assert parse({"type": "publish", "topic": "a", "data": "x", "hash": ""}) == Publish("a", b"x", False, "")
+    assert parse({"type": "publish", "topic": "a", "data": "x"}) == Publish("a", b"x", False, ABSENT)
 
 
 @pytest.mark.parametrize(
@@ -170,8 +177,14 @@ def test_message_frames() -> None:
     assert codec.message_frame(make_message(b"abc")) == (
         b'{"type":"message","topic":"t","data":"abc","hash":"h","timestamp":7,"messageId":"m1"}'
     )
-    assert codec.message_frame(make_message(b"abc", hash=""), 2) == (
+    assert codec.message_frame(make_message(b"abc", hash=ABSENT), 2) == (
         b'{"type":"message","topic":"t","data":"abc","timestamp":7,"messageId":"m1","retry":2}'
+    )
+    assert codec.message_frame(make_message(b"abc", hash=None)) == (
+        b'{"type":"message","topic":"t","data":"abc","hash":null,"timestamp":7,"messageId":"m1"}'
+    )
+    assert codec.message_frame(make_message(b"abc", hash="")) == (
+        b'{"type":"message","topic":"t","data":"abc","hash":"","timestamp":7,"messageId":"m1"}'
     )
     assert codec.message_frame(make_message(b'{"a":[1,2]}', json=True)) == (
         b'{"type":"message","topic":"t","data":{"a":[1,2]},"hash":"h","timestamp":7,"messageId":"m1"}'

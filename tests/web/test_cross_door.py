@@ -99,6 +99,22 @@ async def test_grpc_publisher_to_websocket_subscriber(grpc_sub, joined) -> None:
     assert (ack.message_id, ack.topic, ack.remaining) == ("g1", "sensors/t1", 0)
 
 
+async def test_hashes_grpc_cannot_carry_are_empty_there(grpc_sub, joined) -> None:
+    """proto3 has no null and no unset string: none, null and "" all reach gRPC as "",
+    and a gRPC publish with an empty hash reaches WebSocket with none."""
+    subscriber = await joined("g")
+    publisher = await joined()
+    stream = await grpc_sub("t")
+    for message_id, given in [("none", {}), ("null", {"hash": None}), ("empty", {"hash": ""})]:
+        await publisher.send({"type": "publish", "topic": "t", "data": "x", **given, "messageId": message_id})
+        message = (await read(stream, lambda f: f.messages)).messages[0]
+        assert (message.message_id, message.hash) == (message_id, "")
+    await stream.write(pb.ClientFrame(publish=[pb.Publish(topic="g", payload=b"x", timestamp_ms=7, message_id="g1")]))
+    assert await subscriber.recv_text() == compact(
+        {"type": "message", "topic": "g", "data": "x", "timestamp": 7, "messageId": "g1"}
+    )
+
+
 async def test_binary_and_json_payloads_across_doors(grpc_sub, joined) -> None:
     subscriber = await joined("t")
     stream = await grpc_sub("t")

@@ -131,6 +131,18 @@ async def test_missing_data_is_relayed_without_a_data_key(joined) -> None:
     assert message == '{"type":"message","topic":"t","hash":"h","timestamp":5,"messageId":"m1"}'
 
 
+# -- hash null or "": relayed as given (and no hash stays none)
+
+
+@pytest.mark.parametrize(
+    "given", [{}, {"hash": None}, {"hash": ""}, {"hash": "h"}], ids=["missing", "null", "empty", "string"]
+)
+async def test_hash_is_relayed_as_given(joined, given: dict[str, object]) -> None:
+    reply, message = await relayed(joined, publish(data="x", **given, timestamp=5, messageId="m1"))
+    assert reply == ok("m1")
+    assert message == compact({"type": "message", "topic": "t", "data": "x", **given, "timestamp": 5, "messageId": "m1"})
+
+
 # -- lone UTF-16 surrogate escapes in data: relayed byte-identical
 
 
