@@ -9,8 +9,10 @@ this test fails, it does not skip.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -38,14 +40,25 @@ def test_node_client_package(server_process: ServerProcess) -> None:
         "FASTPORT_ADMIN_TOKEN": ADMIN_TOKEN,
         "FASTPORT_PYTHON": sys.executable,
     }
-    done = subprocess.run(
+    # Its own process group: node --test runs each file in a child process, and those
+    # (with the servers and Python peers they start) must not outlive a timeout.
+    proc = subprocess.Popen(
         [node, "--test", "--test-reporter=spec", *sorted(str(p.relative_to(PACKAGE)) for p in TESTS)],
         cwd=PACKAGE,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=280,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = proc.communicate(timeout=280)
+    finally:
+        if proc.poll() is None or proc.returncode != 0:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     assert done.returncode == 0, f"node --test failed:\n{done.stdout}\n{done.stderr}"
     # A run that found no tests also exits 0: every test file must have run.
     counts = dict(re.findall(r"^ℹ (tests|pass|fail) (\d+)$", done.stdout, re.MULTILINE))
