@@ -1,8 +1,10 @@
 """Topic names, subscription patterns (MQTT wildcards) and the per-session index.
 
-Topics are ``/``-separated levels. A pattern may use ``+`` for exactly one level and
-``#`` as its last level for "this level and everything below" (``a/#`` matches ``a``,
-``a/b`` and ``a/b/c``), as in MQTT. Publishing to a name with a wildcard is refused.
+Topics are ``/``-separated levels: at most 1024 bytes of UTF-8 (legacy-json.md, the
+authority for wire details, counts bytes) and 64 levels. A pattern may use ``+`` for
+exactly one level and ``#`` as its last level for "this level and everything below"
+(``a/#`` matches ``a``, ``a/b`` and ``a/b/c``), as in MQTT. Publishing to a name with a
+wildcard is refused.
 
 The index keeps exact patterns in a dict and wildcard patterns in a trie, and caches
 the result of matching each published topic until the subscriptions change, so the
@@ -15,7 +17,7 @@ from typing import Generic, TypeVar
 
 from .errors import BrokerError, ErrorCode
 
-MAX_TOPIC_LENGTH = 1024
+MAX_TOPIC_BYTES = 1024
 MAX_TOPIC_LEVELS = 64
 _CACHE_LIMIT = 10_000
 
@@ -25,8 +27,11 @@ S = TypeVar("S")
 def _check_common(topic: object) -> str:
     if not isinstance(topic, str) or not topic:
         raise BrokerError(ErrorCode.INVALID_TOPIC, "Topic must be a non-empty string")
-    if len(topic) > MAX_TOPIC_LENGTH:
-        raise BrokerError(ErrorCode.INVALID_TOPIC, f"Topic longer than {MAX_TOPIC_LENGTH} characters")
+    # A lone surrogate (no door passes one; a Python string may hold it) counts as the
+    # three bytes "surrogatepass" gives it, as the jetstream engine encodes it.
+    size = len(topic) if topic.isascii() else len(topic.encode("utf-8", "surrogatepass"))
+    if size > MAX_TOPIC_BYTES:
+        raise BrokerError(ErrorCode.INVALID_TOPIC, f"Topic longer than {MAX_TOPIC_BYTES} bytes (UTF-8)")
     if "\x00" in topic:
         raise BrokerError(ErrorCode.INVALID_TOPIC, "Topic contains a NUL character")
     if topic.count("/") >= MAX_TOPIC_LEVELS:

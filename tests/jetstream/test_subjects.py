@@ -12,7 +12,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from fastport.core import BrokerError, ErrorCode
-from fastport.core.topics import MAX_TOPIC_LENGTH, MAX_TOPIC_LEVELS, TopicIndex, validate_pattern, validate_topic
+from fastport.core.topics import MAX_TOPIC_BYTES, MAX_TOPIC_LEVELS, TopicIndex, validate_pattern, validate_topic
 from fastport.engines.jetstream.subjects import END, MAX_SUBJECT_BYTES, SessionSubjects, name_token
 
 # Characters that mean something to NATS or to the encoding, mixed with any others.
@@ -105,18 +105,21 @@ def test_session_tokens_are_short_nats_names() -> None:
     assert all(len(t) == 26 and t.isalnum() and t.islower() for t in tokens)
 
 
-def test_every_ascii_topic_fits_a_subject() -> None:
-    """The longest ASCII topic, every level empty or escaped, stays under the limit."""
-    worst = "/".join(["" for _ in range(MAX_TOPIC_LEVELS - 1)] + ["." * (MAX_TOPIC_LENGTH - MAX_TOPIC_LEVELS + 1)])
-    assert len(validate_topic(worst)) == MAX_TOPIC_LENGTH
+def test_every_topic_fits_a_subject() -> None:
+    """The longest topic, every level empty or escaped (three subject bytes per topic
+    byte, the most any topic takes), stays under the limit: 3110 bytes."""
+    worst = "/".join(["" for _ in range(MAX_TOPIC_LEVELS - 1)] + ["." * (MAX_TOPIC_BYTES - MAX_TOPIC_LEVELS + 1)])
+    assert len(validate_topic(worst)) == MAX_TOPIC_BYTES
     subs = subjects()
     subject = subs.topic(worst)
-    assert len(subject) <= MAX_SUBJECT_BYTES
+    assert len(subject) == 3110 <= MAX_SUBJECT_BYTES
     assert subs.topic_of(subject) == worst
+    longest_multibyte = validate_topic("\U0001f600" * (MAX_TOPIC_BYTES // 4))  # 4 bytes each, kept as they are
+    assert subs.topic_of(subs.topic(longest_multibyte)) == longest_multibyte
 
 
 def test_a_topic_too_long_as_a_subject_is_refused_with_a_code() -> None:
-    topic = validate_topic("\U0001f600" * MAX_TOPIC_LENGTH)  # 4 bytes each
+    topic = "\U0001f600" * 1024  # 4 bytes each: past the core's limit, which keeps subjects short
     with pytest.raises(BrokerError) as err:
         subjects().topic(topic)
     assert err.value.code == ErrorCode.INVALID_TOPIC

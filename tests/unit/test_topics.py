@@ -53,11 +53,20 @@ def test_remove_and_cache_invalidation() -> None:
     assert index.count == 1
 
 
-@pytest.mark.parametrize("bad", ["", "a/+", "a/#", "#", None, 5, "a\x00b", "x" * 1025, "/".join(["a"] * 65)])
+@pytest.mark.parametrize(
+    "bad",
+    ["", "a/+", "a/#", "#", None, 5, "a\x00b", "x" * 1025, "é" * 513, "\U0001f600" * 256 + "x", "/".join(["a"] * 65)],
+)
 def test_publish_topic_rejected(bad: object) -> None:
     with pytest.raises(BrokerError) as info:
         validate_topic(bad)
     assert info.value.code is ErrorCode.INVALID_TOPIC
+
+
+@pytest.mark.parametrize("longest", ["x" * 1024, "é" * 512, "\U0001f600" * 256, "/".join(["a"] * 64)])
+def test_topic_limits_are_1024_utf8_bytes_and_64_levels(longest: str) -> None:
+    assert validate_topic(longest) == longest
+    assert validate_pattern(longest) == longest
 
 
 @pytest.mark.parametrize("bad", ["a/#/b", "a+", "a/b#", "#/a", "++"])

@@ -146,7 +146,7 @@ async def test_not_initialized_comes_before_field_checks(ws) -> None:
 
 
 @pytest.mark.parametrize("kind", ["subscribe", "unsubscribe"])
-@pytest.mark.parametrize("topic", ["a/#/b", "a+", "", "x\u0000y"])
+@pytest.mark.parametrize("topic", ["a/#/b", "a+", "", "x\u0000y", "é" * 513])
 async def test_invalid_topic_is_refused(joined, kind, topic) -> None:
     client = await joined()
     await client.send({"type": kind, "topic": topic})
@@ -283,13 +283,22 @@ async def test_duplicate_message_id_is_not_delivered_again(joined) -> None:
     assert await sub.silent()
 
 
-@pytest.mark.parametrize("topic", ["a/+", "a/#", ""])
+@pytest.mark.parametrize("topic", ["a/+", "a/#", "", "é" * 513])
 async def test_publish_to_an_invalid_topic(joined, topic) -> None:
     publisher = await joined()
     await publisher.send({"type": "publish", "topic": topic, "data": "x", "messageId": "m1"})
     reply = await publisher.recv_text()
     assert reply.startswith('{"type":"publish_response","success":false,"messageId":"m1","error":"')
     assert reply.endswith('","code":"invalid_topic"}')
+
+
+async def test_a_topic_of_1024_utf8_bytes_is_accepted(joined) -> None:
+    topic = "é" * 512  # 512 characters, 1024 bytes: the limit counts bytes
+    sub = await joined(topic)
+    publisher = await joined()
+    await publisher.send({"type": "publish", "topic": topic, "data": "x", "messageId": "m1"})
+    assert await publisher.recv_text() == '{"type":"publish_response","success":true,"messageId":"m1","deliveredTo":1}'
+    assert (await sub.recv())["topic"] == topic
 
 
 async def test_publish_in_a_suspended_session_and_resume(joined, rest, session) -> None:

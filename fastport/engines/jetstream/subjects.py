@@ -25,9 +25,9 @@ Length: nats-server refuses a protocol line over its ``max_control_line`` (4096 
 by default) and CLOSES THE CONNECTION that sent it, so the node's one NATS connection
 must never send one. A publish line is ``HPUB <subject> <reply inbox> <sizes>``;
 subjects are therefore capped at ``MAX_SUBJECT_BYTES``, leaving room for the rest.
-Every ASCII topic fastport accepts (at most 1024 characters) fits, even one made only of
-escaped characters; only a topic of mostly multi-byte characters can be too long, and
-it is refused with ``invalid_topic`` (docs/engines/jetstream.md).
+Every topic fastport accepts (at most 1024 bytes of UTF-8) fits, even one made only of
+escaped characters (three subject bytes per topic byte: 3110 bytes in all); a longer
+subject is refused with ``invalid_topic`` (docs/engines/jetstream.md).
 """
 
 from __future__ import annotations
