@@ -200,7 +200,11 @@ def _required_password(args: argparse.Namespace) -> str:
 
 
 def _print(obj: Any) -> None:
-    print(json.dumps(obj, ensure_ascii=False), flush=True)
+    """One JSON line in one write: ``print`` writes the text and its newline apart when
+    Python runs unbuffered, so lines of ``sub`` and ``pub`` sharing a pipe could merge.
+    A single write of less than PIPE_BUF bytes to a pipe is atomic."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
 
 
 def _info(msg: admin_pb2.SessionInfo) -> dict[str, Any]:
