@@ -15,13 +15,19 @@ from .settings import DEFAULT_ADDRESS, BenchConfig, BenchError
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = BenchConfig()
-    p.add_argument("--door", choices=("ws", "grpc"), default=d.door, help="legacy JSON WebSocket or gRPC (default: ws)")
+    p.add_argument(
+        "--door",
+        choices=("ws", "grpc", "mqtt"),
+        default=d.door,
+        help="legacy JSON WebSocket, gRPC, or mqtt: an MQTT broker (e.g. Mosquitto) with QoS 1, "
+        "the baseline (default: ws)",
+    )
     p.add_argument(
         "--server",
         default="",
         metavar="HOST:PORT",
-        help=f"the door's address: the HTTP port for ws, the gRPC port for grpc "
-        f"[env for grpc: FASTPORT_SERVER; default: {DEFAULT_ADDRESS['ws']} / {DEFAULT_ADDRESS['grpc']}]",
+        help=f"the door's address: the HTTP port for ws, the gRPC port for grpc, the MQTT port for mqtt "
+        f"[env for grpc: FASTPORT_SERVER; default: {DEFAULT_ADDRESS['ws']} / {DEFAULT_ADDRESS['grpc']} / {DEFAULT_ADDRESS['mqtt']}]",
     )
     p.add_argument("--path", default=d.path, help="WebSocket path (default: /)")
     p.add_argument("--pubs", type=int, default=d.pubs, metavar="N", help="publishers (default: 1)")

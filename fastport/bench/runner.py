@@ -72,7 +72,7 @@ class _Session:
 
     def create(self) -> None:
         c = self.cfg
-        if c.session:
+        if c.session or c.door == "mqtt":  # MQTT: anonymous clients, no session
             return
         retry = c.retry_interval or (5000 if c.ack else NO_ACK_RETRY_INTERVAL_MS)
         host, port = c.address
@@ -135,11 +135,14 @@ class _Workers:
     def __init__(self, specs: list[dict[str, Any]]) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.roles = [s["role"] for s in specs]
+        # Each subscriber's delivery count, shared: the mqtt door's publishers pace
+        # themselves by it (see worker.MqttPublisher).
+        delivered = ctx.RawArray("q", max(1, sum(len(s["subscribers"]) for s in specs)))
         self.pipes = []
         self.procs = []
         for spec in specs:
             parent, child = ctx.Pipe()
-            p = ctx.Process(target=worker.main, args=(child, spec), daemon=True, name=f"fastport-bench-{spec['role']}")
+            p = ctx.Process(target=worker.main, args=(child, spec, delivered), daemon=True, name=f"fastport-bench-{spec['role']}")
             p.start()
             child.close()
             self.pipes.append(parent)
@@ -224,6 +227,7 @@ def _plan(cfg: BenchConfig, session: _Session) -> list[dict[str, Any]]:
         "idle_timeout": 60.0 + cfg.drain_timeout + (cfg.max_time if cfg.messages else 0),
         "publishers": [],
         "subscribers": [],
+        "subscribers_of": {t: [i for i in range(cfg.subs) if topics[i % len(topics)] == t] for t in topics},
     }
     specs: list[dict[str, Any]] = []
     if cfg.idle:
@@ -272,8 +276,10 @@ def _server_pid(cfg: BenchConfig) -> int | None:
 
 def run(cfg: BenchConfig) -> dict[str, Any]:
     """Run one benchmark and return its report (see ``report_text`` for the fields)."""
-    if cfg.door not in ("ws", "grpc"):
-        raise BenchError("door must be ws or grpc")
+    if cfg.door not in ("ws", "grpc", "mqtt"):
+        raise BenchError("door must be ws, grpc or mqtt")
+    if cfg.door == "mqtt" and (cfg.idle or not cfg.ack):
+        raise BenchError("the mqtt door measures QoS 1 publish/subscribe only (no --idle, no --no-ack)")
     if not cfg.idle and (cfg.pubs < 0 or cfg.subs < 0 or (cfg.pubs == 0 and cfg.subs == 0)):
         raise BenchError("need publishers or subscribers (or --idle)")
     pid = _server_pid(cfg)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-DEFAULT_ADDRESS = {"ws": "127.0.0.1:3000", "grpc": "127.0.0.1:50051"}
+DEFAULT_ADDRESS = {"ws": "127.0.0.1:3000", "grpc": "127.0.0.1:50051", "mqtt": "127.0.0.1:1883"}
 # Without ACKs nothing settles: re-sends would only add load the run did not ask for.
 NO_ACK_RETRY_INTERVAL_MS = 3_600_000
 
@@ -17,7 +17,7 @@ class BenchError(Exception):
 
 @dataclass
 class BenchConfig:
-    door: str = "ws"
+    door: str = "ws"  # ws, grpc, or mqtt (an MQTT broker such as Mosquitto, QoS 1: the baseline)
     server: str = ""  # host:port of the door (HTTP port for ws); default per door
     path: str = "/"  # WebSocket path
     pubs: int = 1

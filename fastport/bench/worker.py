@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import threading
 import time
 from typing import Any
@@ -36,6 +37,8 @@ MAX_ERRORS_KEPT = 5
 GRPC_CONNECT = "/fastport.v1.Broker/Connect"
 # Streams opened per gRPC channel (one HTTP/2 connection) for idle connections.
 IDLE_STREAMS_PER_CHANNEL = 100
+# Most MQTT packets an MQTT subscriber reads before the event loop runs something else.
+READ_BURST = 200
 
 
 class SetupError(Exception):
@@ -52,8 +55,9 @@ def _mark(bitmap: bytearray, seq: int) -> bool:
 
 
 class Worker:
-    def __init__(self, spec: dict[str, Any]) -> None:
+    def __init__(self, spec: dict[str, Any], delivered: Any) -> None:
         self.spec = spec
+        self.delivered_by = delivered  # per subscriber index, shared between processes
         self.pool = make_pool(spec["size"])
         self.published = 0
         self.acked = 0
@@ -134,6 +138,9 @@ class Worker:
         if spec["door"] == "ws":
             self.subscribers = [WsSubscriber(self, i, t) for i, t in spec["subscribers"]]
             self.publishers = [WsPublisher(self, i, t) for i, t in spec["publishers"]]
+        elif spec["door"] == "mqtt":
+            self.subscribers = [MqttSubscriber(self, i, t) for i, t in spec["subscribers"]]
+            self.publishers = [MqttPublisher(self, i, t) for i, t in spec["publishers"]]
         else:
             self.subscribers = [GrpcSubscriber(self, i, t) for i, t in spec["subscribers"]]
             self.publishers = [GrpcPublisher(self, i, t) for i, t in spec["publishers"]]
@@ -660,10 +667,217 @@ class GrpcPublisher(_GrpcRole, _Publishing):
         await _GrpcRole.close(self)
 
 
+# ---------------------------------------------------------------------- MQTT
+
+
+class _MqttRole:
+    """A paho-mqtt client (MQTT 3.1.1, clean session) driven by this process's event
+    loop through paho's external-loop API: ``loop_read`` when its socket is readable,
+    ``loop_write`` while it has packets to send, ``loop_misc`` for the keep-alive.
+    The baseline's generator is a maintained client library, not MQTT written here."""
+
+    KEEPALIVE_S = 60
+
+    def __init__(self, w: Worker) -> None:
+        import paho.mqtt.client as mqtt
+
+        self.w = w
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311, clean_session=True)
+        self.client.on_socket_open = self._socket_open
+        self.client.on_socket_close = self._socket_close
+        self.client.on_socket_register_write = lambda c, u, sock: self._loop.add_writer(sock, self._write)
+        self.client.on_socket_unregister_write = lambda c, u, sock: self._loop.remove_writer(sock)
+        self.client.on_disconnect = self._disconnected
+        self._loop = asyncio.get_running_loop()
+        self._reply: asyncio.Future[Any] | None = None
+        self._misc: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def _socket_open(self, client: Any, userdata: Any, sock: Any) -> None:
+        # paho leaves Nagle on; the other doors' clients (asyncio transports) have it off.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._loop.add_reader(sock, self._read)
+
+    def _socket_close(self, client: Any, userdata: Any, sock: Any) -> None:
+        self._loop.remove_reader(sock)
+        self._loop.remove_writer(sock)
+
+    def _read(self) -> None:
+        self.client.loop_read()
+        self._flush()
+
+    def _write(self) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        """Send what paho has queued. paho sends each packet with its own ``send()``;
+        corked, a batch (a window of publishes, a read's PUBACKs) leaves in full
+        segments, as the other doors' generators write a batch in one write, and the
+        broker does not read one small segment per packet (bench/README.md)."""
+        sock = self.client.socket()
+        if sock is None or not self.client.want_write():
+            return
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        try:
+            self.client.loop_write()
+        finally:
+            if self.client.socket() is sock:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+
+    def _disconnected(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if not self._closing:
+            self.w.closed += 1
+            self.w.note_error(f"mqtt: disconnected: {reason}")
+
+    def _answer(self, value: Any) -> None:
+        if self._reply is not None and not self._reply.done():
+            self._reply.set_result(value)
+
+    async def _await_reply(self, what: str) -> Any:
+        self._reply = self._loop.create_future()
+        try:
+            return await asyncio.wait_for(self._reply, CONNECT_TIMEOUT_S)
+        except TimeoutError:
+            raise SetupError(f"mqtt: no answer to {what}") from None
+
+    async def _misc_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.client.loop_misc()
+
+    async def setup(self) -> None:
+        spec = self.w.spec
+        self.client.on_connect = lambda c, u, flags, reason, props: self._answer(reason)
+        self.client.connect(spec["host"], spec["port"], keepalive=self.KEEPALIVE_S)
+        reason = await self._await_reply("CONNECT")
+        if reason.is_failure:
+            raise SetupError(f"mqtt: connection refused: {reason}")
+        self._misc = asyncio.ensure_future(self._misc_loop())
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._misc is not None:
+            self._misc.cancel()
+        if self.client.socket() is not None:
+            self.client.disconnect()
+            self.client.loop_write()  # sends DISCONNECT, closes the socket (_socket_close)
+
+
+class MqttSubscriber(_MqttRole, _Receiving):
+    """A QoS 1 subscription: paho answers each delivery with a PUBACK once
+    ``on_message`` has returned."""
+
+    def __init__(self, w: Worker, index: int, topic: str) -> None:
+        _MqttRole.__init__(self, w)
+        _Receiving.__init__(self, w, index, topic)
+        self.client.on_message = self._message
+
+    async def setup(self) -> None:
+        await _MqttRole.setup(self)
+        self.client.on_subscribe = lambda c, u, mid, codes, props: self._answer(codes)
+        self.client.subscribe(self.topic, qos=1)
+        codes = await self._await_reply("SUBSCRIBE")
+        if codes[0].is_failure or codes[0].value != 1:
+            raise SetupError(f"mqtt: subscription not granted at QoS 1: {codes[0]}")
+
+    def _read(self) -> None:
+        """paho reads one packet per ``loop_read`` when nothing of its own is in
+        flight, as for a subscriber: read on while deliveries keep coming, a bounded
+        number (what is left in the socket makes it readable again)."""
+        w = self.w
+        for _ in range(READ_BURST):
+            before = w.delivered
+            self.client.loop_read()
+            if w.delivered == before:
+                break
+        self._flush()
+
+    def _message(self, client: Any, userdata: Any, msg: Any) -> None:
+        payload = msg.payload
+        self.w.delivered_by[self.index] += 1
+        self.w.on_message(self, payload[: payload.find(b" ")].decode(), time.time_ns() // 1000, msg.dup)
+
+
+class MqttPublisher(_MqttRole, _Publishing):
+    """QoS 1 publishes, a window of them unacknowledged: a PUBACK settles one.
+    Payload: the message id, a space, then a pool entry's encrypted ``data`` (the
+    bytes fastport carries for the same message).
+
+    The window also bounds the publishes some subscriber of the topic has not yet
+    received (counted in the shared ``delivered_by``). Mosquitto answers a publish
+    before delivering it and never slows a publisher down, so with PUBACKs alone one
+    publisher queues without bound in front of ten subscribers (b): deliveries lag by
+    seconds and the broker's CPU is spent on messages the run never sees delivered.
+    fastport's doors hold a publisher back themselves."""
+
+    PACE_POLL_S = 0.0002  # when only the subscribers' progress can open the window
+
+    def __init__(self, w: Worker, index: int, topic: str) -> None:
+        _MqttRole.__init__(self, w)
+        _Publishing.__init__(self, w, index, topic)
+        self.client.max_inflight_messages_set(self.window)
+        self.client.on_publish = self._puback
+        self._bodies = [b" " + p.data.encode() for p in w.pool]
+        self._tag = b"%d." % index
+        self._seq_of: dict[int, int] = {}  # paho's packet id -> seq
+        self._subscribers = w.spec["subscribers_of"][topic]
+        self._poll: asyncio.TimerHandle | None = None
+
+    def allowance(self) -> int:
+        n = _Publishing.allowance(self)
+        if self._subscribers:
+            slowest = min(self.w.delivered_by[i] for i in self._subscribers)
+            n = min(n, self.window - (self.seq - slowest))
+        return n
+
+    def _repoll(self) -> None:
+        self._poll = None
+        self.fill()
+
+    def fill(self) -> None:
+        if not self.sending:
+            return
+        n = self.allowance()
+        if n <= 0:
+            if self.inflight == 0 and self._poll is None:  # no PUBACK left to wake us
+                self._poll = self._loop.call_later(self.PACE_POLL_S, self._repoll)
+            return
+        now_us = time.time_ns() // 1000
+        end = b".%d" % now_us
+        bodies = self._bodies
+        count = len(bodies)
+        publish = self.client.publish
+        seq_of = self._seq_of
+        for s in range(self.seq, self.seq + n):
+            info = publish(self.topic, self._tag + b"%d" % s + end + bodies[s % count], qos=1)
+            seq_of[info.mid] = s
+        self.seq += n
+        self.inflight += n
+        self.w.published += n
+        self._flush()
+
+    def _puback(self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
+        self.result(self._seq_of.pop(mid, -1), not reason.is_failure, str(reason))
+
+    def _read(self) -> None:
+        """paho reads up to one packet per publish in flight; the window is refilled
+        once per read, as the WebSocket publisher does per batch of frames."""
+        self.client.loop_read()
+        if self.sending and not self.rate:
+            self.fill()
+        self._flush()
+
+    async def close(self) -> None:
+        self.sending = False
+        if self._poll is not None:
+            self._poll.cancel()
+        await _MqttRole.close(self)
+
+
 # ---------------------------------------------------------------------- process
 
 
-async def _serve(conn: Any, spec: dict[str, Any]) -> None:
+async def _serve(conn: Any, spec: dict[str, Any], delivered: Any) -> None:
     loop = asyncio.get_running_loop()
     commands: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
@@ -679,7 +893,7 @@ async def _serve(conn: Any, spec: dict[str, Any]) -> None:
             if cmd["cmd"] == "exit":
                 return
 
-    worker = Worker(spec)
+    worker = Worker(spec, delivered)
     try:
         await worker.setup()
     except Exception as exc:
@@ -715,8 +929,9 @@ async def _serve(conn: Any, spec: dict[str, Any]) -> None:
         await worker.close()
 
 
-def main(conn: Any, spec: dict[str, Any]) -> None:
-    """Entry point of a generator process (multiprocessing, spawn)."""
+def main(conn: Any, spec: dict[str, Any], delivered: Any) -> None:
+    """Entry point of a generator process (multiprocessing, spawn); ``delivered`` is
+    every subscriber's delivery count, shared by all of the run's processes."""
     raise_fd_limit()
     try:
         import uvloop
@@ -725,5 +940,5 @@ def main(conn: Any, spec: dict[str, Any]) -> None:
     except ImportError:
         factory = None
     with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(_serve(conn, spec))
+        runner.run(_serve(conn, spec, delivered))
     conn.close()
