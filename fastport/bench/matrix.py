@@ -12,6 +12,9 @@ c  10 publishers -> 10 subscribers on 10 topics
 d  fixed 2,000 msg/s, for latency
 e  10,000 idle initialized WebSocket connections, 1,000 idle gRPC streams (RSS each)
 f  100,000 unacknowledged pending messages (RSS each)
+
+Beside fastport, in (a) and (b): Mosquitto with MQTT QoS 1 (issue 16), the C broker
+whose server CPU per message fastport is measured against.
 """
 
 from __future__ import annotations
@@ -40,10 +43,11 @@ TARGETS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "grpc-sqlite": ("fastport-sqlite", "grpc", {}),
     "ws-relay": ("ws-relay", "ws", {"session": "bench", "password": "bench"}),
     "grpc-relay": ("grpc-relay", "grpc", {"session": "bench", "password": "bench", "batch": 1}),
+    "mqtt-mosquitto": ("mosquitto", "mqtt", {"procs": 4}),  # paho subscribers: two processes in (b)
 }
 SCENARIOS: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
-    "a": ("1 pub -> 1 sub, 256 B, window 100", {}, ("ws", "grpc", "ws-sqlite", "grpc-sqlite", "ws-relay", "grpc-relay")),
-    "b": ("1 pub -> 10 subs", {"subs": 10}, ("ws", "grpc", "ws-relay", "grpc-relay")),
+    "a": ("1 pub -> 1 sub, 256 B, window 100", {}, ("ws", "grpc", "ws-sqlite", "grpc-sqlite", "ws-relay", "grpc-relay", "mqtt-mosquitto")),
+    "b": ("1 pub -> 10 subs", {"subs": 10}, ("ws", "grpc", "ws-relay", "grpc-relay", "mqtt-mosquitto")),
     "c": ("10 pubs -> 10 subs, 10 topics", {"pubs": 10, "subs": 10, "topics": 10}, ("ws", "grpc", "ws-relay", "grpc-relay")),
     "d": ("fixed 2,000 msg/s", {"rate": 2000}, ("ws", "grpc", "ws-sqlite", "grpc-sqlite", "ws-relay", "grpc-relay")),
 }
@@ -345,6 +349,21 @@ def write_markdown(m: Matrix, path: Path) -> None:
     acked_runs = [x["report"] for x in e if x["report"] and "results" in x["report"] and x["report"]["config"]["ack"]]
     bad = sum((_get(r, "results.lost") or 0) + (_get(r, "results.duplicates") or 0) for r in acked_runs)
     lines.append(f"| lost + duplicate deliveries, all {len(acked_runs)} runs with ACKs | {bad} | 0 | {'yes' if bad == 0 else '**no**'} |")
+    lines += ["", "## Targets (issue 16): Mosquitto QoS 1, same sitting", "", "| target | measured | goal | met |", "|---|---|---|---|"]
+    per_delivery = "server.cpu_us_per_delivery"
+    for scenario, field, what in (("a", us, "per acked msg"), ("b", per_delivery, "per delivery")):
+        anchor = _span([_get(r, field) for r in _reports(e, scenario, "mqtt-mosquitto")], _us)
+        lines.append(f"| Mosquitto QoS 1, ({scenario}): server CPU {what}, µs | {anchor} | the anchor | – |")
+    target_row("WS, memory, (a): server CPU per acked msg ÷ Mosquitto's", _ratios(e, ("a", "ws", us), ("a", "mqtt-mosquitto", us)), _ratio, "≤ 1.0×", lambda v: v <= 1.0)
+    for door in ("ws", "grpc"):
+        target_row(
+            f"{door}, (b): server CPU per delivery ÷ Mosquitto's",
+            _ratios(e, ("b", door, per_delivery), ("b", "mqtt-mosquitto", per_delivery)),
+            _ratio,
+            "≤ 1.0×",
+            lambda v: v <= 1.0,
+        )
+    target_row("gRPC ÷ WS server CPU per acked msg, memory, (a)", _ratios(e, ("a", "grpc", us), ("a", "ws", us)), _ratio, "≤ 1.0×", lambda v: v <= 1.0)
     failed = [x for x in e if not x["report"]]
     if failed or m.unavailable:
         lines += ["", "## Not measured", ""]
