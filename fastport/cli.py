@@ -238,6 +238,7 @@ async def _session(args: argparse.Namespace) -> int:
                             max_subscriptions=args.max_subscriptions,
                             max_pending_messages=args.max_pending,
                         ),
+                        max_remembered_ids=args.max_remembered_ids,
                     ),
                     metadata=metadata,
                 )
@@ -504,6 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
                 ("--max-connections", "N", "connection limit (default unlimited)"),
                 ("--max-subscriptions", "N", "subscription limit (default unlimited)"),
                 ("--max-pending", "N", "pending message limit (default unlimited)"),
+                ("--max-remembered-ids", "N", "settled ids kept for de-duplication, oldest forgotten first (default 1000000)"),
             ):
                 p.add_argument(flag, type=count, default=0, metavar=metavar, help=text)
         if name in ("drop", "suspend", "resume"):

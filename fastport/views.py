@@ -9,7 +9,7 @@ milliseconds), ``null`` for "never", and never its password or secret key::
     {"sessionName": "demo", "retryInterval": 5000, "maxRetryLimit": 100,
      "messageExpiryTime": null, "expiresAt": null, "suspended": false,
      "createdAt": 1767225600000, "connections": 1, "subscriptions": 2,
-     "pendingMessages": 0,
+     "pendingMessages": 0, "maxRememberedIds": 1000000,
      "limits": {"maxPayloadBytes": 0, "maxConnections": 0,
                 "maxSubscriptions": 0, "maxPendingMessages": 0}}
 
@@ -37,6 +37,7 @@ def session_json(info: SessionInfo) -> dict[str, Any]:
         "connections": info.connections,
         "subscriptions": info.subscriptions,
         "pendingMessages": info.pending_messages,
+        "maxRememberedIds": info.max_remembered_ids,
         "limits": {
             "maxPayloadBytes": limits.max_payload_bytes,
             "maxConnections": limits.max_connections,

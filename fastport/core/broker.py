@@ -261,6 +261,7 @@ class Broker:
         _check_range(spec.max_retry_limit, "maxRetryLimit", MAX_RETRY_LIMIT)
         _check_range(spec.message_expiry_ms, "messageExpiryTime", 2**53)
         _check_range(spec.session_expiry_ms, "sessionExpiry", 2**53)
+        _check_range(spec.max_remembered_ids, "maxRememberedIds", 2**53)
         for field_name in ("max_payload_bytes", "max_connections", "max_subscriptions", "max_pending_messages"):
             _check_range(getattr(spec.limits, field_name), field_name, 2**53)
         if name in self.sessions:
@@ -282,6 +283,7 @@ class Broker:
             limits=spec.limits,
             suspended=False,
             created_at_ms=now,
+            max_remembered_ids=spec.max_remembered_ids,
         )
         session = Session(record)
         self.sessions[name] = session

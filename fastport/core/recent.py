@@ -19,15 +19,22 @@ class RecentIds:
     dict's deleted slots until the table is rebuilt, so reading the first key after
     deleting from the front rescans them all, and pruning became quadratic (measured:
     12 s to prune 200k ids from a 2M-id window).
+
+    ``limit`` caps how many ids are remembered (DESIGN.md "One tenant never hurts
+    another"): past it, the oldest are forgotten first, before their time, so a
+    session publishing faster than limit / window remembers its ids for less than the
+    window rather than growing without bound.
     """
 
-    __slots__ = ("_results", "_order", "_times", "_counts")
+    __slots__ = ("_results", "_order", "_times", "_counts", "limit", "forgotten_early")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 0) -> None:
         self._results: dict[str, int] = {}  # id -> delivered to
         self._order: deque[str] = deque()  # the same ids, in forget order
         self._times: deque[int] = deque()  # forget times, ascending ...
         self._counts: deque[int] = deque()  # ... and how many ids of _order each one is for
+        self.limit = limit  # most ids remembered; 0: no cap
+        self.forgotten_early = 0  # ids forgotten before their time, to stay under the limit
 
     def __len__(self) -> int:
         return len(self._results)
@@ -55,6 +62,17 @@ class RecentIds:
         else:
             times.append(forget_at_ms)
             self._counts.append(1)
+        if self.limit and len(results) > self.limit:
+            self._forget_oldest()
+
+    def _forget_oldest(self) -> None:
+        del self._results[self._order.popleft()]
+        counts = self._counts
+        counts[0] -= 1
+        if not counts[0]:
+            counts.popleft()
+            self._times.popleft()
+        self.forgotten_early += 1
 
     def oldest(self) -> int | None:
         """The earliest forget time, or None when nothing is remembered."""

@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 
 DEFAULT_RETRY_INTERVAL_MS = 5000
 DEFAULT_MAX_RETRY_LIMIT = 100
+# Settled message ids one session remembers for de-duplication, at most (RecentIds):
+# ~120 MB for 32-character ids, under 400 MB for the longest (256 characters), so one
+# session's publish storm cannot take the server's memory. Past it the oldest are
+# forgotten first: a session publishing faster than this many ids per window gets a
+# shorter window.
+DEFAULT_MAX_REMEMBERED_IDS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,7 @@ class SessionSpec:
     message_expiry_ms: int = 0
     session_expiry_ms: int = 0
     limits: Limits = field(default_factory=Limits)
+    max_remembered_ids: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,7 @@ class SessionInfo:
     subscriptions: int
     pending_messages: int
     counters: Counters  # a copy, taken when the info was
+    max_remembered_ids: int = DEFAULT_MAX_REMEMBERED_IDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +83,7 @@ class SessionRecord:
     limits: Limits
     suspended: bool
     created_at_ms: int
+    max_remembered_ids: int = 0  # 0: the default
 
 
 class Session:
@@ -108,7 +117,7 @@ class Session:
         # the garbage collector to walk, and a re-send moves it to the back.
         self.retry_queue: OrderedDict[Delivery, int] = OrderedDict()
         self.expiry_queue: deque[Message] = deque()
-        self.recent = RecentIds()  # settled message ids kept for de-duplication
+        self.recent = RecentIds(record.max_remembered_ids or DEFAULT_MAX_REMEMBERED_IDS)  # settled message ids kept for de-duplication
         self.armed_at: int | None = None  # due time of this session's entry in the scheduler
         self._verified = VerifiedCache()
         # Password checks running now, by keyed digest: concurrent inits with the same
@@ -160,6 +169,7 @@ class Session:
             limits=self.limits,
             suspended=self.suspended,
             created_at_ms=self.created_at_ms,
+            max_remembered_ids=self.recent.limit,
         )
 
     def info(self) -> SessionInfo:
@@ -176,4 +186,5 @@ class Session:
             subscriptions=self.index.count,
             pending_messages=len(self.messages),
             counters=self.counters.copy(),
+            max_remembered_ids=self.recent.limit,
         )

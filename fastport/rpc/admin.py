@@ -47,6 +47,7 @@ def info_to_pb(info: SessionInfo) -> pb.SessionInfo:
         connections=info.connections,
         subscriptions=info.subscriptions,
         pending_messages=info.pending_messages,
+        max_remembered_ids=info.max_remembered_ids,
     )
 
 
@@ -65,6 +66,7 @@ def info_from_pb(msg: pb.SessionInfo) -> SessionInfo:
         subscriptions=msg.subscriptions,
         pending_messages=msg.pending_messages,
         counters=Counters(),  # not carried over gRPC
+        max_remembered_ids=msg.max_remembered_ids,
     )
 
 
@@ -135,6 +137,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
             message_expiry_ms=request.message_expiry_ms,
             session_expiry_ms=request.session_expiry_ms,
             limits=limits_from_pb(request.limits),
+            max_remembered_ids=request.max_remembered_ids,
         )
         try:
             info, secret = await self._broker.create_session(spec)

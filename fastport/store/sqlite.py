@@ -164,6 +164,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "UPDATE messages SET hash_json = json_quote(hash) WHERE hash != ''",
         "ALTER TABLE messages DROP COLUMN hash",
     ),
+    (
+        # The cap on a session's remembered ids (0 = the default).
+        "ALTER TABLE sessions ADD COLUMN max_remembered_ids INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -353,7 +357,8 @@ def _put_session(db: sqlite3.Connection, r: SessionRecord) -> None:
     db.execute(
         "INSERT OR REPLACE INTO sessions (name, password_hash, secret_hash, retry_interval_ms, max_retry_limit,"
         " message_expiry_ms, expires_at_ms, max_payload_bytes, max_connections, max_subscriptions,"
-        " max_pending_messages, suspended, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " max_pending_messages, suspended, created_at_ms, max_remembered_ids)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             r.name,
             r.password_hash,
@@ -368,6 +373,7 @@ def _put_session(db: sqlite3.Connection, r: SessionRecord) -> None:
             lim.max_pending_messages,
             r.suspended,
             r.created_at_ms,
+            r.max_remembered_ids,
         ),
     )
 
@@ -523,7 +529,7 @@ class SqliteStore:
         for row in db.execute(
             "SELECT name, password_hash, secret_hash, retry_interval_ms, max_retry_limit, message_expiry_ms,"
             " expires_at_ms, max_payload_bytes, max_connections, max_subscriptions, max_pending_messages,"
-            " suspended, created_at_ms FROM sessions ORDER BY created_at_ms"
+            " suspended, created_at_ms, max_remembered_ids FROM sessions ORDER BY created_at_ms"
         ):
             state.sessions.append(
                 SessionRecord(
@@ -537,6 +543,7 @@ class SqliteStore:
                     limits=Limits(*row[7:11]),
                     suspended=bool(row[11]),
                     created_at_ms=row[12],
+                    max_remembered_ids=row[13],
                 )
             )
         for row in db.execute("SELECT session, subscriber, pattern FROM subscriptions"):

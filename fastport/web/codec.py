@@ -702,6 +702,7 @@ def parse_create_session(body: dict[str, Any]) -> SessionSpec:
         max_retry_limit=_duration(body, "maxRetryLimit"),
         message_expiry_ms=_duration(body, "messageExpiryTime"),
         session_expiry_ms=_duration(body, "sessionExpiry"),
+        max_remembered_ids=_duration(body, "maxRememberedIds"),
     )
 
 

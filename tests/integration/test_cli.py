@@ -158,10 +158,12 @@ def test_cli_and_rest_show_a_session_in_one_shape(server_process: ServerProcess)
     server_process.start()
     admin = ["--server", server_process.grpc_address, "--admin-token", server_process.admin_token or ""]
     created = fastport(
-        "session", "create", "shape", "--password", "pw", "--message-expiry", "60000", "--max-payload", "4096", *admin
+        "session", "create", "shape", "--password", "pw", "--message-expiry", "60000", "--max-payload", "4096",
+        "--max-remembered-ids", "500", *admin,
     )
     shown = json.loads(created.stdout)["session"]
     assert shown["messageExpiryTime"] == 60000 and shown["expiresAt"] is None
+    assert shown["maxRememberedIds"] == 500
     assert shown["limits"]["maxPayloadBytes"] == 4096  # a number, not a string
     request = urllib.request.Request(
         f"http://127.0.0.1:{server_process.ports['http']}/api/sessions",

@@ -73,7 +73,9 @@ async def node(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Node]:
 
 async def test_sessions_come_back_with_credentials_and_settings(node: Node) -> None:
     assert node.broker is not None
-    secret = await make_session(node.broker, "a", retry_interval_ms=250, max_retry_limit=7, message_expiry_ms=9000)
+    secret = await make_session(
+        node.broker, "a", retry_interval_ms=250, max_retry_limit=7, message_expiry_ms=9000, max_remembered_ids=10
+    )
     await make_session(node.broker, "b")
     await node.broker.set_suspended("b", True)
     before = node.broker.list_sessions()

@@ -10,8 +10,9 @@ import pytest
 
 from fastport.core import Broker, ManualClock, Message
 from fastport.core.errors import ErrorCode
+from fastport.core.session import DEFAULT_MAX_REMEMBERED_IDS
 
-from .conftest import Client, make_session
+from .conftest import Client, make_session, refused
 
 
 @pytest.mark.parametrize("timestamp", [2**63, 2**64 - 1, -(2**63) - 1, 1.5, "1"])
@@ -98,3 +99,23 @@ async def test_failed_sends_use_up_the_retry_limit(broker: Broker, client, clock
         clock.advance(1000)
         broker.run_timers()
     assert pub.peer.failures == [("bad", "retry_limit", 0)] and broker.delivery_errors == 3
+
+
+async def test_remembered_ids_are_capped_per_session_oldest_first(broker: Broker, client) -> None:
+    await make_session(broker, "capped", max_remembered_ids=3)
+    await make_session(broker, "other")
+    assert broker.get_session("capped").max_remembered_ids == 3
+    assert broker.get_session("other").max_remembered_ids == DEFAULT_MAX_REMEMBERED_IDS
+    pub, other = await client("capped"), await client("other")
+    for i in range(5):  # no subscriber: each is settled, and remembered, at once
+        assert (await pub.publish("t", message_id=f"m{i}")).error is None
+        assert (await other.publish("t", message_id=f"m{i}")).error is None
+    assert len(broker.sessions["capped"].recent) == 3 and len(broker.sessions["other"].recent) == 5
+    assert not (await pub.publish("t", message_id="m0")).duplicate  # the oldest were forgotten
+    assert (await pub.publish("t", message_id="m4")).duplicate
+    assert (await other.publish("t", message_id="m0")).duplicate  # another session keeps its own
+
+
+async def test_the_cap_is_range_checked(broker: Broker) -> None:
+    with refused(ErrorCode.INVALID_FIELD):
+        await make_session(broker, max_remembered_ids=-1)

@@ -49,3 +49,16 @@ def test_many_ids_of_one_millisecond_share_one_time() -> None:
     assert len(recent) == 500 and recent.get("m499") is None and recent.get("m500") == 500
     recent.clear()
     assert len(recent) == 0 and recent.oldest() is None
+
+
+def test_past_its_limit_the_oldest_ids_are_forgotten_first() -> None:
+    recent = RecentIds(limit=3)
+    for i, at in enumerate((100, 100, 200, 300, 300)):
+        recent.add(f"m{i}", at, i)
+    assert len(recent) == 3 and recent.forgotten_early == 2
+    assert [recent.get(f"m{i}") for i in range(5)] == [None, None, 2, 3, 4]
+    assert recent.oldest() == 200  # the first time went with its last id
+    recent.expire(299)
+    assert len(recent) == 2 and recent.oldest() == 300
+    recent.add("m3", 900, 7)  # already remembered: no growth, nothing forgotten
+    assert len(recent) == 2 and recent.forgotten_early == 2

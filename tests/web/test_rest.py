@@ -36,11 +36,13 @@ async def test_create_session(rest: Rest, auth: str) -> None:
 
 async def test_create_session_settings(app: App, rest: Rest, clock) -> None:
     status, _ = await rest.create_session(
-        "s1", "pw", retryInterval=250, maxRetryLimit=3, messageExpiryTime=10_000, sessionExpiry=60_000
+        "s1", "pw", retryInterval=250, maxRetryLimit=3, messageExpiryTime=10_000, sessionExpiry=60_000,
+        maxRememberedIds=5000,
     )
     assert status == 200
     info = app.broker.get_session("s1")
     assert (info.retry_interval_ms, info.max_retry_limit, info.message_expiry_ms) == (250, 3, 10_000)
+    assert info.max_remembered_ids == 5000
     assert info.expires_at_ms == clock.now_ms() + 60_000  # a duration from now, not a date
 
 
@@ -74,6 +76,7 @@ async def test_create_session_requires_name_and_password(rest: Rest, body: dict)
         ({"sessionExpiry": True}, "sessionExpiry"),
         ({"sessionExpiry": 2**63}, "sessionExpiry"),  # past int64
         ({"messageExpiryTime": 1e19}, "messageExpiryTime"),
+        ({"maxRememberedIds": -5}, "maxRememberedIds"),
     ],
 )
 async def test_create_session_wrong_field(rest: Rest, extra: dict, field: str) -> None:
@@ -274,6 +277,7 @@ async def test_list_sessions(rest: Rest, session: dict, app: App) -> None:
         "connections": 1,
         "subscriptions": 1,
         "pendingMessages": 0,
+        "maxRememberedIds": 1_000_000,
         "limits": {"maxPayloadBytes": 0, "maxConnections": 0, "maxSubscriptions": 0, "maxPendingMessages": 0},
     }
     assert by_name["s2"]["messageExpiryTime"] == 30_000

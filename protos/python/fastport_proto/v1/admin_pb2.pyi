@@ -19,7 +19,7 @@ class Limits(_message.Message):
     def __init__(self, max_payload_bytes: _Optional[int] = ..., max_connections: _Optional[int] = ..., max_subscriptions: _Optional[int] = ..., max_pending_messages: _Optional[int] = ...) -> None: ...
 
 class CreateSessionRequest(_message.Message):
-    __slots__ = ("name", "password", "retry_interval_ms", "max_retry_limit", "message_expiry_ms", "session_expiry_ms", "limits")
+    __slots__ = ("name", "password", "retry_interval_ms", "max_retry_limit", "message_expiry_ms", "session_expiry_ms", "limits", "max_remembered_ids")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
     RETRY_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +27,7 @@ class CreateSessionRequest(_message.Message):
     MESSAGE_EXPIRY_MS_FIELD_NUMBER: _ClassVar[int]
     SESSION_EXPIRY_MS_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
+    MAX_REMEMBERED_IDS_FIELD_NUMBER: _ClassVar[int]
     name: str
     password: str
     retry_interval_ms: int
@@ -34,7 +35,8 @@ class CreateSessionRequest(_message.Message):
     message_expiry_ms: int
     session_expiry_ms: int
     limits: Limits
-    def __init__(self, name: _Optional[str] = ..., password: _Optional[str] = ..., retry_interval_ms: _Optional[int] = ..., max_retry_limit: _Optional[int] = ..., message_expiry_ms: _Optional[int] = ..., session_expiry_ms: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ...) -> None: ...
+    max_remembered_ids: int
+    def __init__(self, name: _Optional[str] = ..., password: _Optional[str] = ..., retry_interval_ms: _Optional[int] = ..., max_retry_limit: _Optional[int] = ..., message_expiry_ms: _Optional[int] = ..., session_expiry_ms: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., max_remembered_ids: _Optional[int] = ...) -> None: ...
 
 class CreateSessionResponse(_message.Message):
     __slots__ = ("session", "secret_key")
@@ -75,7 +77,7 @@ class ListSessionsResponse(_message.Message):
     def __init__(self, sessions: _Optional[_Iterable[_Union[SessionInfo, _Mapping]]] = ...) -> None: ...
 
 class SessionInfo(_message.Message):
-    __slots__ = ("name", "retry_interval_ms", "max_retry_limit", "message_expiry_ms", "expires_at_ms", "limits", "suspended", "created_at_ms", "connections", "subscriptions", "pending_messages")
+    __slots__ = ("name", "retry_interval_ms", "max_retry_limit", "message_expiry_ms", "expires_at_ms", "limits", "suspended", "created_at_ms", "connections", "subscriptions", "pending_messages", "max_remembered_ids")
     NAME_FIELD_NUMBER: _ClassVar[int]
     RETRY_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     MAX_RETRY_LIMIT_FIELD_NUMBER: _ClassVar[int]
@@ -87,6 +89,7 @@ class SessionInfo(_message.Message):
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIPTIONS_FIELD_NUMBER: _ClassVar[int]
     PENDING_MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    MAX_REMEMBERED_IDS_FIELD_NUMBER: _ClassVar[int]
     name: str
     retry_interval_ms: int
     max_retry_limit: int
@@ -98,4 +101,5 @@ class SessionInfo(_message.Message):
     connections: int
     subscriptions: int
     pending_messages: int
-    def __init__(self, name: _Optional[str] = ..., retry_interval_ms: _Optional[int] = ..., max_retry_limit: _Optional[int] = ..., message_expiry_ms: _Optional[int] = ..., expires_at_ms: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., suspended: _Optional[bool] = ..., created_at_ms: _Optional[int] = ..., connections: _Optional[int] = ..., subscriptions: _Optional[int] = ..., pending_messages: _Optional[int] = ...) -> None: ...
+    max_remembered_ids: int
+    def __init__(self, name: _Optional[str] = ..., retry_interval_ms: _Optional[int] = ..., max_retry_limit: _Optional[int] = ..., message_expiry_ms: _Optional[int] = ..., expires_at_ms: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., suspended: _Optional[bool] = ..., created_at_ms: _Optional[int] = ..., connections: _Optional[int] = ..., subscriptions: _Optional[int] = ..., pending_messages: _Optional[int] = ..., max_remembered_ids: _Optional[int] = ...) -> None: ...
