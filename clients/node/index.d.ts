@@ -1,6 +1,22 @@
 // Types of fastport-client (index.js). Checked against a typed usage example by
 // `tsc -p test/tsconfig.json` (test/types.test.js, run by `make test`).
+// The public API is camelCase; every value it passes on from a protocol message takes
+// its type from the declarations generated from the contract (generated/, `npm run
+// generate`), so a change in the .proto files that this API does not follow fails tsc.
 import { EventEmitter } from 'events';
+import type { AckReceived__Output } from './generated/fastport/v1/AckReceived';
+import type { CreateSessionRequest } from './generated/fastport/v1/CreateSessionRequest';
+import type { CreateSessionResponse__Output } from './generated/fastport/v1/CreateSessionResponse';
+import type { DeliveryFailed__Output } from './generated/fastport/v1/DeliveryFailed';
+import type { Error__Output } from './generated/fastport/v1/Error';
+import type { Message__Output } from './generated/fastport/v1/Message';
+import type { PublishResult__Output } from './generated/fastport/v1/PublishResult';
+import type { Publish } from './generated/fastport/v1/Publish';
+import type { SessionInfo__Output } from './generated/fastport/v1/SessionInfo';
+
+/** The loader's view of the contract (fastport.v1 messages and services), for raw gRPC use. */
+export type { ProtoGrpcType as BrokerProtocol } from './generated/broker';
+export type { ProtoGrpcType as AdminProtocol } from './generated/admin';
 
 export type CipherName = 'aes-gcm' | 'legacy-cbc' | 'none';
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
@@ -46,30 +62,33 @@ export interface FastPortOptions {
 
 export interface PublishOptions {
   /** Relayed unchanged to gRPC subscribers (not encrypted; dropped on the legacy JSON door). */
-  attributes?: Record<string, string>;
+  attributes?: Publish['attributes'];
 }
 
+/** The broker's PublishResult. */
 export interface PublishReceipt {
-  messageId: string;
+  messageId: PublishResult__Output['message_id'];
   /** Subscribers the broker sent it to. */
-  deliveredTo: number;
+  deliveredTo: PublishResult__Output['delivered_to'];
   /** The id had been published before (a re-send that crossed the result). */
-  duplicate: boolean;
+  duplicate: PublishResult__Output['duplicate'];
 }
 
+/** The broker's AckReceived: a subscriber ACKed a message this client published. */
 export interface AckReceived {
-  messageId: string;
-  topic: string;
+  messageId: AckReceived__Output['message_id'];
+  topic: AckReceived__Output['topic'];
   /** Deliveries of that message still unsettled. */
-  remaining: number;
+  remaining: AckReceived__Output['remaining'];
 }
 
+/** The broker's DeliveryFailed: it gave up delivering a message this client published. */
 export interface DeliveryFailed {
-  messageId: string;
-  topic: string;
+  messageId: DeliveryFailed__Output['message_id'];
+  topic: DeliveryFailed__Output['topic'];
   /** retry_limit, expired, subscriber_gone or session_dropped */
-  reason: string;
-  remaining: number;
+  reason: DeliveryFailed__Output['reason'];
+  remaining: DeliveryFailed__Output['remaining'];
 }
 
 export class FastPortError extends Error {
@@ -78,7 +97,10 @@ export class FastPortError extends Error {
   readonly code: string;
 }
 
-export class BrokerError extends FastPortError {}
+/** The broker refused a request; `code` is its Error's code. */
+export class BrokerError extends FastPortError {
+  readonly code: Error__Output['code'];
+}
 
 export class CryptoError extends Error {
   constructor(code: string, message: string);
@@ -88,17 +110,18 @@ export class CryptoError extends Error {
   messageId?: string;
 }
 
+/** A delivered Message, decrypted and checked. */
 export class Message {
-  readonly topic: string;
-  readonly messageId: string;
+  readonly topic: Message__Output['topic'];
+  readonly messageId: Message__Output['message_id'];
   /** The plaintext. */
   readonly payload: Buffer;
   /** The payload as UTF-8 text. */
   readonly text: string;
-  readonly timestampMs: number;
+  readonly timestampMs: Message__Output['timestamp_ms'];
   /** 0 on the first delivery; the broker's re-send counter otherwise. */
-  readonly retry: number;
-  readonly attributes: Record<string, string>;
+  readonly retry: Message__Output['retry'];
+  readonly attributes: Message__Output['attributes'];
   /** ack() or nack() was called (by the application or by autoAck). */
   readonly settled: boolean;
   /** Settle: the broker stops re-sending it and tells the publisher. */
@@ -131,16 +154,23 @@ export class FastPort extends EventEmitter {
   on(event: 'state', listener: (state: ConnectionState, error: FastPortError | null) => void): this;
 }
 
+/** The Admin service's CreateSessionRequest (what this client sends of it). */
 export interface SessionOptions {
-  name: string;
-  password: string;
-  retryIntervalMs?: number;
-  maxRetryLimit?: number;
+  name: NonNullable<CreateSessionRequest['name']>;
+  password: NonNullable<CreateSessionRequest['password']>;
+  retryIntervalMs?: CreateSessionRequest['retry_interval_ms'];
+  maxRetryLimit?: CreateSessionRequest['max_retry_limit'];
   rootCerts?: Buffer;
 }
 
+export interface CreatedSession {
+  name: SessionInfo__Output['name'];
+  /** The session's end-to-end key (base64). */
+  secretKey: CreateSessionResponse__Output['secret_key'];
+}
+
 /** Create a session through the Admin service; the secret key is shown only here. */
-export function createSession(url: string, adminToken: string, options: SessionOptions): Promise<{ name: string; secretKey: string }>;
+export function createSession(url: string, adminToken: string, options: SessionOptions): Promise<CreatedSession>;
 /** A new random 32-byte key, as standard base64. */
 export function generateKey(): string;
 /** MQTT matching as the broker does it. */

@@ -24,14 +24,12 @@
 // nack), so an item that must go before something already in the frame starts a new one.
 
 const { EventEmitter } = require('events');
-const path = require('path');
 const crypto = require('crypto');
 const grpc = require('@grpc/grpc-js');
-const protoLoader = require('@grpc/proto-loader');
 const { CryptoError, generateKey, makeCipher } = require('./crypto');
+const { loadServices } = require('./protocol');
 
 const VERSION = require('./package.json').version;
-const PROTO_DIR = path.resolve(__dirname, '..', '..', 'protos');
 const DEFAULT_PORT = 50051;
 const FINAL_CLOSINGS = new Set(['session_dropped', 'session_expired', 'replaced']);
 const FINAL_REFUSALS = new Set(['session_not_found', 'invalid_password', 'invalid_field', 'unauthenticated', 'permission_denied']);
@@ -58,21 +56,6 @@ class BrokerError extends FastPortError {
     super(code, message);
     this.name = 'BrokerError';
   }
-}
-
-let services = null;
-/** The generated service constructors, loaded once from protos/ (the one contract). */
-function loadServices() {
-  if (services === null) {
-    const definition = protoLoader.loadSync(['fastport/v1/broker.proto', 'fastport/v1/admin.proto'], {
-      includeDirs: [PROTO_DIR],
-      keepCase: true,
-      longs: Number,
-      defaults: true,
-    });
-    services = grpc.loadPackageDefinition(definition).fastport.v1;
-  }
-  return services;
 }
 
 /** `grpc://host:port`, `grpcs://host:port` (TLS) or a bare `host:port`. */

@@ -1,12 +1,16 @@
 // A typed use of the package (the README example, and more): `tsc -p test/tsconfig.json`
 // fails when index.d.ts and this disagree. Never run, only type-checked.
+import * as grpc from '@grpc/grpc-js';
 import { FastPort, BrokerError, createSession, generateKey, Message, PublishReceipt, version } from '..';
+import type { BrokerProtocol, CreatedSession, DeliveryFailed } from '..';
 
 async function example(): Promise<void> {
   const key = generateKey();
-  const { secretKey } = await createSession('127.0.0.1:50051', 'token', { name: 'demo', password: 'pw' });
+  const created: CreatedSession = await createSession('127.0.0.1:50051', 'token', { name: 'demo', password: 'pw' });
   const fp = new FastPort({ url: 'grpc://127.0.0.1:50051', session: 'demo', password: 'pw', key, autoAck: false });
+  const { secretKey } = created;
   fp.on('ack', (ack) => console.log(ack.messageId, ack.remaining));
+  fp.on('deliveryFailed', (failure: DeliveryFailed) => console.log(failure.reason, failure.remaining));
   fp.on('error', (err) => console.error(err.code));
   fp.on('state', (state, err) => console.log(state, err?.code));
   await fp.connect();
@@ -33,4 +37,16 @@ async function example(): Promise<void> {
   await fp.close();
 }
 
+// The generated declarations type a raw stream on the loaded contract.
+function raw(loaded: grpc.GrpcObject): void {
+  const v1 = (loaded as unknown as BrokerProtocol).fastport.v1;
+  const stub = new v1.Broker('127.0.0.1:50051', grpc.credentials.createInsecure());
+  const call = stub.Connect();
+  call.on('data', (frame) => {
+    for (const m of frame.messages) console.log(m.topic, m.message_id, m.timestamp_ms + 1, m.attributes['trace']);
+  });
+  call.write({ init: { request_id: 1, session: 'demo', password: 'pw' }, subscribe: [{ request_id: 2, topic: 'a/#' }] });
+}
+
 void example;
+void raw;

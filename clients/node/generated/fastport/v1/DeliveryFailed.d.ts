@@ -1,0 +1,46 @@
+// Original file: proto/fastport/v1/broker.proto
+
+
+/**
+ * A delivery of a message this stream published was given up.
+ */
+export interface DeliveryFailed {
+  /**
+   * The message's id.
+   */
+  'message_id'?: (string);
+  /**
+   * The message's topic.
+   */
+  'topic'?: (string);
+  /**
+   * retry_limit, expired, subscriber_gone or session_dropped.
+   */
+  'reason'?: (string);
+  /**
+   * Deliveries of that message still unsettled.
+   */
+  'remaining'?: (number);
+}
+
+/**
+ * A delivery of a message this stream published was given up.
+ */
+export interface DeliveryFailed__Output {
+  /**
+   * The message's id.
+   */
+  'message_id': (string);
+  /**
+   * The message's topic.
+   */
+  'topic': (string);
+  /**
+   * retry_limit, expired, subscriber_gone or session_dropped.
+   */
+  'reason': (string);
+  /**
+   * Deliveries of that message still unsettled.
+   */
+  'remaining': (number);
+}
