@@ -44,6 +44,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--procs", type=int, default=d.procs, metavar="N", help="generator processes (default: automatic)")
     p.add_argument("--idle", type=int, default=d.idle, metavar="N", help="open N idle initialized connections and report RSS per connection")
     p.add_argument(
+        "--stalled",
+        action="append",
+        metavar="DOOR=HOST:PORT",
+        help="add a subscriber of topic 0 on that door that never reads (repeatable), e.g. grpc=127.0.0.1:50051",
+    )
+    p.add_argument(
         "--admin-token", help="admin token to create the session [env: FASTPORT_ADMIN_TOKEN; else DATA_DIR/admin-token]"
     )
     p.add_argument("--data-dir", help="the server's data directory, for its admin-token [env: FASTPORT_DATA_DIR; default: data]")

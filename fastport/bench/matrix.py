@@ -15,6 +15,14 @@ f  100,000 unacknowledged pending messages (RSS each)
 
 Beside fastport, in (a) and (b): Mosquitto with MQTT QoS 1 (issue 16), the C broker
 whose server CPU per message fastport is measured against.
+
+For issue 10 (one tenant never hurts another), each on a fresh server so that
+its RSS peak is its own:
+
+g  1 WebSocket/gRPC publisher -> 1 subscriber, 64 KiB payloads, window 100
+h  slow subscribers: a WebSocket publisher pushes 64 KiB messages at a fixed rate to
+   one WebSocket and one gRPC subscriber that never read, while a control pair in
+   another session publishes 256 B at 500 msg/s
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +64,12 @@ MEMORY: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
     "e": ("idle initialized connections", {}, ("ws", "grpc", "ws-relay")),
     "f": ("unacknowledged pending messages", {"ack": False, "window": 1000}, ("ws", "grpc")),
 }
+BIG_PAYLOAD = 64 * 1024
+HEAVY: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
+    "g": ("1 pub -> 1 sub, 64 KiB, window 100", {"size": BIG_PAYLOAD}, ("ws", "grpc")),
+}
+SLOW = "h"
+CONTROL_RATE = 500  # msg/s of the control pair in scenario h
 
 
 def _median(values: list[float]) -> float | None:
@@ -160,8 +175,11 @@ class Matrix:
             self.record(scenario, target, round_no, None, None, f"server unavailable: {self.unavailable[TARGETS[target][0]]}")
             return
         cfg = self.config(target, server, **extra)
+        self.run_recorded(scenario, target, round_no, cfg, lambda: run(cfg))
+
+    def run_recorded(self, scenario: str, target: str, round_no: int, cfg: BenchConfig, job: Callable[[], dict[str, Any]]) -> None:
         try:
-            report = run(cfg)
+            report = job()
         except BenchError as exc:
             self.record(scenario, target, round_no, cfg, None, str(exc))
             return
@@ -169,20 +187,43 @@ class Matrix:
         report["target"] = target
         self.record(scenario, target, round_no, cfg, report)
 
+    def stop_server(self, name: str) -> None:
+        server = self.servers.pop(name, None)
+        if server is not None:
+            server.stop()
+
     def run_fresh(self, scenario: str, target: str, round_no: int, **extra: Any) -> None:
         """Memory scenarios: a fresh server each time, so RSS growth is this run's alone."""
         name = TARGETS[target][0]
-        old = self.servers.pop(name, None)
-        if old is not None:
-            old.stop()
+        self.stop_server(name)
         self.run_one(scenario, target, round_no, **extra)
-        fresh = self.servers.pop(name, None)
-        if fresh is not None:
-            fresh.stop()
+        self.stop_server(name)
+
+    def run_slow(self, round_no: int) -> None:
+        """Scenario h: the load (a publisher and two never-reading subscribers) and the
+        control pair in another session run at the same time on one fresh server."""
+        a = self.args
+        name = TARGETS["ws"][0]
+        self.stop_server(name)
+        server = self.server(name)
+        if server is None:
+            self.record(SLOW, "load", round_no, None, None, f"server unavailable: {self.unavailable[name]}")
+            return
+        stalled = [f"{door}={server.address(door)}" for door in ("ws", "grpc")]
+        load = self.config("ws", server, size=BIG_PAYLOAD, rate=a.slow_rate, subs=0, stalled=stalled,
+                           duration=a.slow_duration, warmup=0)
+        control = self.config("ws", server, rate=CONTROL_RATE, duration=a.slow_duration, warmup=0)
+        try:
+            with ThreadPoolExecutor(1) as pool:
+                loading = pool.submit(run, load)
+                self.run_recorded(SLOW, "control", round_no, control, lambda: run(control))
+                self.run_recorded(SLOW, "load", round_no, load, loading.result)
+        finally:
+            self.stop_server(name)
 
     def run(self) -> None:
         a = self.args
-        wanted = set(a.only.split(",")) if a.only else set(SCENARIOS) | set(MEMORY)
+        wanted = set(a.only.split(",")) if a.only else set(SCENARIOS) | set(MEMORY) | set(HEAVY) | {SLOW}
         t0 = time.monotonic()
         try:
             for round_no in range(1, a.runs + 1):
@@ -202,6 +243,12 @@ class Matrix:
                             self.run_fresh(scenario, target, round_no, idle=n, **extra)
                         else:
                             self.run_fresh(scenario, target, round_no, messages=a.pending, **extra)
+                for scenario, (_, extra, targets) in HEAVY.items():
+                    if scenario in wanted:
+                        for target in targets:
+                            self.run_fresh(scenario, target, round_no, **extra)
+                if SLOW in wanted:
+                    self.run_slow(round_no)
         finally:
             self.stop_servers()
         self.elapsed = time.monotonic() - t0
@@ -256,6 +303,48 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _row(*cells: str) -> str:
+    """One Markdown table row."""
+    return "| " + " | ".join(cells) + " |"
+
+
+def _mib(v: float) -> str:
+    return f"{v / 2**20:,.0f}"
+
+
+def _bounded_rows(e: list[dict[str, Any]]) -> list[str]:
+    """Scenarios g and h (issue 10): RSS, duplicates, confirmed vs delivered."""
+    lines = [
+        "",
+        "## One tenant never hurts another (issue 10)",
+        "",
+        "| scenario | target | acked/s | deliveries/s | deliveries ÷ acked | dup | lost | p99 ms | server RSS peak, MiB | closed by server |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    rows = [("g", HEAVY["g"][0], t) for t in HEAVY["g"][2]]
+    rows += [(SLOW, "64 KiB to 2 never-reading subscribers", "load"), (SLOW, f"control pair, {CONTROL_RATE} msg/s, other session", "control")]
+    for scenario, title, target in rows:
+        rs = _reports(e, scenario, target)
+        if not rs:
+            continue
+        ratios = [d / x for r in rs if (x := _get(r, "results.acked_per_s")) and (d := _get(r, "results.deliveries_per_s")) is not None]
+        lines.append(
+            _row(
+                f"{scenario}: {title}",
+                target,
+                _span([_get(r, "results.acked_per_s") for r in rs], _num),
+                _span([_get(r, "results.deliveries_per_s") for r in rs], _num),
+                _span(ratios, lambda v: f"{v:.2f}"),
+                str(sum(_get(r, "results.duplicates") or 0 for r in rs)),
+                str(sum(_get(r, "results.lost") or 0 for r in rs)),
+                _span([_get(r, "results.latency_us.p99") for r in rs], _ms),
+                _span([_get(r, "server.rss_peak") for r in rs], _mib),
+                str(sum(_get(r, "results.connections_closed") or 0 for r in rs)),
+            )
+        )
+    return lines
+
+
 def write_markdown(m: Matrix, path: Path) -> None:
     a = m.args
     e = m.reports
@@ -286,24 +375,20 @@ def write_markdown(m: Matrix, path: Path) -> None:
             gen = [_get(r, "generator.max_process_cpu") for r in rs]
             sat = sum(1 for r in rs if _get(r, "generator.saturated"))
             lines.append(
-                "| "
-                + " | ".join(
-                    [
-                        f"{scenario}: {title}",
-                        target,
-                        _span([_get(r, "results.acked_per_s") for r in rs], _num),
-                        _span([_get(r, "results.deliveries_per_s") for r in rs], _num),
-                        _span([_get(r, "server.cpu_us_per_acked") for r in rs], _us),
-                        _span([100 * (_get(r, "server.cpu") or 0) for r in rs], lambda v: f"{v:.0f}%"),
-                        _span([_get(r, "results.latency_us.p50") for r in rs], _ms),
-                        _span([_get(r, "results.latency_us.p99") for r in rs], _ms),
-                        str(sum(_get(r, "results.lost") or 0 for r in rs)),
-                        str(sum(_get(r, "results.duplicates") or 0 for r in rs)),
-                        _span([100 * g for g in gen if g is not None], lambda v: f"{v:.0f}%")
-                        + (f" (>80% in {sat}/{len(rs)})" if sat else ""),
-                    ]
+                _row(
+                    f"{scenario}: {title}",
+                    target,
+                    _span([_get(r, "results.acked_per_s") for r in rs], _num),
+                    _span([_get(r, "results.deliveries_per_s") for r in rs], _num),
+                    _span([_get(r, "server.cpu_us_per_acked") for r in rs], _us),
+                    _span([100 * (_get(r, "server.cpu") or 0) for r in rs], lambda v: f"{v:.0f}%"),
+                    _span([_get(r, "results.latency_us.p50") for r in rs], _ms),
+                    _span([_get(r, "results.latency_us.p99") for r in rs], _ms),
+                    str(sum(_get(r, "results.lost") or 0 for r in rs)),
+                    str(sum(_get(r, "results.duplicates") or 0 for r in rs)),
+                    _span([100 * g for g in gen if g is not None], lambda v: f"{v:.0f}%")
+                    + (f" (>80% in {sat}/{len(rs)})" if sat else ""),
                 )
-                + " |"
             )
     lines += ["", "## Memory", "", "| scenario | target | figure | median [min–max] |", "|---|---|---|---|"]
     for target in MEMORY["e"][2]:
@@ -321,6 +406,7 @@ def write_markdown(m: Matrix, path: Path) -> None:
                 f"| f: {a.pending:,} unacknowledged pending messages | {target} "
                 f"| server RSS per pending message, B | {_span([_get(r, 'server.rss_per_pending_message') for r in rs], _num)} |"
             )
+    lines += _bounded_rows(e)
     lines += ["", "## Targets (issue 5)", "", "| target | measured | goal | met |", "|---|---|---|---|"]
 
     def target_row(text: str, values: list[float], fmt: Callable[[float], str], goal: str, ok: Callable[[float], bool]) -> None:
@@ -390,6 +476,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--idle-ws", type=int, default=10_000, help="idle WebSocket connections in (e)")
     p.add_argument("--idle-grpc", type=int, default=1_000, help="idle gRPC streams in (e)")
     p.add_argument("--pending", type=int, default=100_000, help="pending messages in (f)")
+    p.add_argument("--slow-duration", type=float, default=40.0, help="seconds of scenario h (default 40: past the slow-consumer timeout)")
+    p.add_argument("--slow-rate", type=float, default=440.0, help="64 KiB publishes/s in scenario h (default 440: ~28 MiB/s)")
     p.add_argument("--only", help="comma-separated scenarios, e.g. a,d (default: all)")
     p.add_argument("--out", type=Path, default=Path("bench"), help="directory for results.md and results.json")
     args = p.parse_args(argv)

@@ -245,7 +245,18 @@ def _plan(cfg: BenchConfig, session: _Session) -> list[dict[str, Any]]:
         specs.append({**base, "role": "sub", "subscribers": group})
     for group in _split(pubs, pub_procs) if pubs else []:
         specs.append({**base, "role": "pub", "publishers": group})
+    if cfg.stalled:
+        specs.append({**base, "role": "stalled", "stalled": [_stalled_address(a) + (topics[0],) for a in cfg.stalled]})
     return specs
+
+
+def _stalled_address(text: str) -> tuple[str, str, int]:
+    """``DOOR=HOST:PORT`` of a never-reading subscriber."""
+    door, _, address = text.partition("=")
+    host, _, port = address.rpartition(":")
+    if door not in ("ws", "grpc") or not port.isdigit():
+        raise BenchError(f"--stalled must be ws=HOST:PORT or grpc=HOST:PORT, not {text!r}")
+    return door, host.strip("[]") or "127.0.0.1", int(port)
 
 
 # ---------------------------------------------------------------------- the run

@@ -33,6 +33,9 @@ class BenchConfig:
     batch: int = 1000  # most items per gRPC client frame (1 = one message per frame)
     procs: int = 0  # generator processes; 0 = automatic
     idle: int = 0  # idle initialized connections (streams for gRPC) instead of pub/sub
+    # Subscribers of topic 0 that subscribe and then never read, as "DOOR=HOST:PORT"
+    # (the slow-subscriber scenario): what they cost the server and the others.
+    stalled: list[str] = field(default_factory=list)
     admin_token: str | None = None
     admin_user: str | None = None
     admin_pass: str | None = None

@@ -73,6 +73,7 @@ class Worker:
         self.publishers: list[Any] = []
         self.subscribers: list[Any] = []
         self.idle: list[Any] = []
+        self.stalled: list[Any] = []
         self._idle_channels: list[Any] = []
         self._on_channel = 0
         self.sending = False
@@ -144,7 +145,11 @@ class Worker:
         else:
             self.subscribers = [GrpcSubscriber(self, i, t) for i, t in spec["subscribers"]]
             self.publishers = [GrpcPublisher(self, i, t) for i, t in spec["publishers"]]
-        await self._connect_all([*self.subscribers, *self.publishers])
+        self.stalled = [
+            (WsStalled if door == "ws" else GrpcStalled)(self, host, port, topic)
+            for door, host, port, topic in spec.get("stalled", ())
+        ]
+        await self._connect_all([*self.subscribers, *self.publishers, *self.stalled])
 
     async def open_idle(self, count: int) -> None:
         """Open ``count`` more idle initialized connections (gRPC: streams, up to
@@ -196,7 +201,7 @@ class Worker:
         ]
 
     async def close(self) -> None:
-        for c in [*self.publishers, *self.subscribers, *self.idle]:
+        for c in [*self.publishers, *self.subscribers, *self.idle, *self.stalled]:
             await c.close()
         for ch in self._idle_channels:
             await ch.close()
@@ -217,10 +222,11 @@ class _WsRole:
     async def setup(self) -> None:
         await self._open()
 
-    async def _open(self) -> None:
+    async def _open(self, host: str = "", port: int = 0) -> None:
         spec = self.w.spec
         self.client = await asyncio.wait_for(
-            wsclient.connect(spec["host"], spec["port"], spec.get("path", "/"), self.on_frames), CONNECT_TIMEOUT_S
+            wsclient.connect(host or spec["host"], port or spec["port"], spec.get("path", "/"), self.on_frames),
+            CONNECT_TIMEOUT_S,
         )
         self.client.closed.add_done_callback(self._on_closed)
         await self._request({"type": "init", "sessionName": spec["session"], "password": spec["password"]}, "init_response")
@@ -294,6 +300,22 @@ class WsSubscriber(_WsRole, _Receiving):
                 self._control(f)
         if acks:
             self.client.send(acks)
+
+
+class WsStalled(_WsRole):
+    """Subscribes, then never reads again (the slow-subscriber scenario): the server
+    sees a socket whose receive window stays shut."""
+
+    def __init__(self, w: Worker, host: str, port: int, topic: str) -> None:
+        super().__init__(w)
+        self._address = (host, port)
+        self.topic = topic
+
+    async def setup(self) -> None:
+        await self._open(*self._address)
+        await self._request({"type": "subscribe", "topic": self.topic}, "subscribe_response")
+        assert self.client.transport is not None
+        self.client.transport.pause_reading()
 
 
 class _Publishing:
@@ -561,6 +583,23 @@ class GrpcSubscriber(_GrpcRole, _Receiving):
             raise
         except Exception as exc:
             self._ended(exc)
+
+
+class GrpcStalled(_GrpcRole):
+    """Subscribes, then never reads the stream again (the slow-subscriber scenario)."""
+
+    def __init__(self, w: Worker, host: str, port: int, topic: str) -> None:
+        super().__init__(w, _grpc_channel({"host": host, "port": port}))
+        self._own_channel = True
+        self.topic = topic
+
+    async def setup(self) -> None:
+        from fastport_proto.v1 import broker_pb2 as pb
+
+        await self._open()
+        await self.call.write(pb.ClientFrame(subscribe=[pb.Subscribe(request_id=2, topic=self.topic)]).SerializeToString())
+        while not (await asyncio.wait_for(self.call.read(), CONNECT_TIMEOUT_S)).subscribe_results:
+            pass
 
 
 class GrpcPublisher(_GrpcRole, _Publishing):
