@@ -237,6 +237,8 @@ async def _session(args: argparse.Namespace) -> int:
                             max_connections=args.max_connections,
                             max_subscriptions=args.max_subscriptions,
                             max_pending_messages=args.max_pending,
+                            max_pending_bytes=args.max_pending_bytes,
+                            max_in_flight=args.max_in_flight,
                         ),
                         max_remembered_ids=args.max_remembered_ids,
                     ),
@@ -504,7 +506,22 @@ def build_parser() -> argparse.ArgumentParser:
                 ("--max-payload", "BYTES", "payload limit below the server's (default: the server's)"),
                 ("--max-connections", "N", "connection limit (default unlimited)"),
                 ("--max-subscriptions", "N", "subscription limit (default unlimited)"),
-                ("--max-pending", "N", "pending message limit (default unlimited)"),
+                (
+                    "--max-pending",
+                    "N",
+                    "unsettled messages the session holds: publishers slowed past half, refused (overloaded) at it"
+                    " (default 250000)",
+                ),
+                (
+                    "--max-pending-bytes",
+                    "BYTES",
+                    "payload bytes of the unsettled messages, as --max-pending (default 134217728, 128 MiB)",
+                ),
+                (
+                    "--max-in-flight",
+                    "N",
+                    "unacknowledged deliveries outstanding to one subscriber; the rest wait in order (default 1000)",
+                ),
                 ("--max-remembered-ids", "N", "settled ids kept for de-duplication, oldest forgotten first (default 1000000)"),
             ):
                 p.add_argument(flag, type=count, default=0, metavar=metavar, help=text)

@@ -11,9 +11,11 @@ milliseconds), ``null`` for "never", and never its password or secret key::
      "createdAt": 1767225600000, "connections": 1, "subscriptions": 2,
      "pendingMessages": 0, "maxRememberedIds": 1000000,
      "limits": {"maxPayloadBytes": 0, "maxConnections": 0,
-                "maxSubscriptions": 0, "maxPendingMessages": 0}}
+                "maxSubscriptions": 0, "maxPendingMessages": 250000,
+                "maxPendingBytes": 134217728, "maxInFlight": 1000}}
 
-``limits`` use 0 for "the server's default" (payload) or "unlimited" (the others).
+``limits`` show the values in force: 0 for "the server's maximum" (payload) or
+"unlimited" (connections, subscriptions), the defaults filled in for the others.
 """
 
 from __future__ import annotations
@@ -21,6 +23,16 @@ from __future__ import annotations
 from typing import Any
 
 from .core.session import SessionInfo
+
+# Session limits by field name, as JSON names them (also the createSession body's keys).
+LIMIT_KEYS: dict[str, str] = {
+    "max_payload_bytes": "maxPayloadBytes",
+    "max_connections": "maxConnections",
+    "max_subscriptions": "maxSubscriptions",
+    "max_pending_messages": "maxPendingMessages",
+    "max_pending_bytes": "maxPendingBytes",
+    "max_in_flight": "maxInFlight",
+}
 
 
 def session_json(info: SessionInfo) -> dict[str, Any]:
@@ -38,10 +50,5 @@ def session_json(info: SessionInfo) -> dict[str, Any]:
         "subscriptions": info.subscriptions,
         "pendingMessages": info.pending_messages,
         "maxRememberedIds": info.max_remembered_ids,
-        "limits": {
-            "maxPayloadBytes": limits.max_payload_bytes,
-            "maxConnections": limits.max_connections,
-            "maxSubscriptions": limits.max_subscriptions,
-            "maxPendingMessages": limits.max_pending_messages,
-        },
+        "limits": {key: getattr(limits, name) for name, key in LIMIT_KEYS.items()},
     }

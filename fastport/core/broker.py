@@ -35,7 +35,7 @@ import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from .clock import Clock, SystemClock
@@ -44,7 +44,7 @@ from .counters import Counters
 from .credentials import hash_password, hash_secret, new_secret_key, verify_nothing
 from .delivery import ABSENT, NO_ATTRIBUTES, Delivery, Hash, Message
 from .errors import BrokerError, ErrorCode
-from .session import Session, SessionInfo, SessionRecord, SessionSpec
+from .session import Limits, Session, SessionInfo, SessionRecord, SessionSpec
 from .stats import Stats
 from .throttle import LoginThrottle
 from .topics import validate_pattern, validate_topic
@@ -67,6 +67,10 @@ REFUSAL_LOG_INTERVAL_MS = 1000  # at most one line about refused requests per se
 # and the gRPC door (int64 fields) hold nothing larger, and a value that fails there
 # would fail far from the client that sent it (a neighbour's commit, a subscriber's send).
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Each session limit and its largest value (the uint32 ones are uint32 in the protos).
+LIMITS: dict[str, int] = {f.name: 2**53 for f in fields(Limits)} | {
+    name: 2**32 - 1 for name in ("max_connections", "max_subscriptions", "max_pending_messages", "max_in_flight")
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,8 +266,8 @@ class Broker:
         _check_range(spec.message_expiry_ms, "messageExpiryTime", 2**53)
         _check_range(spec.session_expiry_ms, "sessionExpiry", 2**53)
         _check_range(spec.max_remembered_ids, "maxRememberedIds", 2**53)
-        for field_name in ("max_payload_bytes", "max_connections", "max_subscriptions", "max_pending_messages"):
-            _check_range(getattr(spec.limits, field_name), field_name, 2**53)
+        for field_name, upper in LIMITS.items():
+            _check_range(getattr(spec.limits, field_name), field_name, upper)
         if name in self.sessions:
             raise BrokerError(ErrorCode.SESSION_EXISTS, "Session already exists")
         secret = new_secret_key()
@@ -280,7 +284,7 @@ class Broker:
             max_retry_limit=spec.max_retry_limit,
             message_expiry_ms=spec.message_expiry_ms,
             expires_at_ms=now + spec.session_expiry_ms if spec.session_expiry_ms else 0,
-            limits=spec.limits,
+            limits=spec.limits.resolved(),
             suspended=False,
             created_at_ms=now,
             max_remembered_ids=spec.max_remembered_ids,

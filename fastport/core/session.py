@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .counters import Counters
@@ -26,14 +26,39 @@ DEFAULT_MAX_RETRY_LIMIT = 100
 DEFAULT_MAX_REMEMBERED_IDS = 1_000_000
 
 
+# Defaults of the limits that bound a session's memory and a subscriber's backlog
+# (DESIGN.md "One tenant never hurts another"): with them, one session holds at most
+# ~128 MiB of payloads plus ~0.5 KiB per pending message, well under what the server has.
+DEFAULT_MAX_PENDING_MESSAGES = 250_000
+DEFAULT_MAX_PENDING_BYTES = 128 * 1024 * 1024
+DEFAULT_MAX_IN_FLIGHT = 1000
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Per-session limits; 0 means the server default (payload) or unlimited (others)."""
+    """Per-session limits; 0 means the default: the server's maximum for the payload,
+    unlimited for connections and subscriptions, the DEFAULT_* above for the others.
+
+    ``max_pending_messages`` and ``max_pending_bytes`` bound the unsettled messages
+    (and their payload bytes) the session holds: past half of either, publishers are
+    slowed; at the limit, refused (see ``pending.py``). ``max_in_flight`` bounds the
+    unacknowledged deliveries outstanding to one subscriber (see ``flow.py``)."""
 
     max_payload_bytes: int = 0
     max_connections: int = 0
     max_subscriptions: int = 0
     max_pending_messages: int = 0
+    max_pending_bytes: int = 0
+    max_in_flight: int = 0
+
+    def resolved(self) -> Limits:
+        """These limits with the defaults filled in: what the session enforces and shows."""
+        return replace(
+            self,
+            max_pending_messages=self.max_pending_messages or DEFAULT_MAX_PENDING_MESSAGES,
+            max_pending_bytes=self.max_pending_bytes or DEFAULT_MAX_PENDING_BYTES,
+            max_in_flight=self.max_in_flight or DEFAULT_MAX_IN_FLIGHT,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +122,7 @@ class Session:
         self.max_retry_limit = record.max_retry_limit or DEFAULT_MAX_RETRY_LIMIT
         self.message_expiry_ms = record.message_expiry_ms
         self.expires_at_ms = record.expires_at_ms
-        self.limits = record.limits
+        self.limits = record.limits.resolved()
         self.suspended = record.suspended
         self.created_at_ms = record.created_at_ms
         self.dropped = False

@@ -10,6 +10,7 @@ from fastport_proto.v1 import admin_pb2_grpc
 
 from ..auth import AdminAuth
 from ..core import Broker, BrokerError, ErrorCode, Limits, SessionInfo, SessionSpec
+from ..core.broker import LIMITS
 from ..core.counters import Counters
 from .errors import abort, client_address
 
@@ -17,21 +18,11 @@ audit = logging.getLogger("fastport.audit")
 
 
 def limits_to_pb(limits: Limits) -> pb.Limits:
-    return pb.Limits(
-        max_payload_bytes=limits.max_payload_bytes,
-        max_connections=limits.max_connections,
-        max_subscriptions=limits.max_subscriptions,
-        max_pending_messages=limits.max_pending_messages,
-    )
+    return pb.Limits(**{name: getattr(limits, name) for name in LIMITS})
 
 
 def limits_from_pb(msg: pb.Limits) -> Limits:
-    return Limits(
-        max_payload_bytes=msg.max_payload_bytes,
-        max_connections=msg.max_connections,
-        max_subscriptions=msg.max_subscriptions,
-        max_pending_messages=msg.max_pending_messages,
-    )
+    return Limits(**{name: getattr(msg, name) for name in LIMITS})
 
 
 def info_to_pb(info: SessionInfo) -> pb.SessionInfo:

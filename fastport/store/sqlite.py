@@ -168,6 +168,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # The cap on a session's remembered ids (0 = the default).
         "ALTER TABLE sessions ADD COLUMN max_remembered_ids INTEGER NOT NULL DEFAULT 0",
     ),
+    (
+        # Limits that bound a session's memory and a subscriber's backlog (0 = default).
+        "ALTER TABLE sessions ADD COLUMN max_pending_bytes INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE sessions ADD COLUMN max_in_flight INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -357,8 +362,8 @@ def _put_session(db: sqlite3.Connection, r: SessionRecord) -> None:
     db.execute(
         "INSERT OR REPLACE INTO sessions (name, password_hash, secret_hash, retry_interval_ms, max_retry_limit,"
         " message_expiry_ms, expires_at_ms, max_payload_bytes, max_connections, max_subscriptions,"
-        " max_pending_messages, suspended, created_at_ms, max_remembered_ids)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " max_pending_messages, max_pending_bytes, max_in_flight, suspended, created_at_ms, max_remembered_ids)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             r.name,
             r.password_hash,
@@ -371,6 +376,8 @@ def _put_session(db: sqlite3.Connection, r: SessionRecord) -> None:
             lim.max_connections,
             lim.max_subscriptions,
             lim.max_pending_messages,
+            lim.max_pending_bytes,
+            lim.max_in_flight,
             r.suspended,
             r.created_at_ms,
             r.max_remembered_ids,
@@ -529,7 +536,8 @@ class SqliteStore:
         for row in db.execute(
             "SELECT name, password_hash, secret_hash, retry_interval_ms, max_retry_limit, message_expiry_ms,"
             " expires_at_ms, max_payload_bytes, max_connections, max_subscriptions, max_pending_messages,"
-            " suspended, created_at_ms, max_remembered_ids FROM sessions ORDER BY created_at_ms"
+            " max_pending_bytes, max_in_flight, suspended, created_at_ms, max_remembered_ids FROM sessions"
+            " ORDER BY created_at_ms"
         ):
             state.sessions.append(
                 SessionRecord(
@@ -540,10 +548,10 @@ class SqliteStore:
                     max_retry_limit=row[4],
                     message_expiry_ms=row[5],
                     expires_at_ms=row[6],
-                    limits=Limits(*row[7:11]),
-                    suspended=bool(row[11]),
-                    created_at_ms=row[12],
-                    max_remembered_ids=row[13],
+                    limits=Limits(*row[7:13]),
+                    suspended=bool(row[13]),
+                    created_at_ms=row[14],
+                    max_remembered_ids=row[15],
                 )
             )
         for row in db.execute("SELECT session, subscriber, pattern FROM subscriptions"):

@@ -37,7 +37,8 @@ import orjson
 
 from ..core.delivery import ABSENT, Hash, Message
 from ..core.errors import BrokerError, ErrorCode
-from ..core.session import SessionSpec
+from ..core.session import Limits, SessionSpec
+from ..views import LIMIT_KEYS
 
 # Codes for errors that only the HTTP door can produce (the rest are ErrorCode values).
 UNKNOWN_TYPE: Final = "unknown_type"
@@ -703,7 +704,18 @@ def parse_create_session(body: dict[str, Any]) -> SessionSpec:
         message_expiry_ms=_duration(body, "messageExpiryTime"),
         session_expiry_ms=_duration(body, "sessionExpiry"),
         max_remembered_ids=_duration(body, "maxRememberedIds"),
+        limits=Limits(**{name: _limit(body, key) for name, key in LIMIT_KEYS.items()}),
     )
+
+
+def _limit(body: dict[str, Any], name: str) -> int:
+    """A createSession limit: a non-negative integer; missing, null or 0 is the default."""
+    value = body.get(name)
+    if value is None:
+        return 0
+    if type(value) is not int or value < 0:
+        raise RestError(400, f"Invalid field: {name}", ErrorCode.INVALID_FIELD)
+    return value
 
 
 def parse_credentials(body: dict[str, Any]) -> tuple[str, str, str]:

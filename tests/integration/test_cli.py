@@ -48,9 +48,16 @@ def test_admin_pub_sub_and_graceful_shutdown(server_process: ServerProcess) -> N
     server = ["--server", server_process.grpc_address]
     admin = [*server, "--data-dir", str(data_dir)]
 
-    created = json.loads(fastport("session", "create", "demo", "--password", "pw", "--retry-interval", "750", *admin).stdout)
+    created = json.loads(
+        fastport(
+            "session", "create", "demo", "--password", "pw", "--retry-interval", "750", "--max-in-flight", "20",
+            "--max-pending", "500", "--max-pending-bytes", "65536", *admin,
+        ).stdout
+    )
     assert len(created["secretKey"]) == 64
     assert created["session"]["retryInterval"] == 750
+    limits = created["session"]["limits"]
+    assert (limits["maxInFlight"], limits["maxPendingMessages"], limits["maxPendingBytes"]) == (20, 500, 65536)
     listed = json.loads(fastport("session", "list", *admin).stdout)
     assert [s["sessionName"] for s in listed] == ["demo"]
 

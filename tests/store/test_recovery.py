@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fastport.core import Broker, BrokerConfig, ManualClock
+from fastport.core import Broker, BrokerConfig, Limits, ManualClock
 from fastport.core.delivery import ABSENT, Hash
 from fastport.store.sqlite import SqliteStore
 
@@ -73,10 +73,14 @@ async def node(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Node]:
 
 async def test_sessions_come_back_with_credentials_and_settings(node: Node) -> None:
     assert node.broker is not None
+    limits = Limits(max_pending_messages=50, max_pending_bytes=4096, max_in_flight=3)
     secret = await make_session(
-        node.broker, "a", retry_interval_ms=250, max_retry_limit=7, message_expiry_ms=9000, max_remembered_ids=10
+        node.broker, "a", retry_interval_ms=250, max_retry_limit=7, message_expiry_ms=9000,
+        max_remembered_ids=10, limits=limits
     )
     await make_session(node.broker, "b")
+    assert node.broker.get_session("a").limits == limits
+    assert node.broker.get_session("b").limits == Limits().resolved()
     await node.broker.set_suspended("b", True)
     before = node.broker.list_sessions()
     broker = await node.restart()

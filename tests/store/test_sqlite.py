@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from fastport.core import Broker, ErrorCode, ManualClock
+from fastport.core import Broker, ErrorCode, Limits, ManualClock
 from fastport.core.delivery import ABSENT
 from fastport.store import sqlite as sqlite_store
 from fastport.store.base import Rejected, RememberedId, StoreError
@@ -346,6 +346,22 @@ async def test_a_version_3_database_keeps_its_hashes(tmp_path: Path) -> None:
     assert [(m.id, m.hash, m.payload) for m in state.messages] == [("none", ABSENT, b"p"), ("given", "h é", b"p")]
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (sqlite_store.SCHEMA_VERSION,)
+
+
+async def test_a_version_2_database_s_sessions_get_the_default_limits(tmp_path: Path) -> None:
+    path = tmp_path / "fastport.db"
+    with sqlite3.connect(path) as db:
+        for statement in (*sqlite_store.MIGRATIONS[0], *sqlite_store.MIGRATIONS[1]):
+            db.execute(statement)
+        db.execute("INSERT INTO sessions VALUES ('old', 'h', 'h', 1000, 5, 0, 0, 0, 0, 0, 7, 0, 1)")
+        db.execute(f"PRAGMA application_id = {sqlite_store.APPLICATION_ID}")
+        db.execute("PRAGMA user_version = 2")
+    b = Broker(SqliteStore(path), ManualClock())
+    await b.start()
+    try:
+        assert b.get_session("old").limits == Limits(max_pending_messages=7).resolved()
+    finally:
+        await b.stop()
 
 
 @pytest.mark.parametrize(

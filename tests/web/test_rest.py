@@ -97,6 +97,14 @@ async def test_create_session_rejects_core_limits(rest: Rest) -> None:
     assert status == 400 and body["code"] == "invalid_field" and "retryInterval" in body["error"]
 
 
+@pytest.mark.parametrize(
+    "field, value", [("maxInFlight", -1), ("maxInFlight", "10"), ("maxPendingBytes", 1.5), ("maxInFlight", 2**32)]
+)
+async def test_create_session_rejects_bad_limits(rest: Rest, field: str, value: object) -> None:
+    status, body = await rest.create_session("s1", "pw", **{field: value})
+    assert status == 400 and body["code"] == "invalid_field", body
+
+
 # ---------------------------------------------------------------------- auth
 
 
@@ -253,7 +261,9 @@ async def test_suspend_wrong_field(rest: Rest, session: dict) -> None:
 
 
 async def test_list_sessions(rest: Rest, session: dict, app: App) -> None:
-    await rest.create_session("s2", "pw2", messageExpiryTime=30_000)
+    await rest.create_session(
+        "s2", "pw2", messageExpiryTime=30_000, maxInFlight=3, maxPendingMessages=10, maxPendingBytes=2048
+    )
     client = await connect(app.http_port)
     try:
         await client.init("s1", "pw")
@@ -278,9 +288,24 @@ async def test_list_sessions(rest: Rest, session: dict, app: App) -> None:
         "subscriptions": 1,
         "pendingMessages": 0,
         "maxRememberedIds": 1_000_000,
-        "limits": {"maxPayloadBytes": 0, "maxConnections": 0, "maxSubscriptions": 0, "maxPendingMessages": 0},
+        "limits": {
+            "maxPayloadBytes": 0,
+            "maxConnections": 0,
+            "maxSubscriptions": 0,
+            "maxPendingMessages": 250_000,
+            "maxPendingBytes": 128 * 1024 * 1024,
+            "maxInFlight": 1000,
+        },
     }
     assert by_name["s2"]["messageExpiryTime"] == 30_000
+    assert by_name["s2"]["limits"] | {"maxPayloadBytes": 0} == {
+        "maxPayloadBytes": 0,
+        "maxConnections": 0,
+        "maxSubscriptions": 0,
+        "maxPendingMessages": 10,
+        "maxPendingBytes": 2048,
+        "maxInFlight": 3,
+    }
     text = compact(body)
     assert "pw" not in text and session["secretKey"] not in text
 

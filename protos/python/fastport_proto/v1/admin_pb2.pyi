@@ -7,16 +7,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Limits(_message.Message):
-    __slots__ = ("max_payload_bytes", "max_connections", "max_subscriptions", "max_pending_messages")
+    __slots__ = ("max_payload_bytes", "max_connections", "max_subscriptions", "max_pending_messages", "max_pending_bytes", "max_in_flight")
     MAX_PAYLOAD_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
     MAX_SUBSCRIPTIONS_FIELD_NUMBER: _ClassVar[int]
     MAX_PENDING_MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    MAX_PENDING_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
     max_payload_bytes: int
     max_connections: int
     max_subscriptions: int
     max_pending_messages: int
-    def __init__(self, max_payload_bytes: _Optional[int] = ..., max_connections: _Optional[int] = ..., max_subscriptions: _Optional[int] = ..., max_pending_messages: _Optional[int] = ...) -> None: ...
+    max_pending_bytes: int
+    max_in_flight: int
+    def __init__(self, max_payload_bytes: _Optional[int] = ..., max_connections: _Optional[int] = ..., max_subscriptions: _Optional[int] = ..., max_pending_messages: _Optional[int] = ..., max_pending_bytes: _Optional[int] = ..., max_in_flight: _Optional[int] = ...) -> None: ...
 
 class CreateSessionRequest(_message.Message):
     __slots__ = ("name", "password", "retry_interval_ms", "max_retry_limit", "message_expiry_ms", "session_expiry_ms", "limits", "max_remembered_ids")
