@@ -83,7 +83,11 @@ class App:
         self.broker = Broker(
             self._store or make_store(s),
             self._clock,
-            BrokerConfig(max_payload_bytes=s.max_payload, dedup_window_ms=s.dedup_window_ms),
+            BrokerConfig(
+                max_payload_bytes=s.max_payload,
+                dedup_window_ms=s.dedup_window_ms,
+                slow_consumer_timeout_ms=s.slow_consumer_timeout * 1000,
+            ),
         )
         auth = AdminAuth(self.admin_token, s.admin_user, s.admin_pass, throttle=self.broker.logins)
         self.grpc = grpc_door

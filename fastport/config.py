@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .core.broker import DEFAULT_DEDUP_WINDOW_MS
+from .core.broker import DEFAULT_DEDUP_WINDOW_MS, DEFAULT_SLOW_CONSUMER_TIMEOUT_MS
 
 MIB = 1024 * 1024
 
@@ -41,6 +41,7 @@ class Settings:
     open_admin: bool = False
     max_payload: int = 10 * MIB
     dedup_window_ms: int = DEFAULT_DEDUP_WINDOW_MS
+    slow_consumer_timeout: int = DEFAULT_SLOW_CONSUMER_TIMEOUT_MS // 1000
     api_rate_limit: int = 100
     cors_origins: tuple[str, ...] = ()
     tls_cert: Path | None = None
@@ -175,6 +176,13 @@ OPTIONS: tuple[Option, ...] = (
         non_negative,
         "ms a settled message's id is remembered, so that publishing it again is answered as a"
         " duplicate (0: only while pending; memory grows with publish rate times window)",
+    ),
+    Option(
+        "slow_consumer_timeout",
+        ("FASTPORT_SLOW_CONSUMER_TIMEOUT",),
+        non_negative,
+        "seconds a subscriber's connection may have no room for its deliveries (a client that"
+        " does not read) before it is disconnected with slow_consumer; 0: never",
     ),
     Option(
         "api_rate_limit",

@@ -66,7 +66,7 @@ def broker_stub(channel: grpc.aio.Channel) -> broker_pb2_grpc.BrokerStub:
 
 
 async def create_session(
-    admin: admin_pb2_grpc.AdminStub, name: str, password: str = "pw", **settings: int
+    admin: admin_pb2_grpc.AdminStub, name: str, password: str = "pw", **settings: object
 ) -> admin_pb2.CreateSessionResponse:
     return await admin.CreateSession(
         admin_pb2.CreateSessionRequest(name=name, password=password, **settings), metadata=ADMIN_METADATA

@@ -26,7 +26,7 @@ from typing import Any
 from . import proc, worker
 from .hist import Histogram
 from .payloads import wire_size
-from .settings import DEFAULT_ADDRESS, NO_ACK_RETRY_INTERVAL_MS, BenchConfig, BenchError
+from .settings import DEFAULT_ADDRESS, NO_ACK_MAX_IN_FLIGHT, NO_ACK_RETRY_INTERVAL_MS, BenchConfig, BenchError
 
 SATURATED = 0.8  # of one core: above it, the generator may be what limits the rate
 
@@ -75,11 +75,12 @@ class _Session:
         if c.session or c.door == "mqtt":  # MQTT: anonymous clients, no session
             return
         retry = c.retry_interval or (5000 if c.ack else NO_ACK_RETRY_INTERVAL_MS)
+        in_flight = 0 if c.ack else NO_ACK_MAX_IN_FLIGHT
         host, port = c.address
         if c.door == "ws":
             reply = _http_json(
                 f"http://{host}:{port}/api/createSession",
-                {"sessionName": self.name, "password": self.password, "retryInterval": retry},
+                {"sessionName": self.name, "password": self.password, "retryInterval": retry, "maxInFlight": in_flight},
                 self._auth(),
             )
             if not reply.get("success"):
@@ -93,7 +94,12 @@ class _Session:
             with grpc.insecure_channel(f"{host}:{port}") as channel:
                 try:
                     reply = admin_pb2_grpc.AdminStub(channel).CreateSession(
-                        admin_pb2.CreateSessionRequest(name=self.name, password=self.password, retry_interval_ms=retry),
+                        admin_pb2.CreateSessionRequest(
+                            name=self.name,
+                            password=self.password,
+                            retry_interval_ms=retry,
+                            limits=admin_pb2.Limits(max_in_flight=in_flight),
+                        ),
                         metadata=metadata,
                         timeout=30,
                     )

@@ -9,6 +9,9 @@ from typing import Any
 DEFAULT_ADDRESS = {"ws": "127.0.0.1:3000", "grpc": "127.0.0.1:50051", "mqtt": "127.0.0.1:1883"}
 # Without ACKs nothing settles: re-sends would only add load the run did not ask for.
 NO_ACK_RETRY_INTERVAL_MS = 3_600_000
+# ... and every message is sent at once rather than kept back by the subscriber's window
+# (max_in_flight): such a run measures what unacknowledged deliveries cost.
+NO_ACK_MAX_IN_FLIGHT = 2**32 - 1
 
 
 class BenchError(Exception):

@@ -44,6 +44,7 @@ from .counters import Counters
 from .credentials import hash_password, hash_secret, new_secret_key, verify_nothing
 from .delivery import ABSENT, NO_ATTRIBUTES, Delivery, Hash, Message
 from .errors import BrokerError, ErrorCode
+from .flow import Window
 from .session import Limits, Session, SessionInfo, SessionRecord, SessionSpec
 from .stats import Stats
 from .throttle import LoginThrottle
@@ -58,6 +59,11 @@ audit = logging.getLogger("fastport.audit")
 
 DEFAULT_MAX_PAYLOAD = 10 * 1024 * 1024
 DEFAULT_DEDUP_WINDOW_MS = 10 * 60 * 1000
+DEFAULT_SLOW_CONSUMER_TIMEOUT_MS = 30_000
+# Longest a congested session keeps a publish result back: publishers are slowed to a
+# window per this long, never stopped (an offline persistent subscriber may keep a
+# session congested for as long as its messages live).
+MAX_HELD_RESULT_MS = 1000
 MAX_NAME_LENGTH = 256
 MAX_MESSAGE_ID_LENGTH = 256
 MAX_RETRY_INTERVAL_MS = 24 * 3600 * 1000
@@ -77,6 +83,9 @@ LIMITS: dict[str, int] = {f.name: 2**53 for f in fields(Limits)} | {
 class BrokerConfig:
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD
     dedup_window_ms: int = DEFAULT_DEDUP_WINDOW_MS
+    # A subscriber whose door has had no room for its deliveries this long is
+    # disconnected (0: never).
+    slow_consumer_timeout_ms: int = DEFAULT_SLOW_CONSUMER_TIMEOUT_MS
 
 
 # Marks a session whose timer work is running, so nothing re-arms it meanwhile.
@@ -223,7 +232,7 @@ class Broker:
                     session.retry_queue[delivery] = delivery.due_ms
             message.remaining = len(message.deliveries)
             if message.deliveries:
-                session.messages[message.id] = message
+                session.add_pending(message)
                 if message.expires_ms:
                     session.expiry_queue.append(message)
             else:
@@ -358,8 +367,11 @@ class Broker:
             audit.info("disconnected by the server: %s", code, extra=_about(session.name, conn.address))
         session.named.clear()
         session.messages.clear()
+        session.pending_bytes = 0
+        session.held.clear()
         session.retry_queue.clear()
         session.expiry_queue.clear()
+        session.blocked.clear()
         session.recent.clear()
         log.info("session %r removed (%s)", session.name, reason, extra=_about(session.name))
 
@@ -484,10 +496,13 @@ class Broker:
         return await asyncio.shield(check)
 
     def _resume(self, sub: Subscriber) -> None:
-        """A named subscriber is back: send what it has pending, in publish order."""
+        """A named subscriber is back: send what it has pending, in publish order, as
+        far as its window goes; the rest waits its turn."""
         now = self.clock.now_ms()
+        window, limit = sub.window, sub.session.limits.max_in_flight
         for delivery in sub.pending.values():
-            self._send(delivery, now)
+            if window.admit(delivery, limit):
+                self._send(delivery, now)
 
     def subscribe(self, conn: Connection, pattern: str, persistent: bool = False) -> str:
         session, sub = self._attached(conn)
@@ -575,6 +590,8 @@ class Broker:
         if sub is None:
             return
         sub.connection = None
+        sub.window = Window()  # what was in flight is in flight to no one: offline
+        session.blocked.pop(sub, None)
         keep = sub.named and any(sub.patterns.values())
         for pattern, persistent in list(sub.patterns.items()):
             if not (keep and persistent):
@@ -656,9 +673,13 @@ class Broker:
             if delivered_to is not None:
                 peer.publish_result(PublishOutcome(ref, message_id, delivered_to, duplicate=True))
                 return
-            pending_limit = session.limits.max_pending_messages
-            if pending_limit and len(session.messages) >= pending_limit:
-                raise BrokerError(ErrorCode.LIMIT_EXCEEDED, f"Session has its maximum of {pending_limit} pending messages")
+            if session.full(len(payload)):
+                limits = session.limits
+                raise BrokerError(
+                    ErrorCode.OVERLOADED,
+                    f"Session holds its maximum of unsettled messages ({limits.max_pending_messages} messages,"
+                    f" {limits.max_pending_bytes} bytes): publish again once subscribers have caught up",
+                )
         except BrokerError as err:
             if session is not None:
                 self._log_refusal(session, conn, "publish to", topic, err)
@@ -680,7 +701,7 @@ class Broker:
             expires_ms=now + expiry if expiry else 0,
             attributes=attributes,
         )
-        session.messages[message_id] = message
+        session.add_pending(message)
         targets: Sequence[Subscriber] = session.index.match(topic)
         own = conn.subscriber
         if own is not None and own.patterns:  # the publisher may be among them: skip it
@@ -731,7 +752,7 @@ class Broker:
                 self._commit(message, targets, ref, now)
 
     def _publish_failed(self, message: Message, ref: object) -> None:
-        message.session.messages.pop(message.id, None)
+        self._remove_pending(message)
         err = BrokerError(ErrorCode.STORAGE_ERROR, "Message could not be stored")
         for conn, r in [(message.publisher, ref), *message.waiters]:
             if conn is not None and not conn.closed:
@@ -751,13 +772,14 @@ class Broker:
         session.counters.published += 1
         now = now or self.clock.now_ms()
         deliveries = message.deliveries
+        limit = session.limits.max_in_flight
         for sub in targets:
             if sub.connection is None and not sub.named:
                 continue  # its connection went away while the message was being stored
             delivery = Delivery(message, sub)
             sub.pending[message.id] = delivery
             deliveries.append(delivery)
-            if sub.connection is not None:
+            if sub.connection is not None and sub.window.admit(delivery, limit):
                 self._send(delivery, now)
         message.remaining = len(deliveries)
         # A door's encoded form of the message (see Message.wire) is shared by the sends
@@ -769,7 +791,12 @@ class Broker:
             self._wake_at(session, message.expires_ms)
         outcome = PublishOutcome(ref, message.id, len(deliveries))
         if publisher is not None and not publisher.closed:
-            publisher.peer.publish_result(outcome)
+            if session.held or session.congested():
+                due = now + MAX_HELD_RESULT_MS
+                session.held.append((due, publisher, outcome))
+                self._wake_at(session, due)
+            else:
+                publisher.peer.publish_result(outcome)
         if message.waiters:
             for conn, r in message.waiters:
                 if not conn.closed:
@@ -778,37 +805,75 @@ class Broker:
         if not deliveries:
             self._forget(message)
 
-    def _send(self, delivery: Delivery, now: int) -> None:
-        """(Re-)send one delivery and queue its next deadline. A send the door refuses
-        (slow reader) is offered again then, without using up an attempt."""
+    def _send(self, delivery: Delivery, now: int, unsent: bool = False) -> bool:
+        """(Re-)send one in-flight delivery; its next deadline is one retry interval
+        after the door took it. A send the door refuses (no room: a slow reader) uses
+        no attempt and has no deadline: it waits, unsent, until the door has room
+        (``room``), and so does every send to that subscriber meanwhile. ``unsent``:
+        the delivery is the first of those. False if refused."""
         sub = delivery.subscriber
         session = sub.session
+        message = delivery.message
+        assert sub.connection is not None and message is not None  # only unsettled deliveries are sent
         retry = delivery.attempts
+        window = sub.window
+        if window.blocked or not self._deliver(sub.connection, message, retry):
+            session.retry_queue.pop(delivery, None)
+            delivery.due_ms = 0
+            window.refused(delivery, unsent)
+            timeout = self.config.slow_consumer_timeout_ms
+            if timeout and sub not in session.blocked:
+                session.blocked[sub] = now + timeout
+                self._wake_at(session, now + timeout)
+            return False
         due = now + session.retry_interval_ms
         delivery.due_ms = due
         queue = session.retry_queue
         queue[delivery] = due
         queue.move_to_end(delivery)  # a re-send of a queued delivery goes to the back
         self._wake_at(session, due)
-        message = delivery.message
-        assert sub.connection is not None and message is not None  # only unsettled deliveries are sent
+        delivery.attempts = retry + 1
+        if sub.named:
+            self.store.retried(message, sub, delivery.attempts, due)
+        return True
+
+    def _deliver(self, conn: Connection, message: Message, retry: int) -> bool:
+        """Hand ``message`` to ``conn``'s door; False if the door had no room.
+
+        A door that fails on one message (a bug) must not stop the caller: the publish
+        it answers, or the timer run of every other delivery. The send counts as an
+        attempt, so such a delivery is given up at the retry limit."""
+        session = message.session
         try:
-            if not sub.connection.peer.deliver(message, retry):
-                return
-            session.counters.delivered += 1
-            if retry:
-                self.stats.resent += 1
+            if not conn.peer.deliver(message, retry):
+                return False
         except Exception:
-            # A door that fails on one message (a bug) must not stop the caller: the
-            # publish it answers, or the timer run of every other delivery. The send
-            # counts as an attempt, so such a delivery is given up at the retry limit.
             self.delivery_errors += 1
             log.exception(
                 "delivering message %r in session %r failed", message.id, session.name, extra={"session": session.name}
             )
-        delivery.attempts = retry + 1
-        if sub.named:
-            self.store.retried(message, sub, delivery.attempts, due)
+            return True
+        session.counters.delivered += 1
+        if retry:
+            self.stats.resent += 1
+        return True
+
+    def room(self, conn: Connection) -> None:
+        """The door has room again for ``conn``'s deliveries, after refusing one: send
+        the unsent ones, in order, then what waits, as far as the window goes."""
+        sub = conn.subscriber
+        if sub is None or conn.closed:
+            return
+        sub.session.blocked.pop(sub, None)
+        sub.window.blocked = False
+        self._pump(sub, self.clock.now_ms())
+
+    def _pump(self, sub: Subscriber, now: int) -> None:
+        """Send what ``sub``'s window lets go now (it is connected)."""
+        window, limit = sub.window, sub.session.limits.max_in_flight
+        while (turn := window.next(limit)) is not None:
+            if not self._send(turn[0], now, unsent=turn[1]):
+                return
 
     def _pending(self, conn: Connection, message_id: str) -> Delivery | None:
         """This connection's unsettled delivery of ``message_id``, if any."""
@@ -832,19 +897,26 @@ class Broker:
             publisher.peer.ack_received(message, message.remaining)
         if message.remaining == 0:
             self._forget(message)
+        sub = delivery.subscriber
+        if sub.window.waiting:
+            self._pump(sub, self.clock.now_ms())
         return True
 
     def nack(self, conn: Connection, message_id: str) -> bool:
         """The subscriber cannot handle ``message_id`` now: make its delivery due at
         once, so the timers re-send it on their next run instead of a retry interval
         later. It stays a re-send like any other (retry counter, retry limit). False,
-        like :meth:`ack`, for an id this connection has no unsettled delivery of.
+        like :meth:`ack`, for an id this connection has no unsettled delivery of. A
+        delivery not sent yet (waiting its turn in the window, or for room at the
+        door) is left where it is: it goes as soon as it can anyway.
 
         Due now is the earliest any delivery of the session can be due, so moving the
         delivery to the front keeps the retry queue in due order."""
         delivery = self._pending(conn, message_id)
         if delivery is None:
             return False
+        if not delivery.due_ms or delivery not in delivery.subscriber.window.in_flight:
+            return True
         session = delivery.subscriber.session
         now = self.clock.now_ms()
         delivery.due_ms = now
@@ -867,7 +939,9 @@ class Broker:
         assert message is not None
         delivery.settled = True
         delivery.message = None
-        delivery.subscriber.session.retry_queue.pop(delivery, None)
+        sub = delivery.subscriber
+        sub.window.settle(delivery)
+        sub.session.retry_queue.pop(delivery, None)
         message.remaining -= 1
         self.store.settle(message, delivery.subscriber)
         return message
@@ -887,10 +961,31 @@ class Broker:
             publisher.peer.delivery_failed(message, reason, message.remaining)
         if message.remaining == 0:
             self._forget(message)
+        if sub.connection is not None and sub.window.waiting:
+            self._pump(sub, self.clock.now_ms())
+
+    def _remove_pending(self, message: Message) -> bool:
+        """Take a settled or failed message out of its session; answer the publishes
+        kept back if that ends the congestion. False if it was not there."""
+        session = message.session
+        if session.remove_pending(message.id) is None:
+            return False
+        if session.held and not session.congested():
+            self._answer_held(session, None)
+        return True
+
+    @staticmethod
+    def _answer_held(session: Session, now: int | None) -> None:
+        """Answer the publishes kept back: all, or (``now``) those due by then."""
+        held = session.held
+        while held and (now is None or held[0][0] <= now):
+            _, conn, outcome = held.popleft()
+            if not conn.closed:
+                conn.peer.publish_result(outcome)
 
     def _forget(self, message: Message) -> None:
         session = message.session
-        if session.messages.pop(message.id, None) is None:
+        if not self._remove_pending(message):
             return
         forget_at = self.clock.now_ms() + self.config.dedup_window_ms
         session.recent.add(message.id, forget_at, len(message.deliveries))
@@ -959,8 +1054,8 @@ class Broker:
             del queue[delivery]
             if delivery.attempts > limit:
                 self._give_up(delivery, RETRY_LIMIT)
-            elif delivery.subscriber.connection is None:
-                delivery.due_ms = 0  # offline: re-sent when its subscriber comes back
+            elif delivery not in delivery.subscriber.window.in_flight:
+                delivery.due_ms = 0  # offline (or waiting): sent when its turn comes
             else:
                 self._send(delivery, now)
         expiring = session.expiry_queue
@@ -970,4 +1065,28 @@ class Broker:
                 for delivery in message.deliveries:
                     if not delivery.settled:
                         self._give_up(delivery, EXPIRED)
+        self._answer_held(session, now)
+        blocked = session.blocked
+        while blocked:
+            sub, deadline = next(iter(blocked.items()))
+            if deadline > now:
+                break
+            del blocked[sub]
+            self._drop_slow_consumer(sub)
         session.recent.expire(now)
+
+    def _drop_slow_consumer(self, sub: Subscriber) -> None:
+        """Disconnect a subscriber whose door had no room for its deliveries for the
+        whole slow-consumer timeout. A persistent subscriber keeps its deliveries."""
+        conn = sub.connection
+        if conn is None:
+            return
+        timeout = self.config.slow_consumer_timeout_ms
+        log.warning(
+            "slow consumer %s disconnected: its connection took nothing for %d ms",
+            sub.id,
+            timeout,
+            extra=_about(sub.session.name, conn.address),
+        )
+        self._detach(conn)
+        conn.peer.close(ErrorCode.SLOW_CONSUMER.value, f"Slow consumer: nothing could be sent for {timeout} ms")

@@ -15,6 +15,8 @@ import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from .flow import Window
+
 if TYPE_CHECKING:
     from .delivery import Delivery, Message
     from .errors import BrokerError
@@ -42,8 +44,9 @@ class Peer(Protocol):
         """Send ``message`` to the client; ``retry`` is 0 first, then 1, 2, ...
 
         False when the door could not take it (a client that reads too slowly has a
-        full buffer): the delivery stays pending, is offered again at the next retry
-        interval, and the refused send does not count against the retry limit."""
+        full buffer): the refused send does not count against the retry limit, and
+        nothing more is offered to this connection until the door calls
+        ``Broker.room`` for it, which it must do once it has room again."""
 
     def publish_result(self, outcome: PublishOutcome) -> None:
         """Answer a publish made on this connection."""
@@ -62,7 +65,7 @@ _ids = itertools.count(1)
 
 
 class Subscriber:
-    __slots__ = ("id", "named", "session", "connection", "pending", "patterns")
+    __slots__ = ("id", "named", "session", "connection", "pending", "patterns", "window")
 
     def __init__(self, session: Session, client_id: str | None) -> None:
         self.id = client_id or f"~{next(_ids)}"
@@ -73,6 +76,7 @@ class Subscriber:
         self.pending: dict[str, Delivery] = {}
         # pattern -> persistent
         self.patterns: dict[str, bool] = {}
+        self.window = Window()  # flow control of its connection (see flow.py)
 
     def __repr__(self) -> str:
         return f"Subscriber({self.session.name!r}, {self.id!r})"

@@ -22,6 +22,8 @@ class ErrorCode(StrEnum):
     PAYLOAD_TOO_LARGE = "payload_too_large"
     LIMIT_EXCEEDED = "limit_exceeded"
     UNKNOWN_MESSAGE = "unknown_message"
+    OVERLOADED = "overloaded"  # the session holds as much unsettled data as it may
+    SLOW_CONSUMER = "slow_consumer"  # a subscriber that read nothing for too long
     STORAGE_ERROR = "storage_error"
     UNAUTHENTICATED = "unauthenticated"
     PERMISSION_DENIED = "permission_denied"

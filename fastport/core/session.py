@@ -13,7 +13,7 @@ from .recent import RecentIds
 from .topics import TopicIndex
 
 if TYPE_CHECKING:
-    from .connection import Connection, Subscriber
+    from .connection import Connection, PublishOutcome, Subscriber
     from .delivery import Delivery, Message
 
 DEFAULT_RETRY_INTERVAL_MS = 5000
@@ -41,7 +41,7 @@ class Limits:
 
     ``max_pending_messages`` and ``max_pending_bytes`` bound the unsettled messages
     (and their payload bytes) the session holds: past half of either, publishers are
-    slowed; at the limit, refused (see ``pending.py``). ``max_in_flight`` bounds the
+    slowed; at the limit, refused (see ``Session.full``). ``max_in_flight`` bounds the
     unacknowledged deliveries outstanding to one subscriber (see ``flow.py``)."""
 
     max_payload_bytes: int = 0
@@ -135,6 +135,10 @@ class Session:
         self.index: TopicIndex[Subscriber] = TopicIndex()
         self.named: dict[str, Subscriber] = {}  # client id -> subscriber that outlives streams
         self.messages: dict[str, Message] = {}  # pending (not yet settled) by message id
+        self.pending_bytes = 0  # payload bytes of ``messages``
+        # Publish results kept back while the session is congested, with the time each
+        # is answered anyway (one delay for all: a FIFO in due order).
+        self.held: deque[tuple[int, Connection, PublishOutcome]] = deque()
         # Timer queues. All entries of one queue share one interval, so append order is
         # due order: each queue is a FIFO and the scheduler only looks at its head.
         # The retry queue maps each unsettled, sent delivery to its due time; a delivery
@@ -142,6 +146,9 @@ class Session:
         # the garbage collector to walk, and a re-send moves it to the back.
         self.retry_queue: OrderedDict[Delivery, int] = OrderedDict()
         self.expiry_queue: deque[Message] = deque()
+        # Subscribers whose door refused a send, with the time they are disconnected
+        # unless it has room again by then (one timeout for all: a FIFO in due order).
+        self.blocked: dict[Subscriber, int] = {}
         self.recent = RecentIds(record.max_remembered_ids or DEFAULT_MAX_REMEMBERED_IDS)  # settled message ids kept for de-duplication
         self.armed_at: int | None = None  # due time of this session's entry in the scheduler
         self._verified = VerifiedCache()
@@ -170,6 +177,32 @@ class Session:
         secret_ok = verify_secret(self.secret_hash, secret_key)
         return self.check_password(password) and secret_ok
 
+    # -- unsettled messages and the limits on them (DESIGN.md "One tenant never hurts another")
+
+    def add_pending(self, message: Message) -> None:
+        self.messages[message.id] = message
+        self.pending_bytes += len(message.payload)
+
+    def remove_pending(self, message_id: str) -> Message | None:
+        message = self.messages.pop(message_id, None)
+        if message is not None:
+            self.pending_bytes -= len(message.payload)
+        return message
+
+    def full(self, size: int) -> bool:
+        """True if one more message of ``size`` payload bytes would take the session
+        past a hard limit: it is refused (``overloaded``), never buffered."""
+        limits = self.limits
+        return len(self.messages) >= limits.max_pending_messages or self.pending_bytes + size > limits.max_pending_bytes
+
+    def congested(self) -> bool:
+        """Past a soft limit (half of either hard limit): publish results wait, which
+        slows a publisher that waits for them before publishing more."""
+        limits = self.limits
+        return (
+            len(self.messages) > limits.max_pending_messages // 2 or self.pending_bytes > limits.max_pending_bytes // 2
+        )
+
     def next_due(self) -> int | None:
         """Earliest time this session has timer work, or None."""
         due = [self.expires_at_ms] if self.expires_at_ms else []
@@ -177,6 +210,10 @@ class Session:
             due.append(next(iter(self.retry_queue.values())))
         if self.expiry_queue:
             due.append(self.expiry_queue[0].expires_ms)
+        if self.blocked:
+            due.append(next(iter(self.blocked.values())))
+        if self.held:
+            due.append(self.held[0][0])
         oldest = self.recent.oldest()
         if oldest is not None:
             due.append(oldest)

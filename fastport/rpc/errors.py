@@ -29,6 +29,8 @@ STATUS: dict[ErrorCode, grpc.StatusCode] = {
     ErrorCode.SESSION_SUSPENDED: grpc.StatusCode.FAILED_PRECONDITION,
     ErrorCode.PAYLOAD_TOO_LARGE: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ErrorCode.LIMIT_EXCEEDED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ErrorCode.OVERLOADED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ErrorCode.SLOW_CONSUMER: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ErrorCode.STORAGE_ERROR: grpc.StatusCode.UNAVAILABLE,
     ErrorCode.SHUTTING_DOWN: grpc.StatusCode.UNAVAILABLE,
     ErrorCode.TOO_MANY_ATTEMPTS: grpc.StatusCode.RESOURCE_EXHAUSTED,

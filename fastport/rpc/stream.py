@@ -21,6 +21,7 @@ of every stream it goes to (see ``message_item``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -42,8 +43,8 @@ SERVICE = "fastport.v1.Broker"
 # over their receive limit, 4 MiB by default); what does not fit goes in the next one.
 FRAME_BYTES = 1 << 20
 # Deliveries for a stream that does not read fast enough are not buffered past this
-# many bytes; the broker keeps them pending and offers them again at the next retry
-# interval (the refused send does not count as an attempt).
+# many bytes; the broker keeps them in flight, unsent, until the writer has taken the
+# queue below half of it and the peer reports room (see core/flow.py).
 MAX_QUEUED_BYTES = 16 * 1024 * 1024
 _ITEM_OVERHEAD = 48
 # Publishes of one client frame handled per event-loop turn, when the server is quiet.
@@ -170,8 +171,14 @@ class StreamPeer:
         self._frames: deque[_Frame] = deque([_Frame()])
         self._queued = 0  # bytes of messages waiting across all frames
         self._ready = asyncio.Event()
+        self._refused = False  # a delivery was refused: call on_room when there is room
         self.closed = False
         self.answered = 0  # publish results so far (see BrokerService._handle)
+        self.on_room: Callable[[], None] | None = None
+        # The stream's handler task and, once the broker drops a slow consumer, why:
+        # such a stream is not drained (its client does not read), it is ended at once.
+        self.task: asyncio.Task[None] | None = None
+        self.dropped: BrokerError | None = None
 
     def _frame(self, size: int) -> _Frame:
         frame = self._frames[-1]
@@ -186,6 +193,7 @@ class StreamPeer:
 
     def deliver(self, message: Message, retry: int) -> bool:
         if self.closed or self._queued >= MAX_QUEUED_BYTES:
+            self._refused = True
             return False
         item = message_item(message, retry)
         self._queued += len(item)
@@ -220,8 +228,12 @@ class StreamPeer:
     def close(self, code: str, reason: str) -> None:
         if self.closed:
             return
-        self._frame(_ITEM_OVERHEAD).pb.closing.CopyFrom(pb.Closing(code=code, message=reason))
         self.closed = True
+        if code == ErrorCode.SLOW_CONSUMER and self.task is not None:
+            self.dropped = BrokerError(ErrorCode.SLOW_CONSUMER, reason)
+            self.task.cancel()
+            return
+        self._frame(_ITEM_OVERHEAD).pb.closing.CopyFrom(pb.Closing(code=code, message=reason))
 
     # -- used by the stream handler --
 
@@ -250,6 +262,9 @@ class StreamPeer:
                 if not frames:
                     frames.append(_Frame())
                 self._queued -= sum(map(len, frame.messages))
+                if self._refused and self._queued < MAX_QUEUED_BYTES // 2 and self.on_room is not None:
+                    self._refused = False
+                    self.on_room()
                 return frame.encode()
             if self.closed:
                 return None
@@ -334,6 +349,8 @@ class BrokerService:
     ) -> None:
         peer = StreamPeer()
         conn = self._broker.connect(peer, client_address(context))
+        peer.on_room = functools.partial(self._broker.room, conn)
+        peer.task = asyncio.current_task()
         reader = asyncio.create_task(self._read(requests, conn, peer))
         try:
             while (frame := await peer.next_frame()) is not None:
@@ -344,6 +361,10 @@ class BrokerService:
                     # cancelled or went away): a normal end, not a server error.
                     log.debug("stream ended by the client while written to: %r", exc)
                     return
+        except asyncio.CancelledError:
+            if peer.dropped is None:
+                raise
+            await abort(context, peer.dropped)  # a client that does not read sees the status
         finally:
             reader.cancel()
             self._broker.disconnect(conn)

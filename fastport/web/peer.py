@@ -11,9 +11,10 @@ sockets encodes once; re-sends (``retry`` > 0) carry ``"retry":K`` and are encod
 separately.
 
 Slow readers: deliveries and relayed file frames are not buffered past
-``max_buffer`` bytes. A dropped delivery stays pending in the broker and is re-sent at
-the next retry interval (at-least-once is kept); direct replies are never dropped —
-instead the socket's own reader stops reading until its writes drain.
+``max_buffer`` bytes. A refused delivery stays in flight in the broker, unsent, and the
+peer calls ``on_room`` once the socket has drained, so that the broker sends it and
+what waits behind it (see core/flow.py); direct replies are never dropped — instead
+the socket's own reader stops reading until its writes drain.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ CLOSE_CODES: dict[str, int] = {
     "session_dropped": 4000,
     "session_expired": 4000,
     "replaced": 4001,
+    "slow_consumer": 4002,
     "shutting_down": 1001,
 }
 DEFAULT_CLOSE_CODE = 4000
@@ -68,7 +70,7 @@ def message_wire(message: Message) -> bytes:
 
 class WebPeer:
     __slots__ = ("_transport", "_writer", "_loop", "_on_close", "_max_buffer", "_out", "_out_bytes", "_scheduled",
-                 "_held", "closed", "dropped")
+                 "_held", "_room", "closed", "dropped", "on_room")
 
     def __init__(
         self,
@@ -86,8 +88,10 @@ class WebPeer:
         self._out_bytes = 0
         self._scheduled = False
         self._held: list[bytes] | None = None
+        self._room: asyncio.Task[None] | None = None  # waiting for the socket to drain
         self.closed = False
         self.dropped = 0  # deliveries and relayed frames not buffered for a slow reader
+        self.on_room: Callable[[], None] | None = None  # after a refused delivery: room again
 
     # -- output --
 
@@ -117,6 +121,8 @@ class WebPeer:
             return False
         if self.buffered() > self._max_buffer:
             self.dropped += 1
+            if self._room is None and self.on_room is not None:
+                self._room = self._loop.create_task(self._await_room())
             return False
         if self._held is not None:
             self._held.append(frame)
@@ -157,10 +163,18 @@ class WebPeer:
     def abort(self) -> None:
         """Drop a connection found dead: at once, without writing what is queued (a
         graceful close would wait for a reader that is gone)."""
+        if self._room is not None:
+            self._room.cancel()
         self._out = []
         self._out_bytes = 0
         self.closed = True
         self._transport.abort()
+
+    async def _await_room(self) -> None:
+        await self.drained()
+        self._room = None
+        if not self.closed and self.on_room is not None:
+            self.on_room()
 
     async def drained(self) -> None:
         """Return once the transport has room again (at once when it has)."""

@@ -22,9 +22,10 @@ dropping its chunks.
 from __future__ import annotations
 
 import asyncio
-import re
+import functools
 import inspect
 import logging
+import re
 from collections import deque
 from collections.abc import Coroutine
 from typing import Any
@@ -344,6 +345,7 @@ class WebSocketEndpoint:
         sock = ws.socket
         sock.peer = peer = WebPeer(transport, writer, sock.close, MAX_BUFFER_BYTES + self._max_payload)
         sock.conn = conn = self._broker.connect(peer, _address(transport))
+        peer.on_room = functools.partial(self._broker.room, conn)
         self._sockets.add(sock)
         if self._sweep is None:
             self._schedule_sweep()

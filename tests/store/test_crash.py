@@ -98,7 +98,7 @@ async def connect(server_process: ServerProcess) -> AsyncIterator:  # type: igno
         await channel.close(None)
 
 
-async def start_with_session(server: ServerProcess, connect, **settings: int) -> grpc.aio.Channel:  # type: ignore[no-untyped-def]
+async def start_with_session(server: ServerProcess, connect, **settings: object) -> grpc.aio.Channel:  # type: ignore[no-untyped-def]
     """Start the server and create session "s" (password "pw")."""
     server.start()
     channel = await connect()
@@ -149,7 +149,9 @@ async def test_sigkill_with_an_online_subscriber_that_does_not_ack(server_proces
 
 
 async def test_sigkill_during_publishes_to_an_offline_subscriber(server_process: ServerProcess, connect) -> None:  # type: ignore[no-untyped-def]
-    channel = await start_with_session(server_process, connect)
+    # The subscriber that comes back does not ACK: its window must hold all of them.
+    limits = admin_pb2.Limits(max_in_flight=100_000)
+    channel = await start_with_session(server_process, connect, limits=limits)
     await go_offline(channel, "dev1", "t/#")
     pub = await Stream(channel).open()
 

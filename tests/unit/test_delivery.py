@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
-from fastport.core import Broker, Limits, ManualClock
+from fastport.core import Broker, BrokerConfig, Limits, ManualClock
 from fastport.core.errors import ErrorCode
 
-from .conftest import make_session, refused
+from .conftest import Client, make_session, refused
 
 
 async def test_fan_out_skips_publisher_and_counts_deliveries(broker: Broker, client) -> None:
@@ -317,8 +318,16 @@ async def test_server_wide_payload_limit(broker: Broker, client) -> None:
     assert outcome.error is not None and outcome.error.code is ErrorCode.PAYLOAD_TOO_LARGE
 
 
+async def committed(check: Callable[[], object]) -> None:
+    """Wait (bounded) for a publish not awaited to be committed: the sqlite store
+    commits on its writer thread."""
+    async with asyncio.timeout(5):
+        while not check():
+            await asyncio.sleep(0.01)
+
+
 async def test_limits(broker: Broker, client) -> None:
-    await make_session(broker, limits=Limits(max_connections=2, max_subscriptions=2, max_pending_messages=1))
+    await make_session(broker, limits=Limits(max_connections=2, max_subscriptions=2, max_pending_messages=2))
     a = await client()
     b = await client()
     with refused(ErrorCode.LIMIT_EXCEEDED):
@@ -329,9 +338,13 @@ async def test_limits(broker: Broker, client) -> None:
     with refused(ErrorCode.LIMIT_EXCEEDED):
         b.subscribe("z")
     assert (await b.publish("x")).error is None
+    b.broker.publish(b.conn, "x", b"p")  # stored, its result kept back: the session is congested
     denied = await b.publish("x")
-    assert denied.error is not None and denied.error.code is ErrorCode.LIMIT_EXCEEDED
+    assert denied.error is not None and denied.error.code is ErrorCode.OVERLOADED
+    await committed(lambda: len(a.peer.messages) == 2)
+    assert b.peer.results == []
     a.ack_all()
+    assert (await b.peer.result()).error is None  # the result kept back
     assert (await b.publish("x")).error is None
 
 
@@ -412,7 +425,7 @@ async def test_persistent_needs_client_id(broker: Broker, client) -> None:
 async def test_one_scheduler_entry_per_session_not_per_message(broker: Broker, client, clock: ManualClock) -> None:
     """Timers scale: thousands of pending deliveries cost no event-loop timers and
     at most a few heap entries."""
-    await make_session(broker, retry_interval_ms=1000)
+    await make_session(broker, retry_interval_ms=1000, limits=Limits(max_in_flight=2000))
     subs = [await client() for _ in range(5)]
     for s in subs:
         s.subscribe("t")
@@ -454,7 +467,7 @@ async def test_relay_peers_are_other_connected_subscribers(broker: Broker, clien
     assert broker.relay_peers(sender.conn, "elsewhere") == []
 
 
-async def test_send_refused_by_slow_reader_is_offered_again_without_using_an_attempt(
+async def test_send_refused_by_slow_reader_waits_for_room_without_using_an_attempt(
     broker: Broker, client, clock: ManualClock
 ) -> None:
     await make_session(broker, retry_interval_ms=1000, max_retry_limit=1)
@@ -468,9 +481,13 @@ async def test_send_refused_by_slow_reader_is_offered_again_without_using_an_att
         broker.run_timers()
     assert sub.peer.messages == [] and pub.peer.failures == []
     sub.peer.full = False
-    clock.advance(1000)
+    clock.advance(300)
+    broker.room(sub.conn)  # the door drained: what it refused goes at once
+    assert [m.retry for m in sub.peer.messages] == [0]
+    clock.advance(999)  # the re-send is due one interval after the door took the send
     broker.run_timers()
-    clock.advance(1000)
+    assert [m.retry for m in sub.peer.messages] == [0]
+    clock.advance(1)
     broker.run_timers()
     assert [m.retry for m in sub.peer.messages] == [0, 1]
     clock.advance(1000)
@@ -496,3 +513,156 @@ async def test_concurrent_inits_share_one_password_check(broker: Broker, client,
         await asyncio.gather(*(client(password="bad") for _ in range(4)))
     assert calls == ["pw", "bad"]
     assert broker.sessions["s"].checks == {}
+
+
+# ---------------------------------------------------------------------- flow control
+
+
+async def test_at_most_max_in_flight_outstanding_the_rest_in_order(broker: Broker, client, clock: ManualClock) -> None:
+    await make_session(broker, retry_interval_ms=1000, limits=Limits(max_in_flight=3))
+    sub = await client()
+    sub.subscribe("t")
+    pub = await client()
+    for i in range(6):
+        assert (await pub.publish("t", message_id=f"m{i}")).delivered_to == 1
+    assert sub.peer.ids() == ["m0", "m1", "m2"]
+    clock.advance(1000)
+    broker.run_timers()  # only what is in flight is re-sent
+    assert sub.peer.ids() == ["m0", "m1", "m2", "m0", "m1", "m2"]
+    sub.ack("m1")
+    assert sub.peer.ids()[6:] == ["m3"]
+    sub.ack("m0")
+    sub.ack("m2")
+    assert sub.peer.ids()[6:] == ["m3", "m4", "m5"]
+    assert [m.retry for m in sub.peer.messages[6:]] == [0, 0, 0]
+
+
+async def test_refused_sends_keep_their_order_and_block_until_room(broker: Broker, client) -> None:
+    await make_session(broker, limits=Limits(max_in_flight=10))
+    sub = await client()
+    sub.subscribe("t")
+    pub = await client()
+    await pub.publish("t", message_id="m0")
+    sub.peer.full = True
+    for i in range(1, 4):
+        await pub.publish("t", message_id=f"m{i}")
+    sub.peer.full = False
+    await pub.publish("t", message_id="m4")  # the door has room, but m1..m3 go first
+    assert sub.peer.ids() == ["m0"]
+    broker.room(sub.conn)
+    assert sub.peer.ids() == ["m0", "m1", "m2", "m3", "m4"]
+
+
+async def test_a_waiting_delivery_that_expires_is_given_up_and_skipped(broker: Broker, client, clock: ManualClock) -> None:
+    await make_session(broker, retry_interval_ms=10_000, message_expiry_ms=5000, limits=Limits(max_in_flight=1))
+    sub = await client()
+    sub.subscribe("t")
+    pub = await client()
+    await pub.publish("t", message_id="m0")
+    clock.advance(3000)
+    await pub.publish("t", message_id="m1")
+    clock.advance(2000)
+    broker.run_timers()  # m0 expires (in flight), m1 is admitted in its place
+    assert sub.peer.ids() == ["m0", "m1"]
+    await pub.publish("t", message_id="m2")
+    clock.advance(3000)
+    broker.run_timers()  # m1 expires, then m2 goes
+    assert [f[:2] for f in pub.peer.failures] == [("m0", "expired"), ("m1", "expired")]
+    assert sub.peer.ids() == ["m0", "m1", "m2"]
+
+
+async def test_a_persistent_subscriber_resumes_through_its_window(broker: Broker, client) -> None:
+    await make_session(broker, limits=Limits(max_in_flight=2))
+    sub = await client(client_id="dev1")
+    sub.subscribe("t", persistent=True)
+    sub.disconnect()
+    pub = await client()
+    for i in range(4):
+        await pub.publish("t", message_id=f"m{i}")
+    back = await client(client_id="dev1")
+    assert back.peer.ids() == ["m0", "m1"]
+    back.ack_all()
+    assert back.peer.ids() == ["m0", "m1", "m2", "m3"]
+
+
+async def test_a_subscriber_blocked_past_the_timeout_is_disconnected_and_keeps_its_deliveries(
+    store_factory, clock: ManualClock
+) -> None:
+    broker = Broker(store_factory(), clock, BrokerConfig(slow_consumer_timeout_ms=5000))
+    await broker.start()
+    try:
+        await make_session(broker, retry_interval_ms=1000)
+        slow = await Client(broker).init("s", "pw", "dev1")
+        slow.subscribe("t", persistent=True)
+        healthy = await Client(broker).init()
+        healthy.subscribe("t")
+        pub = await Client(broker).init()
+        slow.peer.full = True
+        await pub.publish("t", message_id="m0")
+        healthy.ack_all()
+        clock.advance(4999)
+        broker.run_timers()
+        assert slow.peer.closed is None
+        clock.advance(1)
+        broker.run_timers()
+        assert slow.peer.closed is not None and slow.peer.closed[0] == "slow_consumer"
+        assert healthy.peer.closed is None and healthy.peer.ids() == ["m0"]
+        back = await Client(broker).init("s", "pw", "dev1")
+        assert back.peer.ids() == ["m0"] and pub.peer.failures == []
+    finally:
+        await broker.stop()
+
+
+async def test_room_after_the_timeout_is_not_a_disconnect(broker: Broker, client, clock: ManualClock) -> None:
+    await make_session(broker)
+    sub = await client()
+    sub.subscribe("t")
+    pub = await client()
+    sub.peer.full = True
+    await pub.publish("t", message_id="m0")
+    clock.advance(20_000)
+    sub.peer.full = False
+    broker.room(sub.conn)
+    sub.ack_all()
+    clock.advance(20_000)
+    broker.run_timers()
+    assert sub.peer.closed is None and sub.peer.ids() == ["m0"]
+
+
+# ---------------------------------------------------------------------- bounded memory per session
+
+
+async def test_results_wait_past_the_soft_limit_and_publishes_fail_at_the_hard_one(
+    broker: Broker, client, clock: ManualClock
+) -> None:
+    await make_session(broker, limits=Limits(max_pending_bytes=1000))
+    sub = await client()
+    sub.subscribe("t")
+    pub = await client()
+    assert (await pub.publish("t", b"a" * 500, message_id="m0")).error is None  # at half: not past it
+    broker.publish(pub.conn, "t", b"b" * 400, message_id="m1")
+    await committed(lambda: sub.peer.ids() == ["m0", "m1"])
+    assert pub.peer.results == []  # delivered, its result kept back
+    denied = await pub.publish("t", b"c" * 101, message_id="m2")
+    assert (denied.message_id, denied.error.code if denied.error else None) == ("m2", ErrorCode.OVERLOADED)
+    assert broker.get_session("s").pending_messages == 2
+    sub.ack("m0")  # back under half: the result kept back is answered
+    assert [(r.message_id, r.error) for r in pub.peer.results] == [("m1", None)]
+
+
+async def test_a_result_is_kept_back_at_most_a_second(broker: Broker, client, clock: ManualClock) -> None:
+    await make_session(broker, limits=Limits(max_pending_messages=2))
+    sub = await client(client_id="dev1")
+    sub.subscribe("t", persistent=True)
+    sub.disconnect()  # an offline persistent subscriber keeps the session congested
+    pub = await client()
+    await pub.publish("t", message_id="m0")
+    broker.publish(pub.conn, "t", b"p", message_id="m1")
+    await committed(lambda: broker.get_session("s").pending_messages == 2 and broker.sessions["s"].held)
+    clock.advance(999)
+    broker.run_timers()
+    assert pub.peer.results == []
+    clock.advance(1)
+    broker.run_timers()
+    assert (await pub.peer.result()).message_id == "m1"
+    assert (await pub.publish("t", message_id="m2")).error.code is ErrorCode.OVERLOADED  # type: ignore[union-attr]

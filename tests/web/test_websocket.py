@@ -605,7 +605,7 @@ async def test_session_limits_are_reported_with_codes(app: App, admin, ws) -> No
         admin_pb2.CreateSessionRequest(
             name="lim",
             password="pw",
-            limits=admin_pb2.Limits(max_payload_bytes=8, max_connections=2, max_subscriptions=1, max_pending_messages=1),
+            limits=admin_pb2.Limits(max_payload_bytes=8, max_connections=2, max_subscriptions=1, max_pending_messages=2),
         ),
         metadata=ADMIN_METADATA,
     )
@@ -627,9 +627,16 @@ async def test_session_limits_are_reported_with_codes(app: App, admin, ws) -> No
     assert (reply["success"], reply["messageId"], reply["code"]) == (False, "big", "payload_too_large")
     await b.send({"type": "publish", "topic": "t", "data": "1", "messageId": "p1"})
     assert (await b.recv())["success"] is True
-    await b.send({"type": "publish", "topic": "t", "data": "2", "messageId": "p2"})
+    await b.send({"type": "publish", "topic": "t", "data": "2", "messageId": "p2"})  # its result waits
+    await b.send({"type": "publish", "topic": "t", "data": "3", "messageId": "p3"})
     reply = await b.recv()
-    assert (reply["success"], reply["messageId"], reply["code"]) == (False, "p2", "limit_exceeded")
+    assert (reply["success"], reply["messageId"], reply["code"]) == (False, "p3", "overloaded")
+    await a.recv()
+    await a.send({"type": "ack", "topic": "t", "messageId": "p1"})
+    assert [(r["type"], r["messageId"], r.get("success")) for r in (await b.recv(), await b.recv())] == [
+        ("ack_received", "p1", None),
+        ("publish_response", "p2", True),  # kept back while the session was congested
+    ]
 
 
 async def test_storage_failure_is_never_a_false_success(app: App, joined, monkeypatch) -> None:
