@@ -2,7 +2,8 @@
 // `tsc -p test/tsconfig.json` (test/types.test.js, run by `make test`).
 // The public API is camelCase; every value it passes on from a protocol message takes
 // its type from the declarations generated from the contract (generated/, `npm run
-// generate`), so a change in the .proto files that this API does not follow fails tsc.
+// generate`): a field it relies on that is renamed or removed in the .proto files fails
+// tsc, and a field whose type changes changes the API's type with it.
 import { EventEmitter } from 'events';
 import type { AckReceived__Output } from './generated/fastport/v1/AckReceived';
 import type { CreateSessionRequest } from './generated/fastport/v1/CreateSessionRequest';
