@@ -15,7 +15,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import Header, PubAck, RetentionPolicy
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from fastport.core import BrokerError, ErrorCode
 from fastport.core.session import Limits, SessionRecord
@@ -71,6 +71,7 @@ async def test_the_stream_keeps_the_sessions_settings(nc: Client) -> None:
     assert config.retention == RetentionPolicy.INTEREST
     assert config.duplicate_window == DEDUP_MS / 1000
     assert config.max_age == 0 and config.max_msgs == r.limits.max_pending_messages
+    assert config.max_bytes == r.limits.resolved().max_pending_bytes  # 0: the default
     assert config.description == r.name
     short = record("short expiry", message_expiry_ms=2_000)
     await open_session(js, short)
@@ -93,15 +94,41 @@ async def test_a_republished_message_id_is_stored_and_delivered_once(nc: Client)
     assert [m.headers and m.headers[Header.MSG_ID] for m in received] == ["id é 1", "id é 2"]
 
 
-async def test_a_session_past_its_pending_limit_refuses_publishes(nc: Client) -> None:
+@pytest.mark.parametrize(
+    ("limit", "refusal"),
+    [({"max_pending_messages": 2}, "maximum messages exceeded"), ({"max_pending_bytes": 2500}, "maximum bytes exceeded")],
+)
+async def test_a_session_past_its_pending_limits_refuses_publishes(
+    nc: Client, limit: dict[str, int], refusal: str
+) -> None:
     js = jetstream(nc)
-    r = record("limit", limits=dataclasses.replace(record("limit").limits, max_pending_messages=2))
+    r = record("limit", limits=dataclasses.replace(record("limit").limits, **limit))
     subjects = await open_session(js, r)
     await subscribe(nc, r, "t")
     for i in range(2):
+        await publish(js, subjects, "t", f"m{i}", b"p" * 1000)
+    with pytest.raises(ServiceUnavailableError, match=refusal):
+        await publish(js, subjects, "t", "m2", b"p" * 1000)
+
+
+async def test_at_most_the_in_flight_limit_is_outstanding_to_a_subscriber(nc: Client) -> None:
+    js = jetstream(nc)
+    r = record("in flight", retry_interval_ms=60_000, limits=dataclasses.replace(record("x").limits, max_in_flight=2))
+    subjects = await open_session(js, r)
+    sub = await subscribe(nc, r, "t")
+    for i in range(3):
         await publish(js, subjects, "t", f"m{i}")
-    with pytest.raises(Exception, match="maximum messages exceeded"):
-        await publish(js, subjects, "t", "m2")
+    first, second = await next_msg(sub), await next_msg(sub)
+    consumer = first.metadata.consumer or ""
+    deadline = time.monotonic() + WAIT_S
+    while (info := await js.consumer_info(stream_name(r.name), consumer)).num_ack_pending < 2:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert info.num_pending == 1 and sub.pending_msgs == 0  # the third waits on the server
+    await first.ack_sync()
+    third = await next_msg(sub)
+    assert third.data == b"" and third.metadata.sequence.stream == second.metadata.sequence.stream + 1
+    assert third.metadata.num_delivered == 1
 
 
 async def test_an_unacked_delivery_is_resent_after_the_retry_interval_with_its_count(nc: Client) -> None:

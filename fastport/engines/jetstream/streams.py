@@ -9,13 +9,15 @@ One stream per session holds the session's pending messages:
   travel as ``Nats-Msg-Id``, so a re-published id is stored once (the PubAck says
   ``duplicate``);
 - max age is the session's message expiry (0: never);
-- at most ``max_pending_messages`` messages, further publishes refused (discard new);
+- at most ``max_pending_messages`` messages and ``max_pending_bytes`` bytes, further
+  publishes refused (discard new);
 - file storage, 1 or 3 replicas (``--nats-replicas``).
 
 One consumer per subscription (subscriber and pattern; nats-server 2.9 takes one filter
 subject per consumer), pushing to a subject the subscriber's node listens on:
-AckWait is the session's retry interval and MaxDeliver its retry limit + 1 (the first
-delivery is not a re-send). A persistent subscriber (client id + persistent) gets a
+AckWait is the session's retry interval, MaxDeliver its retry limit + 1 (the first
+delivery is not a re-send) and MaxAckPending its in-flight limit (deliveries past it
+wait on the server, in order, uncounted). A persistent subscriber (client id + persistent) gets a
 durable consumer named after its client id and pattern, which keeps collecting messages
 while no node listens for it; a connection-bound one gets an ephemeral consumer that
 the server deletes once no node has listened to it for ``inactive_s`` — normally the
@@ -61,6 +63,7 @@ def max_deliveries_advisory(stream: str) -> str:
 
 
 def stream_config(record: SessionRecord, dedup_window_ms: int, replicas: int) -> StreamConfig:
+    limits = record.limits.resolved()
     max_age_s = record.message_expiry_ms / 1000
     # The server refuses a duplicate window longer than max age: past its expiry a
     # message is gone, and so is any use in recognising its id.
@@ -74,7 +77,10 @@ def stream_config(record: SessionRecord, dedup_window_ms: int, replicas: int) ->
         num_replicas=replicas,
         duplicate_window=window_s,
         max_age=max_age_s,
-        max_msgs=record.limits.max_pending_messages or -1,
+        max_msgs=limits.max_pending_messages,
+        # Stored bytes count each message's subject and headers too: a little
+        # stricter than fastport's payload bytes.
+        max_bytes=limits.max_pending_bytes,
         discard=DiscardPolicy.NEW,
     )
 
@@ -103,5 +109,6 @@ def consumer_config(
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=retry_interval_ms / 1000,
         max_deliver=(record.max_retry_limit or DEFAULT_MAX_RETRY_LIMIT) + 1,
+        max_ack_pending=record.limits.resolved().max_in_flight,
         inactive_threshold=None if durable else inactive_s,
     )
