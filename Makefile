@@ -40,8 +40,17 @@ BENCH_ARGS ?=
 bench: $(DEV_STAMP)
 	$(BIN)/python -m fastport.bench.matrix --out bench $(BENCH_ARGS)
 
-proto: $(DEV_STAMP)
+# Everything generated from protos/: the Python package's code, the Node.js package's
+# copy of the contract and its TypeScript types, and docs/grpc-api.md (a test fails
+# when any of them is stale).
+NODE_CLIENT_DEPS := clients/node/node_modules/.package-lock.json
+$(NODE_CLIENT_DEPS): clients/node/package-lock.json
+	cd clients/node && npm ci --no-audit --no-fund --loglevel=error
+
+proto: $(DEV_STAMP) $(NODE_CLIENT_DEPS)
 	$(BIN)/python tools/genproto.py
+	cd clients/node && npm run --silent generate
+	$(BIN)/python -m tools.genapidoc
 
 # docs/grpc-api.md from the comments in protos/ (a test fails when it is stale).
 docs: $(DEV_STAMP)
