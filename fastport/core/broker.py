@@ -68,7 +68,6 @@ MAX_NAME_LENGTH = 256
 MAX_MESSAGE_ID_LENGTH = 256
 MAX_RETRY_INTERVAL_MS = 24 * 3600 * 1000
 MAX_RETRY_LIMIT = 1_000_000
-REFUSAL_LOG_INTERVAL_MS = 1000  # at most one line about refused requests per session and second
 # Integers the core keeps must fit a signed 64-bit integer: the store (SQLite INTEGER)
 # and the gRPC door (int64 fields) hold nothing larger, and a value that fails there
 # would fail far from the client that sent it (a neighbour's commit, a subscriber's send).
@@ -542,16 +541,11 @@ class Broker:
         return pattern
 
     def _log_refusal(self, session: Session, conn: Connection, what: str, topic: str, err: BrokerError) -> None:
-        """Log a refused subscribe or publish, at most once a second per session: a
-        client that floods refused requests (an overloaded session refuses many) must
-        not flood the log, nor the session's log readers."""
-        now = self.clock.now_ms()
-        if now < session.quiet_until_ms:
-            session.unlogged_refusals += 1
+        """Log a refused subscribe or publish, at most once a second per session
+        (``QuietLog``)."""
+        more = session.refusal_log.admit(self.clock.now_ms())
+        if more is None:
             return
-        more = session.unlogged_refusals
-        session.quiet_until_ms = now + REFUSAL_LOG_INTERVAL_MS
-        session.unlogged_refusals = 0
         log.info(
             "%s %r refused: %s%s",
             what,
@@ -952,10 +946,17 @@ class Broker:
         sub = delivery.subscriber
         sub.pending.pop(message.id, None)
         sub.session.counters.given_up += 1
-        address = sub.connection.address if sub.connection is not None else ""
-        log.info(
-            "delivery of %r on %r given up (%s)", message.id, message.topic, reason, extra=_about(sub.session.name, address)
-        )
+        more = sub.session.give_up_log.admit(self.clock.now_ms())
+        if more is not None:
+            address = sub.connection.address if sub.connection is not None else ""
+            log.info(
+                "delivery of %r on %r given up (%s)%s",
+                message.id,
+                message.topic,
+                reason,
+                f" (and {more} more give-ups not logged)" if more else "",
+                extra=_about(sub.session.name, address),
+            )
         publisher = message.publisher
         if publisher is not None and not publisher.closed:
             publisher.peer.delivery_failed(message, reason, message.remaining)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .counters import Counters
+from .quietlog import QuietLog
 from .credentials import VerifiedCache, verify_password, verify_secret
 from .recent import RecentIds
 from .topics import TopicIndex
@@ -127,9 +128,9 @@ class Session:
         self.created_at_ms = record.created_at_ms
         self.dropped = False
         self.counters = Counters()
-        # Refused requests are logged at most once a second (Broker._log_refusal).
-        self.quiet_until_ms = 0
-        self.unlogged_refusals = 0
+        # Lines a client can cause in floods: at most one a second of each kind.
+        self.refusal_log = QuietLog()
+        self.give_up_log = QuietLog()
 
         self.connections: set[Connection] = set()
         self.index: TopicIndex[Subscriber] = TopicIndex()

@@ -116,3 +116,27 @@ async def test_refusals_are_logged_once_a_second_per_session(broker: Broker, cli
         "publish to 't' refused: Session suspended or invalid",
         "publish to 't' refused: Session suspended or invalid (and 3 more refusals not logged)",
     ]
+
+
+async def test_give_ups_are_logged_once_a_second_per_session(broker: Broker, client, clock, caplog) -> None:
+    """A subscriber that leaves with many deliveries pending has each given up: one
+    line, and the next line says how many were not logged."""
+    caplog.set_level(logging.INFO, logger="fastport")
+    await make_session(broker)
+    sub = await client()
+    sub.subscribe("t")
+    pub = await client()
+    for i in range(4):
+        await pub.publish("t", message_id=f"m{i}")
+    sub.disconnect()  # four deliveries given up at once
+    clock.advance(1000)
+    late = await client()
+    late.subscribe("t")
+    await pub.publish("t", message_id="m4")
+    late.disconnect()
+    give_ups = [message for _, message, _ in _lines(caplog, "s") if "given up" in message]
+    assert give_ups == [
+        "delivery of 'm0' on 't' given up (subscriber_gone)",
+        "delivery of 'm4' on 't' given up (subscriber_gone) (and 3 more give-ups not logged)",
+    ]
+    assert broker.get_session("s").counters.given_up == 5
