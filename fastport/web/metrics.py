@@ -49,7 +49,7 @@ class BrokerCollector(Collector):
             gave_up.add_metric([reason], count)
         yield gave_up
         pending = sum(len(s.messages) for s in sessions)
-        pending_bytes = sum(len(m.payload) for s in sessions for m in s.messages.values())
+        pending_bytes = sum(s.pending_bytes for s in sessions)
         yield GaugeMetricFamily("fastport_pending_messages", "Messages not yet settled by every subscriber", pending)
         yield GaugeMetricFamily("fastport_pending_bytes", "Payload bytes of the pending messages", pending_bytes)
         buckets, total = [], 0
