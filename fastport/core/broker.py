@@ -158,7 +158,6 @@ class Broker:
         self._timer_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._closing = False
-        self.delivery_errors = 0  # sends a door failed on (see _send)
         self.logins = LoginThrottle(self.clock)  # failed logins, for every door
         # Logins to sessions that do not exist, checked all the same (see _login).
         self._unknown_checks: dict[tuple[str, str], asyncio.Future[bool]] = {}
@@ -842,7 +841,7 @@ class Broker:
             if not conn.peer.deliver(message, retry):
                 return False
         except Exception:
-            self.delivery_errors += 1
+            self.stats.delivery_errors += 1
             log.exception(
                 "delivering message %r in session %r failed", message.id, session.name, extra={"session": session.name}
             )

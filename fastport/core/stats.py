@@ -4,9 +4,9 @@ integers bumped on the hot path, read by whoever exports them (the HTTP door's
 
 ``Counters`` (counters.py) hold what a session did (published, delivered, acked, given
 up) and ``Broker.totals`` sums them; this holds the broker-wide detail next to it: open
-connections, how many sends were re-sends, give-ups by reason, frames the doors could
-not take, and how long store commits took. Nothing here knows Prometheus or any wire
-format: an increment is all a send pays.
+connections, how many sends were re-sends or failed in a door, give-ups by reason,
+frames the doors could not take, and how long store commits took. Nothing here knows
+Prometheus or any wire format: an increment is all a send pays.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ COMMIT_BUCKETS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 
 class Stats:
     connections: int = 0  # open now, initialized or not, on either door
     resent: int = 0  # sends that were re-sends (Counters.delivered counts them too)
+    delivery_errors: int = 0  # sends a door failed on (Broker._send): a door's bug, contained
     gave_up: Counter[str] = field(default_factory=Counter)  # by reason: retry_limit, expired, ...
     frame_errors: Counter[tuple[str, str]] = field(default_factory=Counter)  # (door, code)
     # Store commits: one count per bucket of COMMIT_BUCKETS, then +Inf; and their sum.

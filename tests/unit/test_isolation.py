@@ -78,13 +78,13 @@ async def test_a_delivery_that_raises_stops_no_retries_or_expiry(
     assert [m.message_id for m in sub.peer.messages] == ["good"]
     failed = [r for r in caplog.records if getattr(r, "session", None) == "s"]
     assert failed and "bad" in failed[0].getMessage() and failed[0].exc_info is not None
-    assert broker.delivery_errors == 1
+    assert broker.stats.delivery_errors == 1
     for _ in range(3):  # re-sends go on, in this session and the other
         clock.advance(1000)
         broker.run_timers()
     assert [(m.message_id, m.retry) for m in sub.peer.messages] == [("good", 0), ("good", 1), ("good", 2), ("good", 3)]
     assert [(m.message_id, m.retry) for m in other.peer.messages][-1] == ("theirs", 3)
-    assert broker.delivery_errors == 4  # each failed send counts as an attempt
+    assert broker.stats.delivery_errors == 4  # each failed send counts as an attempt
     # ... and expiry too: both messages of "s" expired at 2500 ms.
     assert sorted(pub.peer.failures) == [("bad", "expired", 0), ("good", "expired", 0)]
 
@@ -98,7 +98,7 @@ async def test_failed_sends_use_up_the_retry_limit(broker: Broker, client, clock
     for _ in range(3):
         clock.advance(1000)
         broker.run_timers()
-    assert pub.peer.failures == [("bad", "retry_limit", 0)] and broker.delivery_errors == 3
+    assert pub.peer.failures == [("bad", "retry_limit", 0)] and broker.stats.delivery_errors == 3
 
 
 async def test_remembered_ids_are_capped_per_session_oldest_first(broker: Broker, client) -> None:
