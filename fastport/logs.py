@@ -19,6 +19,16 @@ import orjson
 
 _TEXT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
+audit = logging.getLogger("fastport.audit")
+
+
+def audit_admin_action(peer: str, action: str, session: str, admin: bool) -> None:
+    """One line per administrative act on either door: what, on which session, by whom,
+    from where. The session goes in ``target``, not ``session``: the line is not for
+    that session's own log readers (``web/logstream.py``)."""
+    who = "the admin" if admin else "the session's owner"
+    audit.info("%s %r by %s", action, session, who, extra={"peer": peer, "action": action, "target": session})
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time (UTC, ISO 8601), level, logger, message, session,

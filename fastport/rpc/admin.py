@@ -9,6 +9,7 @@ from fastport_proto.v1 import admin_pb2 as pb
 from fastport_proto.v1 import admin_pb2_grpc
 
 from ..auth import AdminAuth
+from ..logs import audit_admin_action
 from ..core import Broker, BrokerError, ErrorCode, Limits, SessionInfo, SessionSpec
 from ..core.broker import LIMITS
 from ..core.counters import Counters
@@ -113,10 +114,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
 
     @staticmethod
     def _done(context: grpc.aio.ServicerContext, action: str, session: str, admin: bool) -> None:
-        """The audit line of an administrative act, as the REST API writes it: the
-        session is the ``target``, so the line stays out of that session's own log."""
-        who = "the admin" if admin else "the session's owner"
-        audit.info("%s %r by %s", action, session, who, extra={"peer": context.peer(), "action": action, "target": session})
+        audit_admin_action(context.peer(), action, session, admin)
 
     async def CreateSession(self, request: pb.CreateSessionRequest, context: grpc.aio.ServicerContext) -> pb.CreateSessionResponse:
         await self._require_admin(context)

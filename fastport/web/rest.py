@@ -26,6 +26,7 @@ import orjson
 from aiohttp import web
 
 from ..auth import AdminAuth
+from ..logs import audit_admin_action
 from ..core import Broker, BrokerError, ErrorCode
 from ..views import session_json
 from . import codec
@@ -99,16 +100,7 @@ def refused(request: web.Request, err: RestError, target: str = "") -> RestError
 
 
 def _audit(request: web.Request, action: str, session: str, admin: bool) -> None:
-    """One line per administrative act: what, on which session, by whom, from where.
-    The session goes in ``target``, not ``session``: the line is not for that
-    session's own log readers (``logstream``)."""
-    audit.info(
-        "%s %r by %s",
-        action,
-        session,
-        "the admin" if admin else "the session's owner",
-        extra={"peer": request.remote or "", "action": action, "target": session},
-    )
+    audit_admin_action(request.remote or "", action, session, admin)
 
 
 def _broker_error(err: BrokerError) -> RestError:
