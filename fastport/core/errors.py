@@ -25,6 +25,7 @@ class ErrorCode(StrEnum):
     OVERLOADED = "overloaded"  # the session holds as much unsettled data as it may
     SLOW_CONSUMER = "slow_consumer"  # a subscriber that read nothing for too long
     STORAGE_ERROR = "storage_error"
+    UNAVAILABLE = "unavailable"  # the engine cannot store now (NATS unreachable): publish again
     UNAUTHENTICATED = "unauthenticated"
     PERMISSION_DENIED = "permission_denied"
     UNSUPPORTED = "unsupported"

@@ -32,6 +32,7 @@ STATUS: dict[ErrorCode, grpc.StatusCode] = {
     ErrorCode.OVERLOADED: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ErrorCode.SLOW_CONSUMER: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ErrorCode.STORAGE_ERROR: grpc.StatusCode.UNAVAILABLE,
+    ErrorCode.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
     ErrorCode.SHUTTING_DOWN: grpc.StatusCode.UNAVAILABLE,
     ErrorCode.TOO_MANY_ATTEMPTS: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ErrorCode.UNSUPPORTED: grpc.StatusCode.UNIMPLEMENTED,

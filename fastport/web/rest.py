@@ -41,6 +41,7 @@ BAD_AUTH = RestError(401, "Unauthorized: Invalid Admin Credentials", ErrorCode.U
 
 _STATUS: dict[ErrorCode, int] = {
     ErrorCode.STORAGE_ERROR: 503,
+    ErrorCode.UNAVAILABLE: 503,
     ErrorCode.SHUTTING_DOWN: 503,
     ErrorCode.TOO_MANY_ATTEMPTS: 429,
     ErrorCode.INTERNAL: 500,

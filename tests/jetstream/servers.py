@@ -74,6 +74,7 @@ class NatsServer:
     monitor_port: int = field(default_factory=lambda: free_port())
     cluster_port: int | None = None
     routes: list[int] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)  # more command-line options (TLS...)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -101,7 +102,7 @@ class NatsServer:
                 "--cluster", f"nats://127.0.0.1:{self.cluster_port}",
                 "--routes", routes,
             ]
-        return cmd
+        return cmd + self.extra
 
     def start(self) -> None:
         """Start the process (not waiting: a cluster node is ready only with its peers)."""

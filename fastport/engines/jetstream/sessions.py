@@ -137,7 +137,7 @@ class SessionsKV:
         )
         try:
             info = await sub.consumer_info()
-            caught_up = info.num_pending == 0 and info.delivered.consumer_seq == 0
+            caught_up = info.num_pending == 0 and (info.delivered is None or info.delivered.consumer_seq == 0)
             if caught_up:  # an empty bucket: nothing will say "the last one" otherwise
                 yield None
             async for msg in sub.messages:
