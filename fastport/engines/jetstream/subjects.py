@@ -54,12 +54,24 @@ def _quote(match: re.Match[str]) -> str:
     return "".join(f"%{b:02X}" for b in match.group().encode("utf-8", "surrogatepass"))
 
 
+def escape(text: str, unsafe: re.Pattern[str] = _UNSAFE) -> str:
+    """``text`` with the characters ``unsafe`` matches written ``%XX`` per UTF-8 byte
+    (by default ``.``, ``*``, ``>``, ``%``, ASCII whitespace, control characters and
+    lone surrogates: one NATS token). One-to-one as long as ``unsafe`` matches ``%``:
+    ``unescape`` reverses it."""
+    return unsafe.sub(_quote, text)
+
+
+def unescape(text: str) -> str:
+    return unquote(text, errors="surrogatepass")
+
+
 def _token(level: str) -> str:
-    return _UNSAFE.sub(_quote, level) if level else EMPTY
+    return escape(level) if level else EMPTY
 
 
 def _level(token: str) -> str:
-    return "" if token == EMPTY else unquote(token, errors="surrogatepass")
+    return "" if token == EMPTY else unescape(token)
 
 
 def name_token(name: str) -> str:

@@ -1,0 +1,122 @@
+"""Notices between nodes: what a subscriber's node tells a publisher's node.
+
+fastport tells a publisher of every ACK of its message (``ack_received``, with how many
+deliveries remain) and of every delivery given up. With the jetstream engine the
+subscriber may be on another node than the publisher, so the subscriber's node sends a
+notice to the publisher's node (named in the message's ``Fastport-Origin`` header,
+envelope.py), on core NATS subject ``fastport.node.<node id>``, which only that node
+subscribes to. The publisher's node counts down and tells its client.
+
+Notices are core NATS: at most once. A notice sent while its node has no NATS
+connection, or to a node that died, is lost; the publisher's client re-publishes the
+message's id after its own timeout and gets a duplicate answer (docs/engines/jetstream.md
+and the README's engine table). A notice for the node itself never leaves it.
+
+Sending never waits: notices are queued and one task writes them out in order, so a
+subscriber's ACKs reach the publisher's node in the order they were made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import orjson
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import Error as NatsError
+
+from .subjects import ROOT
+
+log = logging.getLogger("fastport.jetstream")
+
+
+class Kind(StrEnum):
+    ACKED = "acked"  # a subscriber ACKed the message
+    GAVE_UP = "gave_up"  # a delivery of the message was given up (``reason``)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """About one message published by connection ``conn`` of the receiving node."""
+
+    kind: Kind
+    session: str
+    conn: int
+    message_id: str
+    subscriber: str = ""  # the subscriber that ACKed, or whose delivery was given up
+    reason: str = ""  # GAVE_UP: retry_limit, expired or subscriber_gone
+
+    def encode(self) -> bytes:
+        return orjson.dumps([self.kind.value, self.session, self.conn, self.message_id, self.subscriber, self.reason])
+
+    @classmethod
+    def decode(cls, data: bytes) -> Notice:
+        kind, session, conn, message_id, subscriber, reason = orjson.loads(data)
+        return cls(Kind(kind), session, int(conn), message_id, subscriber, reason)
+
+
+def node_subject(node: str) -> str:
+    """The subject only ``node`` listens on. Session subjects are ``fastport.<26
+    base32 characters>...``, so ``fastport.node`` is never one of them."""
+    return f"{ROOT}.node.{node}"
+
+
+class Notices:
+    """One node's end of the notices: it receives its own and sends the others'."""
+
+    def __init__(self, nc: Client, node: str, handle: Callable[[Notice], None]) -> None:
+        self._nc = nc
+        self.node = node
+        self._handle = handle
+        self._queue: deque[tuple[str, bytes]] = deque()
+        self._wake = asyncio.Event()
+        self._sub: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.lost = 0  # notices that could not be sent (no NATS connection)
+
+    async def start(self) -> None:
+        self._sub = await self._nc.subscribe(node_subject(self.node), cb=self._received)
+        self._task = asyncio.create_task(self._send_queued(), name="fastport-notices")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._sub is not None and not self._nc.is_closed:
+            await self._sub.unsubscribe()
+
+    def send(self, node: str, notice: Notice) -> None:
+        """Tell ``node``; at once if that is this node."""
+        if node == self.node:
+            self._handle(notice)
+            return
+        self._queue.append((node_subject(node), notice.encode()))
+        self._wake.set()
+
+    async def _send_queued(self) -> None:
+        queue = self._queue
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while queue:
+                subject, data = queue.popleft()
+                try:
+                    await self._nc.publish(subject, data)
+                except NatsError as exc:  # reconnecting with a full buffer, or closed
+                    self.lost += 1
+                    if self.lost == 1 or self.lost % 1000 == 0:
+                        log.warning("notices to other nodes lost (%d so far): %s", self.lost, exc)
+
+    async def _received(self, msg: Msg) -> None:
+        try:
+            notice = Notice.decode(msg.data)
+        except (ValueError, TypeError) as exc:
+            log.warning("a notice that does not parse, ignored: %s", exc)
+            return
+        self._handle(notice)
