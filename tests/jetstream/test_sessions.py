@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from nats.aio.client import Client
+from nats.js.errors import NotFoundError
 
 from fastport.core import BrokerError, ErrorCode
 from fastport.core.session import SessionRecord
+from fastport.engines.jetstream.mirror import SessionMirror
 from fastport.engines.jetstream.sessions import KV_STREAM, SessionChange, SessionsKV, decode_record, encode_record
 from fastport.engines.jetstream.subjects import name_token
 
@@ -175,3 +177,51 @@ async def test_a_watcher_whose_server_dies_sees_the_next_change_within_seconds(n
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_mirror_starts_with_the_stored_sessions_and_applies_every_change(nats_server: NatsServer) -> None:
+    """What node B's engine does with changes made on node A."""
+    a, b = await connect(nats_server.url), await connect(nats_server.url)
+    changes: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
+    mirror: SessionMirror | None = None
+    try:
+        on_a = await SessionsKV.open(jetstream(a), replicas=1)
+        await on_a.create(record("before"))
+        await on_a.create(record("dropped before"))
+        await on_a.delete("dropped before")
+        mirror = SessionMirror(
+            await SessionsKV.open(jetstream(b), replicas=1),
+            lambda r: changes.put_nowait(("changed", r)),
+            lambda name: changes.put_nowait(("removed", name)),
+        )
+        assert await mirror.start() == [record("before")]
+        assert changes.empty()  # what start returns is not told again
+
+        async def next_change() -> tuple[str, object]:
+            return await asyncio.wait_for(changes.get(), WAIT_S)
+
+        await on_a.create(record("new é"))
+        assert await next_change() == ("changed", record("new é"))
+        await on_a.modify("before", suspend)
+        assert await next_change() == ("changed", record("before", suspended=True))
+        await on_a.delete("new é")
+        assert await next_change() == ("removed", "new é")
+        assert {r.name for r in mirror.records.values()} == {"before"}
+    finally:
+        if mirror is not None:
+            await mirror.close()
+        await a.close()
+        await b.close()
+
+
+async def test_a_mirror_that_cannot_read_the_bucket_fails_to_start(nats_server: NatsServer) -> None:
+    nc = await connect(nats_server.url)
+    try:
+        sessions = await SessionsKV.open(jetstream(nc), replicas=1)
+        await jetstream(nc).delete_stream(KV_STREAM)  # the bucket is gone under it
+        mirror = SessionMirror(sessions, lambda r: None, lambda name: None)
+        with pytest.raises(NotFoundError):
+            await asyncio.wait_for(mirror.start(), WAIT_S)
+        await mirror.close()
+    finally:
+        await nc.close()

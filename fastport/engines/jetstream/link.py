@@ -20,9 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from nats.aio.client import Client
@@ -36,6 +37,7 @@ from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableEr
 from ...core.errors import BrokerError, ErrorCode
 
 log = logging.getLogger("fastport.jetstream")
+T = TypeVar("T")
 
 SCHEMES = ("nats", "tls")
 # How long start-up tries to reach NATS before it gives up.
@@ -205,20 +207,32 @@ class NatsLink:
         """Store one message in JetStream; the PubAck says where (and ``duplicate``).
 
         Tried again, with the same headers (so the same ``Nats-Msg-Id``), until
-        JetStream answers or ``publish_budget_s`` has passed: a try that got no answer
-        may still have been stored, and the duplicate window turns the next try into a
-        duplicate answer, never a second copy. Refused with ``overloaded`` when the
-        session's stream is full, and ``unavailable`` when no answer came in time (no
-        stream for the subject looks the same as a server that lost its routes, so it
-        is tried again too: the engine publishes only to sessions it knows)."""
+        JetStream answers (see ``call``): a try that got no answer may still have been
+        stored, and the duplicate window turns the next try into a duplicate answer,
+        never a second copy. Refused with ``overloaded`` when the session's stream is
+        full."""
         self.check_size(payload, headers)
+        return await self.call(
+            lambda: self.js.publish(subject, payload, timeout=PUBLISH_TRY_S, headers=headers),
+            "Message not stored",
+        )
+
+    async def call(self, request: Callable[[], Awaitable[T]], failed: str) -> T:
+        """``request()`` (a JetStream API call), tried again while JetStream does not
+        answer, for ``publish_budget_s`` in all; then ``unavailable``, starting with
+        ``failed``. A try is made only while connected: a request written while
+        nats-py reconnects waits in its buffer and can be lost.
+
+        No stream for a subject looks the same as a server that lost its routes (no
+        responders), so that is tried again too: the engine only asks about sessions
+        it knows. A stream at its limits answers ``overloaded`` at once."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.options.publish_budget_s
         why = "no NATS server reachable"
         while True:
             if self.ready:
                 try:
-                    return await self.js.publish(subject, payload, timeout=PUBLISH_TRY_S, headers=headers)
+                    return await request()
                 except ServiceUnavailableError as exc:  # no leader, or the stream is full
                     if exc.err_code in _STREAM_FULL:
                         raise BrokerError(
@@ -228,13 +242,13 @@ class NatsLink:
                         ) from None
                     why = exc.description or "JetStream unavailable"
                 except APIError as exc:
-                    raise unavailable(f"JetStream refused the message: {exc.description}") from None
+                    raise unavailable(f"{failed}: JetStream refused it: {exc.description}") from None
                 except (NatsTimeoutError, NoStreamResponseError, NoRespondersError):
                     why = "JetStream did not answer"
                 except (ConnectionClosedError, OutboundBufferLimitError):
                     why = "the NATS connection was lost"
             if loop.time() + RETRY_PAUSE_S > deadline:
-                raise unavailable(f"Message not stored: {why} (publish again with the same message id)")
+                raise unavailable(f"{failed}: {why} (try again)")
             await asyncio.sleep(RETRY_PAUSE_S)
 
 
