@@ -11,7 +11,7 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import nats
 import pytest
@@ -22,6 +22,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
 from fastport.core.session import Limits, SessionRecord
+from fastport.engines.jetstream.link import NatsLink, NatsOptions
 
 from .servers import NatsCluster, NatsServer, require_nats_server, start_server
 
@@ -67,7 +68,23 @@ async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
     await client.close()
 
 
-def record(name: str, **changes: object) -> SessionRecord:
+@pytest.fixture
+async def links(nats_server: NatsServer) -> AsyncIterator[list[NatsLink]]:
+    """Two nodes' connections to one server, with short waits (a test of failure
+    should not wait the production budgets out)."""
+    nodes = [NatsLink(link_options(nats_server.url)) for _ in range(2)]
+    for node in nodes:
+        await node.open()
+    yield nodes
+    for node in nodes:
+        await node.close()
+
+
+def link_options(*urls: str, **changes: Any) -> NatsOptions:
+    return dataclasses.replace(NatsOptions(servers=urls, connect_timeout_s=2.0, publish_budget_s=1.0), **changes)
+
+
+def record(name: str, **changes: Any) -> SessionRecord:
     """A session's record with settings of its own in every field (``changes`` wins)."""
     base = SessionRecord(
         name=name,

@@ -130,7 +130,7 @@ class NatsServer:
             return True
         routez, jsz = self.monitor("/routez"), self.monitor("/jsz")
         meta = jsz.get("meta_cluster") if jsz else None
-        routed = bool(routez) and routez.get("num_routes") == len(self.routes) - 1
+        routed = routez is not None and routez.get("num_routes") == len(self.routes) - 1
         return routed and isinstance(meta, dict) and bool(meta.get("leader"))
 
     def kill(self) -> None:

@@ -6,7 +6,6 @@ back to, and a delivery given up (terminated) frees the message."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from nats.aio.msg import Msg
@@ -20,19 +19,6 @@ from fastport.engines.jetstream.streams import durable_name, stream_config, stre
 from fastport.engines.jetstream.subjects import SessionSubjects
 
 from .conftest import WAIT_S, record
-from .servers import NatsServer
-from .test_link import options
-
-
-@pytest.fixture
-async def links(nats_server: NatsServer) -> AsyncIterator[list[NatsLink]]:
-    """Two nodes' connections."""
-    nodes = [NatsLink(options(nats_server.url)) for _ in range(2)]
-    for node in nodes:
-        await node.open()
-    yield nodes
-    for node in nodes:
-        await node.close()
 
 
 class Inbox:

@@ -6,28 +6,24 @@ confirmed), and messages the server would refuse refused before they are sent.""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from nats.js.api import Header
 
 from fastport.core import BrokerError, ErrorCode
-from fastport.engines.jetstream.link import NatsLink, NatsOptions, header_bytes, parse_servers
+from fastport.engines.jetstream.link import NatsLink, header_bytes, parse_servers
 from fastport.core.session import Limits
 from fastport.engines.jetstream.streams import consumer_config, stream_config, stream_name
 from fastport.engines.jetstream.subjects import SessionSubjects
 
-from .conftest import WAIT_S, record
+from .conftest import WAIT_S, link_options, record
 from .servers import NatsServer, free_port, wait_ready
 
 
-def options(*urls: str, **changes: Any) -> NatsOptions:
-    """Short waits: a test of failure should not wait the production budgets out."""
-    return dataclasses.replace(NatsOptions(servers=urls, connect_timeout_s=2.0, publish_budget_s=1.0), **changes)
+options = link_options
 
 
 @pytest.fixture
@@ -140,7 +136,10 @@ def make_tls_files(tmp_path: Path) -> tuple[Path, Path, Path]:
     key, csr, cert = tmp_path / "server.key", tmp_path / "server.csr", tmp_path / "server.pem"
     ext = tmp_path / "ext.cnf"
     ext.write_text("subjectAltName=IP:127.0.0.1\n")
-    run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)  # noqa: E731
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
     run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
         "-subj", "/CN=test ca", "-keyout", str(ca_key), "-out", str(ca))  # fmt: skip
     run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",

@@ -13,8 +13,8 @@ from nats.js.errors import NotFoundError
 
 from fastport.core import BrokerError, ErrorCode
 from fastport.core.session import SessionRecord
-from fastport.engines.jetstream.mirror import SessionMirror
-from fastport.engines.jetstream.sessions import KV_STREAM, SessionChange, SessionsKV, decode_record, encode_record
+from fastport.engines.jetstream.mirror import Mirror
+from fastport.engines.jetstream.sessions import BUCKET, KV_STREAM, SessionChange, SessionsKV, decode_record, encode_record
 from fastport.engines.jetstream.subjects import name_token
 
 from .conftest import WAIT_S, connect, jetstream, record, until_answered
@@ -183,16 +183,18 @@ async def test_a_mirror_starts_with_the_stored_sessions_and_applies_every_change
     """What node B's engine does with changes made on node A."""
     a, b = await connect(nats_server.url), await connect(nats_server.url)
     changes: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
-    mirror: SessionMirror | None = None
+    mirror: Mirror[SessionRecord] | None = None
     try:
         on_a = await SessionsKV.open(jetstream(a), replicas=1)
         await on_a.create(record("before"))
         await on_a.create(record("dropped before"))
         await on_a.delete("dropped before")
-        mirror = SessionMirror(
-            await SessionsKV.open(jetstream(b), replicas=1),
+        mirror = Mirror(
+            jetstream(b),
+            BUCKET,
+            decode_record,
             lambda r: changes.put_nowait(("changed", r)),
-            lambda name: changes.put_nowait(("removed", name)),
+            lambda r: changes.put_nowait(("removed", r.name)),
         )
         assert await mirror.start() == [record("before")]
         assert changes.empty()  # what start returns is not told again
@@ -206,7 +208,7 @@ async def test_a_mirror_starts_with_the_stored_sessions_and_applies_every_change
         assert await next_change() == ("changed", record("before", suspended=True))
         await on_a.delete("new é")
         assert await next_change() == ("removed", "new é")
-        assert {r.name for r in mirror.records.values()} == {"before"}
+        assert {r.name for r in mirror.values.values()} == {"before"}
     finally:
         if mirror is not None:
             await mirror.close()
@@ -217,9 +219,9 @@ async def test_a_mirror_starts_with_the_stored_sessions_and_applies_every_change
 async def test_a_mirror_that_cannot_read_the_bucket_fails_to_start(nats_server: NatsServer) -> None:
     nc = await connect(nats_server.url)
     try:
-        sessions = await SessionsKV.open(jetstream(nc), replicas=1)
+        await SessionsKV.open(jetstream(nc), replicas=1)
         await jetstream(nc).delete_stream(KV_STREAM)  # the bucket is gone under it
-        mirror = SessionMirror(sessions, lambda r: None, lambda name: None)
+        mirror = Mirror(jetstream(nc), BUCKET, decode_record, lambda r: None, lambda r: None)
         with pytest.raises(NotFoundError):
             await asyncio.wait_for(mirror.start(), WAIT_S)
         await mirror.close()

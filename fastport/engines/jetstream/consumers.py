@@ -19,7 +19,7 @@ from nats.js.errors import NotFoundError
 
 from ...core.session import SessionRecord
 from .link import NatsLink
-from .streams import consumer_config, stream_name
+from .streams import EPHEMERAL_INACTIVE_S, consumer_config, stream_name
 
 # How many pushed messages (and bytes) the node's subscription buffers before nats-py
 # drops them: well above what MaxAckPending (the session's in-flight limit) lets
@@ -46,6 +46,7 @@ class Consumer:
         pattern: str,
         on_message: Callable[[Msg], Awaitable[None]],
         durable: str | None = None,
+        inactive_s: float = EPHEMERAL_INACTIVE_S,
     ) -> Consumer:
         """Listen, then create (or, for a durable, take over) the consumer. Raises
         ``unavailable`` if JetStream did not answer in time (link.py)."""
@@ -54,7 +55,7 @@ class Consumer:
             nc.new_inbox(), cb=on_message, pending_msgs_limit=PENDING_MSGS, pending_bytes_limit=PENDING_BYTES
         )
         stream = stream_name(record.name)
-        config = consumer_config(record, pattern, sub.subject, durable=durable)
+        config = consumer_config(record, pattern, sub.subject, durable=durable, inactive_s=inactive_s)
         try:
             info = await link.call(lambda: link.js.add_consumer(stream, config), "Subscription not made")
         except BaseException:

@@ -1,15 +1,16 @@
-"""Every node's view of the sessions bucket, kept current: what makes a session
-created, suspended, resumed or dropped on one node take effect on all of them.
+"""A node's copy of a KV bucket, kept current: how a change made on one node (a
+session created, suspended, resumed or dropped; a subscription made or ended) takes
+effect on every node.
 
-``SessionMirror.start`` reads every stored session (the node builds its sessions from
-them before it serves), then keeps watching the bucket (sessions.py) and calls
-``changed(record)`` for each session created or changed and ``removed(name)`` for
-each dropped, on whichever node the change was made — the node's own changes come
+``Mirror.start`` reads every key of the bucket (the node builds its state from what
+it returns before it serves), then keeps watching (kv.py) and calls ``changed(value)``
+for each key created or changed and ``removed(value)`` (the last value it had) for
+each key deleted, on whichever node the change was made — the node's own changes come
 back too, so both callbacks must take a change the node already made as nothing new.
 
 A watch that fails (the NATS connection closed under it, a bug) is started again
-after a pause, and what it reads then is compared with what the mirror knew: a
-session missing from it was dropped meanwhile.
+after a pause, and what it reads then is compared with what the mirror knew: a key
+missing from it was deleted meanwhile.
 """
 
 from __future__ import annotations
@@ -17,35 +18,42 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
-from ...core.session import SessionRecord
-from .sessions import SessionsKV
+from nats.js import JetStreamContext
+
+from .kv import watch_bucket
 
 log = logging.getLogger("fastport.jetstream")
 
 RESTART_PAUSE_S = 1.0
+V = TypeVar("V")
 
 
-class SessionMirror:
+class Mirror(Generic[V]):
     def __init__(
         self,
-        kv: SessionsKV,
-        changed: Callable[[SessionRecord], None],
-        removed: Callable[[str], None],
+        js: JetStreamContext,
+        bucket: str,
+        decode: Callable[[bytes], V],
+        changed: Callable[[V], None],
+        removed: Callable[[V], None],
     ) -> None:
-        self._kv = kv
+        self._js = js
+        self.bucket = bucket
+        self._decode = decode
         self._changed = changed
         self._removed = removed
-        self.records: dict[str, SessionRecord] = {}  # by token (a drop names only its token)
+        self.values: dict[str, V] = {}  # by key
         self._task: asyncio.Task[None] | None = None
         self._caught_up: asyncio.Future[None] | None = None
 
-    async def start(self) -> list[SessionRecord]:
-        """Every stored session, once read; from then on changes arrive as they happen."""
+    async def start(self) -> list[V]:
+        """Every stored value, once read; from then on changes arrive as they happen."""
         self._caught_up = asyncio.get_running_loop().create_future()
-        self._task = asyncio.create_task(self._run(), name="fastport-sessions-watch")
+        self._task = asyncio.create_task(self._run(), name=f"fastport-watch-{self.bucket}")
         await asyncio.shield(self._caught_up)
-        return list(self.records.values())
+        return list(self.values.values())
 
     async def close(self) -> None:
         if self._task is not None:
@@ -62,36 +70,36 @@ class SessionMirror:
                 if self._caught_up is not None and not self._caught_up.done():
                     self._caught_up.set_exception(exc)
                     return
-                log.error("watching the sessions bucket failed (%s); watching again in %.0f s", exc, RESTART_PAUSE_S)
+                log.error("watching bucket %s failed (%s); watching again in %.0f s", self.bucket, exc, RESTART_PAUSE_S)
             await asyncio.sleep(RESTART_PAUSE_S)
 
     async def _watch(self) -> None:
-        """One watch: the stored sessions, compared with what was known, then changes."""
-        seen: dict[str, SessionRecord] | None = {}
-        async for change in self._kv.watch():
+        """One watch: the stored values, compared with what was known, then changes."""
+        seen: set[str] | None = set()
+        async for change in watch_bucket(self._js, self.bucket):
             if change is None:  # caught up: whatever was known and is not stored any more is gone
                 assert seen is not None
-                for token in set(self.records) - set(seen):
-                    self._apply(token, None)
+                for key in set(self.values) - seen:
+                    self._apply(key, None)
                 seen = None
                 if self._caught_up is not None and not self._caught_up.done():
                     self._caught_up.set_result(None)
                 continue
-            if seen is not None and change.record is not None:
-                seen[change.token] = change.record
-            self._apply(change.token, change.record)
+            if seen is not None and change.value is not None:
+                seen.add(change.key)
+            self._apply(change.key, None if change.value is None else self._decode(change.value))
 
-    def _apply(self, token: str, record: SessionRecord | None) -> None:
+    def _apply(self, key: str, value: V | None) -> None:
         """Record a change; tell the node of it once the first read is over (what that
         read finds, ``start`` returns)."""
         tell = self._caught_up is not None and self._caught_up.done()
-        known = self.records.get(token)
-        if record is None:
+        known = self.values.get(key)
+        if value is None:
             if known is not None:
-                del self.records[token]
+                del self.values[key]
                 if tell:
-                    self._removed(known.name)
-        elif record != known:
-            self.records[token] = record
+                    self._removed(known)
+        elif value != known:
+            self.values[key] = value
             if tell:
-                self._changed(record)
+                self._changed(value)

@@ -20,19 +20,16 @@ from dataclasses import dataclass
 
 import orjson
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy, KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
-from nats.js.kv import KV_DEL, KV_OP, KV_PURGE, KeyValue
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
 
 from ...core.errors import BrokerError, ErrorCode
 from ...core.session import Limits, SessionRecord
+from .kv import kv_stream, open_bucket, watch_bucket
 from .subjects import name_token
 
 BUCKET = "fastport_sessions"
-WATCH_HEARTBEAT_S = 1.0
-# How nats-py (like every NATS client) lays a bucket out on JetStream.
-KV_STREAM = f"KV_{BUCKET}"
-_KV_PREFIX = f"$KV.{BUCKET}."
+KV_STREAM = kv_stream(BUCKET)
 
 
 def encode_record(record: SessionRecord) -> bytes:
@@ -67,19 +64,8 @@ class SessionsKV:
 
     @classmethod
     async def open(cls, js: JetStreamContext, replicas: int) -> SessionsKV:
-        """Bind to the bucket, or create it if this is the first node ever.
-
-        Binding first keeps a node's start-up to one read, not a cluster-wide write,
-        and leaves the bucket as the first node made it (``replicas`` applies then).
-        One revision per key is kept (history 1): a record is the whole truth about
-        its session, older ones are of no use. File storage: sessions survive a
-        restart of the whole NATS cluster.
-        """
-        try:
-            return cls(js, await js.key_value(BUCKET))
-        except BucketNotFoundError:
-            config = KeyValueConfig(bucket=BUCKET, history=1, replicas=replicas, storage=StorageType.FILE)
-            return cls(js, await js.create_key_value(config))
+        """Bind to the bucket, or create it if this is the first node ever (kv.py)."""
+        return cls(js, await open_bucket(js, BUCKET, replicas))
 
     async def create(self, record: SessionRecord) -> int:
         """Store a new session; ``session_exists`` if one of that name is stored."""
@@ -120,33 +106,10 @@ class SessionsKV:
 
     async def watch(self) -> AsyncIterator[SessionChange | None]:
         """Every stored session, then None once (caught up: the node may serve), then
-        every change as it happens, until the caller stops iterating.
-
-        An ordered consumer of the bucket's stream, as nats-py's own KV watcher, but
-        with a heartbeat every WATCH_HEARTBEAT_S: the consumer lives on one NATS server,
-        and when that server dies the client notices the missing heartbeats (two in a
-        row) and re-creates the consumer after the last change it saw. With nats-py's
-        watcher (5 s heartbeats, no way to ask for others) that took 20 s.
-        """
-        sub = await self._js.subscribe(
-            f"{_KV_PREFIX}>",
-            stream=KV_STREAM,
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
-            idle_heartbeat=WATCH_HEARTBEAT_S,
-        )
-        try:
-            info = await sub.consumer_info()
-            caught_up = info.num_pending == 0 and (info.delivered is None or info.delivered.consumer_seq == 0)
-            if caught_up:  # an empty bucket: nothing will say "the last one" otherwise
+        every change as it happens, until the caller stops iterating (kv.py)."""
+        async for change in watch_bucket(self._js, BUCKET):
+            if change is None:
                 yield None
-            async for msg in sub.messages:
-                meta = msg.metadata
-                gone = (msg.headers or {}).get(KV_OP) in (KV_DEL, KV_PURGE)
-                record = None if gone else decode_record(msg.data)
-                yield SessionChange(msg.subject[len(_KV_PREFIX) :], record, meta.sequence.stream)
-                if not caught_up and meta.num_pending == 0:
-                    caught_up = True
-                    yield None
-        finally:
-            await sub.unsubscribe()
+            else:
+                record = None if change.value is None else decode_record(change.value)
+                yield SessionChange(change.key, record, change.revision)
