@@ -33,11 +33,13 @@ def test_a_publish_counts_distinct_subscribers_less_the_publisher() -> None:
     assert registry.count("s", "a") == 1  # a/# matches a
     assert registry.count("s", "b", skip="alice") == 1
     assert registry.count("nobody", "a/b") == 0
-    registry.add(Entry("s", "n1 4", False, "a/+"))  # added again before its removal came
-    registry.remove(Entry("s", "n1 4", False, "a/+"))
+    assert registry.size("s") == 4
+    assert sorted(registry.persistent_patterns("s", "alice")) == ["a/#", "a/b"]
+    assert registry.persistent_patterns("s", "n1 4") == []
+    registry.add(Entry("s", "n1 4", False, "a/+"))  # again: the node's own write come back
     assert registry.count("s", "a/b") == 2
     registry.remove(Entry("s", "n1 4", False, "a/+"))
-    registry.remove(Entry("s", "n1 4", False, "a/+"))  # once too often: nothing happens
+    registry.remove(Entry("s", "n1 4", False, "a/+"))  # again: nothing more happens
     assert registry.count("s", "a/b") == 1
     registry.drop_session("s")
     assert registry.count("s", "a/b") == 0 and registry.count("other", "a/b") == 1

@@ -43,22 +43,21 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """About one message published by connection ``conn`` of the receiving node."""
+    """About one message published on the receiving node."""
 
     kind: Kind
     session: str
-    conn: int
     message_id: str
     subscriber: str = ""  # the subscriber that ACKed, or whose delivery was given up
     reason: str = ""  # GAVE_UP: retry_limit, expired or subscriber_gone
 
     def encode(self) -> bytes:
-        return orjson.dumps([self.kind.value, self.session, self.conn, self.message_id, self.subscriber, self.reason])
+        return orjson.dumps([self.kind.value, self.session, self.message_id, self.subscriber, self.reason])
 
     @classmethod
     def decode(cls, data: bytes) -> Notice:
-        kind, session, conn, message_id, subscriber, reason = orjson.loads(data)
-        return cls(Kind(kind), session, int(conn), message_id, subscriber, reason)
+        kind, session, message_id, subscriber, reason = orjson.loads(data)
+        return cls(Kind(kind), session, message_id, subscriber, reason)
 
 
 def node_subject(node: str) -> str:
@@ -78,7 +77,7 @@ class Notices:
         self._wake = asyncio.Event()
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
-        self.lost = 0  # notices that could not be sent (no NATS connection)
+        self.lost = 0  # what could not be sent (no NATS connection)
 
     async def start(self) -> None:
         self._sub = await self._nc.subscribe(node_subject(self.node), cb=self._received)
@@ -96,7 +95,13 @@ class Notices:
         if node == self.node:
             self._handle(notice)
             return
-        self._queue.append((node_subject(node), notice.encode()))
+        self.post(node_subject(node), notice.encode())
+
+    def post(self, subject: str, data: bytes) -> None:
+        """Send ``data`` on core NATS, after what was sent before: also how the node
+        acknowledges JetStream deliveries, so that an ACK goes out before the notice
+        that tells the publisher of it."""
+        self._queue.append((subject, data))
         self._wake.set()
 
     async def _send_queued(self) -> None:
@@ -111,7 +116,7 @@ class Notices:
                 except NatsError as exc:  # reconnecting with a full buffer, or closed
                     self.lost += 1
                     if self.lost == 1 or self.lost % 1000 == 0:
-                        log.warning("notices to other nodes lost (%d so far): %s", self.lost, exc)
+                        log.warning("messages to NATS lost (%d so far): %s", self.lost, exc)
 
     async def _received(self, msg: Msg) -> None:
         try:

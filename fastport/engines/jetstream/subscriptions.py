@@ -22,7 +22,6 @@ engine (README, engine table).
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from dataclasses import dataclass
 
 import orjson
@@ -44,21 +43,23 @@ CONSUMER_DELETED = "$JS.EVENT.ADVISORY.CONSUMER.DELETED.>"
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One subscription: ``subscriber`` is a client id (``named``) or, for one bound
-    to its connection, ``<node> <connection>``."""
+    """One subscription: ``subscriber`` is a client id or, for a connection without
+    one, ``<node> <connection>``; ``persistent`` ones (a client id's durable consumer)
+    outlive their connection, and are taken up again by whichever node the client id
+    comes back to."""
 
     session: str
     subscriber: str
-    named: bool
+    persistent: bool
     pattern: str
 
     def encode(self) -> bytes:
-        return orjson.dumps([self.session, self.subscriber, self.named, self.pattern])
+        return orjson.dumps([self.session, self.subscriber, self.persistent, self.pattern])
 
     @classmethod
     def decode(cls, data: bytes) -> Entry:
-        session, subscriber, named, pattern = orjson.loads(data)
-        return cls(session, subscriber, bool(named), pattern)
+        session, subscriber, persistent, pattern = orjson.loads(data)
+        return cls(session, subscriber, bool(persistent), pattern)
 
 
 def entry_key(stream: str, consumer: str) -> str:
@@ -67,29 +68,37 @@ def entry_key(stream: str, consumer: str) -> str:
 
 
 class Registry:
-    """Every session's subscriptions as topic indexes of subscriber ids."""
+    """Every session's subscriptions as topic indexes of subscriber ids.
+
+    Adding and removing are idempotent: the node that makes a subscription adds it at
+    once (its publishes count it from then on) and again when its own write comes back
+    through the bucket's watch, and likewise for removals."""
 
     def __init__(self) -> None:
         self._indexes: dict[str, TopicIndex[str]] = {}
-        # An entry may be added twice before its first removal arrives (a durable
-        # re-made on another node): it stays indexed until its last removal.
-        self._held: Counter[Entry] = Counter()
+        self._held: set[Entry] = set()
 
     def add(self, entry: Entry) -> None:
-        self._held[entry] += 1
-        if self._held[entry] == 1:
+        if entry not in self._held:
+            self._held.add(entry)
             self._indexes.setdefault(entry.session, TopicIndex()).add(entry.pattern, entry.subscriber)
 
     def remove(self, entry: Entry) -> None:
-        if self._held[entry] == 0:
-            return
-        self._held[entry] -= 1
-        if self._held[entry] == 0:
-            del self._held[entry]
+        if entry in self._held:
+            self._held.discard(entry)
             index = self._indexes[entry.session]
             index.remove(entry.pattern, entry.subscriber)
             if not index.count:
                 del self._indexes[entry.session]
+
+    def size(self, session: str) -> int:
+        """Subscriptions of ``session`` on every node (what its subscription limit bounds)."""
+        index = self._indexes.get(session)
+        return index.count if index is not None else 0
+
+    def persistent_patterns(self, session: str, subscriber: str) -> list[str]:
+        """The persistent subscriptions of client id ``subscriber``, to take up again."""
+        return [e.pattern for e in self._held if e.persistent and e.session == session and e.subscriber == subscriber]
 
     def count(self, session: str, topic: str, skip: str | None = None) -> int:
         """How many distinct subscribers of ``session`` ``topic`` reaches, ``skip`` (the
@@ -102,8 +111,7 @@ class Registry:
 
     def drop_session(self, session: str) -> None:
         self._indexes.pop(session, None)
-        for entry in [e for e in self._held if e.session == session]:
-            del self._held[entry]
+        self._held = {e for e in self._held if e.session != session}
 
 
 class SubscriptionsKV:
