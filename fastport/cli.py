@@ -241,6 +241,7 @@ async def _session(args: argparse.Namespace) -> int:
                             max_in_flight=args.max_in_flight,
                         ),
                         max_remembered_ids=args.max_remembered_ids,
+                        dead_letter_topic=args.dead_letter_topic,
                     ),
                     metadata=metadata,
                 )
@@ -525,6 +526,12 @@ def build_parser() -> argparse.ArgumentParser:
                 ("--max-remembered-ids", "N", "settled ids kept for de-duplication, oldest forgotten first (default 1000000)"),
             ):
                 p.add_argument(flag, type=count, default=0, metavar=metavar, help=text)
+            p.add_argument(
+                "--dead-letter-topic",
+                default="",
+                metavar="TOPIC",
+                help="publish every given-up delivery to this topic of the session (default: none)",
+            )
         if name in ("drop", "suspend", "resume"):
             password_options(p, "session password (with --secret-key instead of the admin token)")
             p.add_argument("--secret-key", help="session secret key (with the password instead of the admin token)")

@@ -9,12 +9,13 @@ milliseconds), ``null`` for "never", and never its password or secret key::
     {"sessionName": "demo", "retryInterval": 5000, "maxRetryLimit": 100,
      "messageExpiryTime": null, "expiresAt": null, "suspended": false,
      "createdAt": 1767225600000, "connections": 1, "subscriptions": 2,
-     "pendingMessages": 0, "maxRememberedIds": 1000000,
+     "pendingMessages": 0, "maxRememberedIds": 1000000, "deadLetterTopic": null,
      "limits": {"maxPayloadBytes": 0, "maxConnections": 0,
                 "maxSubscriptions": 0, "maxPendingMessages": 250000,
                 "maxPendingBytes": 134217728, "maxInFlight": 1000}}
 
-``limits`` show the values in force: 0 for "the server's maximum" (payload) or
+``deadLetterTopic`` is ``null`` when the session has none (given-up deliveries are
+only reported to their publishers). ``limits`` show the values in force: 0 for "the server's maximum" (payload) or
 "unlimited" (connections, subscriptions), the defaults filled in for the others.
 """
 
@@ -50,5 +51,6 @@ def session_json(info: SessionInfo) -> dict[str, Any]:
         "subscriptions": info.subscriptions,
         "pendingMessages": info.pending_messages,
         "maxRememberedIds": info.max_remembered_ids,
+        "deadLetterTopic": info.dead_letter_topic or None,
         "limits": {key: getattr(limits, name) for name, key in LIMIT_KEYS.items()},
     }

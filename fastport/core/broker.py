@@ -38,6 +38,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
+from . import deadletter
 from .clock import Clock, SystemClock
 from .connection import Connection, Peer, PublishOutcome, Subscriber
 from .counters import Counters
@@ -111,11 +112,16 @@ def _check_name(value: object, what: str) -> str:
 
 def _attributes_size(attributes: Mapping[str, str]) -> int:
     """Bytes of ``attributes`` (UTF-8 keys and values), once they are checked: keys are
-    non-empty strings, values strings."""
+    non-empty strings, values strings, and no key is one of the broker's own
+    (``deadletter.RESERVED_PREFIX``)."""
     size = 0
     for key, value in attributes.items():
         if not isinstance(key, str) or not key or not isinstance(value, str):
             raise BrokerError(ErrorCode.INVALID_FIELD, "attributes must map non-empty string keys to strings")
+        if key.startswith(deadletter.RESERVED_PREFIX):
+            raise BrokerError(
+                ErrorCode.INVALID_FIELD, f"attribute keys starting with {deadletter.RESERVED_PREFIX!r} are the broker's"
+            )
         size += len(key.encode()) + len(value.encode())
     return size
 
@@ -275,6 +281,10 @@ class Broker:
         _check_range(spec.max_remembered_ids, "maxRememberedIds", 2**53)
         for field_name, upper in LIMITS.items():
             _check_range(getattr(spec.limits, field_name), field_name, upper)
+        if not isinstance(spec.dead_letter_topic, str):
+            raise BrokerError(ErrorCode.INVALID_FIELD, "deadLetterTopic must be a string")
+        if spec.dead_letter_topic:
+            validate_topic(spec.dead_letter_topic)
         if name in self.sessions:
             raise BrokerError(ErrorCode.SESSION_EXISTS, "Session already exists")
         secret = new_secret_key()
@@ -295,6 +305,7 @@ class Broker:
             suspended=False,
             created_at_ms=now,
             max_remembered_ids=spec.max_remembered_ids,
+            dead_letter_topic=spec.dead_letter_topic,
         )
         session = Session(record)
         self.sessions[name] = session

@@ -74,6 +74,7 @@ class SessionSpec:
     session_expiry_ms: int = 0
     limits: Limits = field(default_factory=Limits)
     max_remembered_ids: int = 0
+    dead_letter_topic: str = ""  # "": off
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,7 @@ class SessionInfo:
     pending_messages: int
     counters: Counters  # a copy, taken when the info was
     max_remembered_ids: int = DEFAULT_MAX_REMEMBERED_IDS
+    dead_letter_topic: str = ""  # "": off
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,8 @@ class SessionRecord:
     suspended: bool
     created_at_ms: int
     max_remembered_ids: int = 0  # 0: the default
+    # Where given-up deliveries are published (a topic of this session); "": nowhere.
+    dead_letter_topic: str = ""
 
 
 class Session:
@@ -126,6 +130,7 @@ class Session:
         self.limits = record.limits.resolved()
         self.suspended = record.suspended
         self.created_at_ms = record.created_at_ms
+        self.dead_letter_topic = record.dead_letter_topic
         self.dropped = False
         self.counters = Counters()
         # Lines a client can cause in floods: at most one a second of each kind.
@@ -233,6 +238,7 @@ class Session:
             suspended=self.suspended,
             created_at_ms=self.created_at_ms,
             max_remembered_ids=self.recent.limit,
+            dead_letter_topic=self.dead_letter_topic,
         )
 
     def info(self) -> SessionInfo:
@@ -250,4 +256,5 @@ class Session:
             pending_messages=len(self.messages),
             counters=self.counters.copy(),
             max_remembered_ids=self.recent.limit,
+            dead_letter_topic=self.dead_letter_topic,
         )

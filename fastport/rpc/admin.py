@@ -40,6 +40,7 @@ def info_to_pb(info: SessionInfo) -> pb.SessionInfo:
         subscriptions=info.subscriptions,
         pending_messages=info.pending_messages,
         max_remembered_ids=info.max_remembered_ids,
+        dead_letter_topic=info.dead_letter_topic,
     )
 
 
@@ -59,6 +60,7 @@ def info_from_pb(msg: pb.SessionInfo) -> SessionInfo:
         pending_messages=msg.pending_messages,
         counters=Counters(),  # not carried over gRPC
         max_remembered_ids=msg.max_remembered_ids,
+        dead_letter_topic=msg.dead_letter_topic,
     )
 
 
@@ -127,6 +129,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
             session_expiry_ms=request.session_expiry_ms,
             limits=limits_from_pb(request.limits),
             max_remembered_ids=request.max_remembered_ids,
+            dead_letter_topic=request.dead_letter_topic,
         )
         try:
             info, secret = await self._broker.create_session(spec)

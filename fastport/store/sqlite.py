@@ -173,6 +173,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE sessions ADD COLUMN max_pending_bytes INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE sessions ADD COLUMN max_in_flight INTEGER NOT NULL DEFAULT 0",
     ),
+    (
+        # Where the session's given-up deliveries are published ('' = nowhere).
+        "ALTER TABLE sessions ADD COLUMN dead_letter_topic TEXT NOT NULL DEFAULT ''",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -362,8 +366,8 @@ def _put_session(db: sqlite3.Connection, r: SessionRecord) -> None:
     db.execute(
         "INSERT OR REPLACE INTO sessions (name, password_hash, secret_hash, retry_interval_ms, max_retry_limit,"
         " message_expiry_ms, expires_at_ms, max_payload_bytes, max_connections, max_subscriptions,"
-        " max_pending_messages, max_pending_bytes, max_in_flight, suspended, created_at_ms, max_remembered_ids)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " max_pending_messages, max_pending_bytes, max_in_flight, suspended, created_at_ms, max_remembered_ids,"
+        " dead_letter_topic) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             r.name,
             r.password_hash,
@@ -381,6 +385,7 @@ def _put_session(db: sqlite3.Connection, r: SessionRecord) -> None:
             r.suspended,
             r.created_at_ms,
             r.max_remembered_ids,
+            r.dead_letter_topic,
         ),
     )
 
@@ -536,7 +541,7 @@ class SqliteStore:
         for row in db.execute(
             "SELECT name, password_hash, secret_hash, retry_interval_ms, max_retry_limit, message_expiry_ms,"
             " expires_at_ms, max_payload_bytes, max_connections, max_subscriptions, max_pending_messages,"
-            " max_pending_bytes, max_in_flight, suspended, created_at_ms, max_remembered_ids FROM sessions"
+            " max_pending_bytes, max_in_flight, suspended, created_at_ms, max_remembered_ids, dead_letter_topic FROM sessions"
             " ORDER BY created_at_ms"
         ):
             state.sessions.append(
@@ -552,6 +557,7 @@ class SqliteStore:
                     suspended=bool(row[13]),
                     created_at_ms=row[14],
                     max_remembered_ids=row[15],
+                    dead_letter_topic=row[16],
                 )
             )
         for row in db.execute("SELECT session, subscriber, pattern FROM subscriptions"):

@@ -31,10 +31,12 @@ import base64
 import re
 import struct
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, Final
 
 import orjson
 
+from ..core import deadletter
 from ..core.delivery import ABSENT, Hash, Message
 from ..core.errors import BrokerError, ErrorCode
 from ..core.session import Limits, SessionSpec
@@ -262,7 +264,8 @@ def _data_value(message: Message) -> tuple[Any, bool]:
 def message_frame(message: Message, retry: int = 0) -> bytes:
     """``{"type":"message","topic":T,"data":D,"hash":H,"timestamp":TS,"messageId":M}``,
     plus ``"retry":K`` on a re-send. ``hash`` is as it was published: left out when
-    the publish had none, null or a string as given (§9); so is ``data`` (``NO_DATA``)."""
+    the publish had none, null or a string as given (§9); so is ``data`` (``NO_DATA``).
+    A message on a dead-letter topic carries ``"deadLetter":{...}`` (``dead_letter``)."""
     frame: dict[str, Any] = {"type": "message", "topic": message.topic}
     b64 = False
     if not (message.json and message.payload == NO_DATA):
@@ -275,7 +278,29 @@ def message_frame(message: Message, retry: int = 0) -> bytes:
         frame["retry"] = retry
     if b64:
         frame["encoding"] = "base64"
+    if message.attributes:
+        dead = dead_letter(message.attributes)
+        if dead is not None:
+            frame["deadLetter"] = dead
     return _dumps(frame)
+
+
+def dead_letter(attributes: Mapping[str, str]) -> dict[str, Any] | None:
+    """The ``deadLetter`` object of a ``message`` frame (see core/deadletter.py), or
+    None for a message that is no dead letter: ``topic``, ``messageId``, ``reason``,
+    ``attempts``, ``subscriber`` (the client id; null without one) and ``time`` (Unix
+    ms). Old clients ignore the key; the gRPC door carries the same as attributes."""
+    topic = attributes.get(deadletter.TOPIC)
+    if topic is None:
+        return None
+    return {
+        "topic": topic,
+        "messageId": attributes.get(deadletter.MESSAGE_ID, ""),
+        "reason": attributes.get(deadletter.REASON, ""),
+        "attempts": int(attributes.get(deadletter.ATTEMPTS) or 0),
+        "subscriber": attributes.get(deadletter.SUBSCRIBER) or None,
+        "time": int(attributes.get(deadletter.TIME_MS) or 0),
+    }
 
 
 # ---------------------------------------------------------------------- decoding
@@ -704,8 +729,19 @@ def parse_create_session(body: dict[str, Any]) -> SessionSpec:
         message_expiry_ms=_duration(body, "messageExpiryTime"),
         session_expiry_ms=_duration(body, "sessionExpiry"),
         max_remembered_ids=_duration(body, "maxRememberedIds"),
+        dead_letter_topic=_optional_string(body, "deadLetterTopic"),
         limits=Limits(**{name: _limit(body, key) for name, key in LIMIT_KEYS.items()}),
     )
+
+
+def _optional_string(body: dict[str, Any], name: str) -> str:
+    """A createSession string setting; missing or null is "" (off)."""
+    value = body.get(name)
+    if value is None:
+        return ""
+    if type(value) is not str:
+        raise RestError(400, f"Invalid field: {name}", ErrorCode.INVALID_FIELD)
+    return value
 
 
 def _limit(body: dict[str, Any], name: str) -> int:

@@ -166,9 +166,10 @@ def test_cli_and_rest_show_a_session_in_one_shape(server_process: ServerProcess)
     admin = ["--server", server_process.grpc_address, "--admin-token", server_process.admin_token or ""]
     created = fastport(
         "session", "create", "shape", "--password", "pw", "--message-expiry", "60000", "--max-payload", "4096",
-        "--max-remembered-ids", "500", *admin,
+        "--max-remembered-ids", "500", "--dead-letter-topic", "dead/letters", *admin,
     )
     shown = json.loads(created.stdout)["session"]
+    assert shown["deadLetterTopic"] == "dead/letters"
     assert shown["messageExpiryTime"] == 60000 and shown["expiresAt"] is None
     assert shown["maxRememberedIds"] == 500
     assert shown["limits"]["maxPayloadBytes"] == 4096  # a number, not a string

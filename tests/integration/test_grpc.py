@@ -393,6 +393,16 @@ async def test_admin_requires_token_or_session_secret(admin) -> None:
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+async def test_admin_sets_and_shows_a_dead_letter_topic(admin) -> None:
+    created = await create_session(admin, "s", dead_letter_topic="dead/letters")
+    assert created.session.dead_letter_topic == "dead/letters"
+    got = await admin.GetSession(admin_pb2.GetSessionRequest(name="s"), metadata=ADMIN_METADATA)
+    assert got.dead_letter_topic == "dead/letters"
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await create_session(admin, "wild", dead_letter_topic="dead/+")
+    assert dict(info.value.trailing_metadata())["fastport-error-code"] == "invalid_topic"
+
+
 async def test_suspended_session_refuses_publish(admin, streams) -> None:
     await create_session(admin, "s")
     pub = streams()

@@ -76,7 +76,7 @@ async def test_sessions_come_back_with_credentials_and_settings(node: Node) -> N
     limits = Limits(max_pending_messages=50, max_pending_bytes=4096, max_in_flight=3)
     secret = await make_session(
         node.broker, "a", retry_interval_ms=250, max_retry_limit=7, message_expiry_ms=9000,
-        max_remembered_ids=10, limits=limits
+        max_remembered_ids=10, limits=limits, dead_letter_topic="a/dead"
     )
     await make_session(node.broker, "b")
     assert node.broker.get_session("a").limits == limits

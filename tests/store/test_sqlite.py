@@ -364,6 +364,36 @@ async def test_a_version_2_database_s_sessions_get_the_default_limits(tmp_path: 
         await b.stop()
 
 
+async def test_a_version_6_database_s_sessions_have_no_dead_letter_topic(tmp_path: Path) -> None:
+    path = tmp_path / "fastport.db"
+    with sqlite3.connect(path) as db:  # as the version before dead-letter topics left it
+        for migration in sqlite_store.MIGRATIONS[:6]:
+            for statement in migration:
+                db.execute(statement)
+        db.execute(
+            "INSERT INTO sessions (name, password_hash, secret_hash, retry_interval_ms, max_retry_limit,"
+            " message_expiry_ms, expires_at_ms, max_payload_bytes, max_connections, max_subscriptions,"
+            " max_pending_messages, suspended, created_at_ms) VALUES ('old', 'h', 'h', 1000, 5, 0, 0, 0, 0, 0, 0, 0, 1)"
+        )
+        db.execute(f"PRAGMA application_id = {sqlite_store.APPLICATION_ID}")
+        db.execute("PRAGMA user_version = 6")
+    b = Broker(SqliteStore(path), ManualClock())
+    await b.start()
+    try:
+        assert b.get_session("old").dead_letter_topic == ""
+        await make_session(b, "new", dead_letter_topic="dead")
+    finally:
+        await b.stop()
+    b = Broker(SqliteStore(path), ManualClock())
+    await b.start()
+    try:
+        assert [(s.name, s.dead_letter_topic) for s in b.list_sessions()] == [("old", ""), ("new", "dead")]
+    finally:
+        await b.stop()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (sqlite_store.SCHEMA_VERSION,)
+
+
 @pytest.mark.parametrize(
     "prepare, error",
     [

@@ -268,3 +268,25 @@ def test_rate_limiter_forgets_old_windows() -> None:
     limiter.hit("late")
     assert list(limiter._windows) == ["late"]
 
+
+
+def test_a_dead_letter_s_metadata_is_one_extra_key_of_its_message_frame() -> None:
+    message = make_message(b"abc", topic="dead")
+    message.attributes = {
+        "trace": "t1",  # the original's own attributes stay out, as for any message
+        "fastport-dl-topic": "orders/new",
+        "fastport-dl-message-id": "m0",
+        "fastport-dl-reason": "retry_limit",
+        "fastport-dl-attempts": "4",
+        "fastport-dl-subscriber": "",
+        "fastport-dl-time-ms": "1767225600000",
+    }
+    assert orjson.loads(codec.message_frame(message)) == {
+        "type": "message", "topic": "dead", "data": "abc", "hash": "h", "timestamp": 7, "messageId": "m1",
+        "deadLetter": {
+            "topic": "orders/new", "messageId": "m0", "reason": "retry_limit", "attempts": 4, "subscriber": None,
+            "time": 1767225600000,
+        },
+    }
+    message.attributes = {"trace": "t1"}
+    assert "deadLetter" not in orjson.loads(codec.message_frame(message))

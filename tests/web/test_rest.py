@@ -37,10 +37,11 @@ async def test_create_session(rest: Rest, auth: str) -> None:
 async def test_create_session_settings(app: App, rest: Rest, clock) -> None:
     status, _ = await rest.create_session(
         "s1", "pw", retryInterval=250, maxRetryLimit=3, messageExpiryTime=10_000, sessionExpiry=60_000,
-        maxRememberedIds=5000,
+        maxRememberedIds=5000, deadLetterTopic="dead/letters",
     )
     assert status == 200
     info = app.broker.get_session("s1")
+    assert info.dead_letter_topic == "dead/letters"
     assert (info.retry_interval_ms, info.max_retry_limit, info.message_expiry_ms) == (250, 3, 10_000)
     assert info.max_remembered_ids == 5000
     assert info.expires_at_ms == clock.now_ms() + 60_000  # a duration from now, not a date
@@ -77,11 +78,17 @@ async def test_create_session_requires_name_and_password(rest: Rest, body: dict)
         ({"sessionExpiry": 2**63}, "sessionExpiry"),  # past int64
         ({"messageExpiryTime": 1e19}, "messageExpiryTime"),
         ({"maxRememberedIds": -5}, "maxRememberedIds"),
+        ({"deadLetterTopic": ["dead"]}, "deadLetterTopic"),
     ],
 )
 async def test_create_session_wrong_field(rest: Rest, extra: dict, field: str) -> None:
     status, body = await rest.post("/api/createSession", {"sessionName": "s1", "password": "pw", **extra})
     assert (status, body) == (400, {"success": False, "error": f"Invalid field: {field}", "code": "invalid_field"})
+
+
+async def test_create_session_with_a_wildcard_dead_letter_topic(rest: Rest) -> None:
+    status, body = await rest.post("/api/createSession", {"sessionName": "s1", "password": "pw", "deadLetterTopic": "dead/#"})
+    assert (status, body["code"]) == (400, "invalid_topic")
 
 
 async def test_create_session_twice(rest: Rest) -> None:
@@ -288,6 +295,7 @@ async def test_list_sessions(rest: Rest, session: dict, app: App) -> None:
         "subscriptions": 1,
         "pendingMessages": 0,
         "maxRememberedIds": 1_000_000,
+        "deadLetterTopic": None,
         "limits": {
             "maxPayloadBytes": 0,
             "maxConnections": 0,

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x66\x61stport_proto/v1/admin.proto\x12\x0b\x66\x61stport.v1\"\xa7\x01\n\x06Limits\x12\x19\n\x11max_payload_bytes\x18\x01 \x01(\x04\x12\x17\n\x0fmax_connections\x18\x02 \x01(\r\x12\x19\n\x11max_subscriptions\x18\x03 \x01(\r\x12\x1c\n\x14max_pending_messages\x18\x04 \x01(\r\x12\x19\n\x11max_pending_bytes\x18\x05 \x01(\x04\x12\x15\n\rmax_in_flight\x18\x06 \x01(\r\"\xe1\x01\n\x14\x43reateSessionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x19\n\x11retry_interval_ms\x18\x03 \x01(\r\x12\x17\n\x0fmax_retry_limit\x18\x04 \x01(\r\x12\x19\n\x11message_expiry_ms\x18\x05 \x01(\x04\x12\x19\n\x11session_expiry_ms\x18\x06 \x01(\x04\x12#\n\x06limits\x18\x07 \x01(\x0b\x32\x13.fastport.v1.Limits\x12\x1a\n\x12max_remembered_ids\x18\x08 \x01(\x04\"V\n\x15\x43reateSessionResponse\x12)\n\x07session\x18\x01 \x01(\x0b\x32\x18.fastport.v1.SessionInfo\x12\x12\n\nsecret_key\x18\x02 \x01(\t\"H\n\x12SessionCredentials\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x12\n\nsecret_key\x18\x03 \x01(\t\"\x15\n\x13\x44ropSessionResponse\"!\n\x11GetSessionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13ListSessionsRequest\"B\n\x14ListSessionsResponse\x12*\n\x08sessions\x18\x01 \x03(\x0b\x32\x18.fastport.v1.SessionInfo\"\xb2\x02\n\x0bSessionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x19\n\x11retry_interval_ms\x18\x02 \x01(\r\x12\x17\n\x0fmax_retry_limit\x18\x03 \x01(\r\x12\x19\n\x11message_expiry_ms\x18\x04 \x01(\x04\x12\x15\n\rexpires_at_ms\x18\x05 \x01(\x03\x12#\n\x06limits\x18\x06 \x01(\x0b\x32\x13.fastport.v1.Limits\x12\x11\n\tsuspended\x18\x07 \x01(\x08\x12\x15\n\rcreated_at_ms\x18\x08 \x01(\x03\x12\x13\n\x0b\x63onnections\x18\t \x01(\r\x12\x15\n\rsubscriptions\x18\n \x01(\r\x12\x18\n\x10pending_messages\x18\x0b \x01(\r\x12\x1a\n\x12max_remembered_ids\x18\x0c \x01(\x04\x32\xe7\x03\n\x05\x41\x64min\x12V\n\rCreateSession\x12!.fastport.v1.CreateSessionRequest\x1a\".fastport.v1.CreateSessionResponse\x12P\n\x0b\x44ropSession\x12\x1f.fastport.v1.SessionCredentials\x1a .fastport.v1.DropSessionResponse\x12K\n\x0eSuspendSession\x12\x1f.fastport.v1.SessionCredentials\x1a\x18.fastport.v1.SessionInfo\x12J\n\rResumeSession\x12\x1f.fastport.v1.SessionCredentials\x1a\x18.fastport.v1.SessionInfo\x12\x46\n\nGetSession\x12\x1e.fastport.v1.GetSessionRequest\x1a\x18.fastport.v1.SessionInfo\x12S\n\x0cListSessions\x12 .fastport.v1.ListSessionsRequest\x1a!.fastport.v1.ListSessionsResponseB<Z:github.com/fastport/fastport/gen/go/fastport/v1;fastportv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x66\x61stport_proto/v1/admin.proto\x12\x0b\x66\x61stport.v1\"\xa7\x01\n\x06Limits\x12\x19\n\x11max_payload_bytes\x18\x01 \x01(\x04\x12\x17\n\x0fmax_connections\x18\x02 \x01(\r\x12\x19\n\x11max_subscriptions\x18\x03 \x01(\r\x12\x1c\n\x14max_pending_messages\x18\x04 \x01(\r\x12\x19\n\x11max_pending_bytes\x18\x05 \x01(\x04\x12\x15\n\rmax_in_flight\x18\x06 \x01(\r\"\xfc\x01\n\x14\x43reateSessionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x19\n\x11retry_interval_ms\x18\x03 \x01(\r\x12\x17\n\x0fmax_retry_limit\x18\x04 \x01(\r\x12\x19\n\x11message_expiry_ms\x18\x05 \x01(\x04\x12\x19\n\x11session_expiry_ms\x18\x06 \x01(\x04\x12#\n\x06limits\x18\x07 \x01(\x0b\x32\x13.fastport.v1.Limits\x12\x1a\n\x12max_remembered_ids\x18\x08 \x01(\x04\x12\x19\n\x11\x64\x65\x61\x64_letter_topic\x18\t \x01(\t\"V\n\x15\x43reateSessionResponse\x12)\n\x07session\x18\x01 \x01(\x0b\x32\x18.fastport.v1.SessionInfo\x12\x12\n\nsecret_key\x18\x02 \x01(\t\"H\n\x12SessionCredentials\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x12\n\nsecret_key\x18\x03 \x01(\t\"\x15\n\x13\x44ropSessionResponse\"!\n\x11GetSessionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13ListSessionsRequest\"B\n\x14ListSessionsResponse\x12*\n\x08sessions\x18\x01 \x03(\x0b\x32\x18.fastport.v1.SessionInfo\"\xcd\x02\n\x0bSessionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x19\n\x11retry_interval_ms\x18\x02 \x01(\r\x12\x17\n\x0fmax_retry_limit\x18\x03 \x01(\r\x12\x19\n\x11message_expiry_ms\x18\x04 \x01(\x04\x12\x15\n\rexpires_at_ms\x18\x05 \x01(\x03\x12#\n\x06limits\x18\x06 \x01(\x0b\x32\x13.fastport.v1.Limits\x12\x11\n\tsuspended\x18\x07 \x01(\x08\x12\x15\n\rcreated_at_ms\x18\x08 \x01(\x03\x12\x13\n\x0b\x63onnections\x18\t \x01(\r\x12\x15\n\rsubscriptions\x18\n \x01(\r\x12\x18\n\x10pending_messages\x18\x0b \x01(\r\x12\x1a\n\x12max_remembered_ids\x18\x0c \x01(\x04\x12\x19\n\x11\x64\x65\x61\x64_letter_topic\x18\r \x01(\t2\xe7\x03\n\x05\x41\x64min\x12V\n\rCreateSession\x12!.fastport.v1.CreateSessionRequest\x1a\".fastport.v1.CreateSessionResponse\x12P\n\x0b\x44ropSession\x12\x1f.fastport.v1.SessionCredentials\x1a .fastport.v1.DropSessionResponse\x12K\n\x0eSuspendSession\x12\x1f.fastport.v1.SessionCredentials\x1a\x18.fastport.v1.SessionInfo\x12J\n\rResumeSession\x12\x1f.fastport.v1.SessionCredentials\x1a\x18.fastport.v1.SessionInfo\x12\x46\n\nGetSession\x12\x1e.fastport.v1.GetSessionRequest\x1a\x18.fastport.v1.SessionInfo\x12S\n\x0cListSessions\x12 .fastport.v1.ListSessionsRequest\x1a!.fastport.v1.ListSessionsResponseB<Z:github.com/fastport/fastport/gen/go/fastport/v1;fastportv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,21 +35,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LIMITS']._serialized_start=47
   _globals['_LIMITS']._serialized_end=214
   _globals['_CREATESESSIONREQUEST']._serialized_start=217
-  _globals['_CREATESESSIONREQUEST']._serialized_end=442
-  _globals['_CREATESESSIONRESPONSE']._serialized_start=444
-  _globals['_CREATESESSIONRESPONSE']._serialized_end=530
-  _globals['_SESSIONCREDENTIALS']._serialized_start=532
-  _globals['_SESSIONCREDENTIALS']._serialized_end=604
-  _globals['_DROPSESSIONRESPONSE']._serialized_start=606
-  _globals['_DROPSESSIONRESPONSE']._serialized_end=627
-  _globals['_GETSESSIONREQUEST']._serialized_start=629
-  _globals['_GETSESSIONREQUEST']._serialized_end=662
-  _globals['_LISTSESSIONSREQUEST']._serialized_start=664
-  _globals['_LISTSESSIONSREQUEST']._serialized_end=685
-  _globals['_LISTSESSIONSRESPONSE']._serialized_start=687
-  _globals['_LISTSESSIONSRESPONSE']._serialized_end=753
-  _globals['_SESSIONINFO']._serialized_start=756
-  _globals['_SESSIONINFO']._serialized_end=1062
-  _globals['_ADMIN']._serialized_start=1065
-  _globals['_ADMIN']._serialized_end=1552
+  _globals['_CREATESESSIONREQUEST']._serialized_end=469
+  _globals['_CREATESESSIONRESPONSE']._serialized_start=471
+  _globals['_CREATESESSIONRESPONSE']._serialized_end=557
+  _globals['_SESSIONCREDENTIALS']._serialized_start=559
+  _globals['_SESSIONCREDENTIALS']._serialized_end=631
+  _globals['_DROPSESSIONRESPONSE']._serialized_start=633
+  _globals['_DROPSESSIONRESPONSE']._serialized_end=654
+  _globals['_GETSESSIONREQUEST']._serialized_start=656
+  _globals['_GETSESSIONREQUEST']._serialized_end=689
+  _globals['_LISTSESSIONSREQUEST']._serialized_start=691
+  _globals['_LISTSESSIONSREQUEST']._serialized_end=712
+  _globals['_LISTSESSIONSRESPONSE']._serialized_start=714
+  _globals['_LISTSESSIONSRESPONSE']._serialized_end=780
+  _globals['_SESSIONINFO']._serialized_start=783
+  _globals['_SESSIONINFO']._serialized_end=1116
+  _globals['_ADMIN']._serialized_start=1119
+  _globals['_ADMIN']._serialized_end=1606
 # @@protoc_insertion_point(module_scope)

@@ -23,7 +23,7 @@ class Limits(_message.Message):
     def __init__(self, max_payload_bytes: _Optional[int] = ..., max_connections: _Optional[int] = ..., max_subscriptions: _Optional[int] = ..., max_pending_messages: _Optional[int] = ..., max_pending_bytes: _Optional[int] = ..., max_in_flight: _Optional[int] = ...) -> None: ...
 
 class CreateSessionRequest(_message.Message):
-    __slots__ = ("name", "password", "retry_interval_ms", "max_retry_limit", "message_expiry_ms", "session_expiry_ms", "limits", "max_remembered_ids")
+    __slots__ = ("name", "password", "retry_interval_ms", "max_retry_limit", "message_expiry_ms", "session_expiry_ms", "limits", "max_remembered_ids", "dead_letter_topic")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
     RETRY_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
@@ -32,6 +32,7 @@ class CreateSessionRequest(_message.Message):
     SESSION_EXPIRY_MS_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     MAX_REMEMBERED_IDS_FIELD_NUMBER: _ClassVar[int]
+    DEAD_LETTER_TOPIC_FIELD_NUMBER: _ClassVar[int]
     name: str
     password: str
     retry_interval_ms: int
@@ -40,7 +41,8 @@ class CreateSessionRequest(_message.Message):
     session_expiry_ms: int
     limits: Limits
     max_remembered_ids: int
-    def __init__(self, name: _Optional[str] = ..., password: _Optional[str] = ..., retry_interval_ms: _Optional[int] = ..., max_retry_limit: _Optional[int] = ..., message_expiry_ms: _Optional[int] = ..., session_expiry_ms: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., max_remembered_ids: _Optional[int] = ...) -> None: ...
+    dead_letter_topic: str
+    def __init__(self, name: _Optional[str] = ..., password: _Optional[str] = ..., retry_interval_ms: _Optional[int] = ..., max_retry_limit: _Optional[int] = ..., message_expiry_ms: _Optional[int] = ..., session_expiry_ms: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., max_remembered_ids: _Optional[int] = ..., dead_letter_topic: _Optional[str] = ...) -> None: ...
 
 class CreateSessionResponse(_message.Message):
     __slots__ = ("session", "secret_key")
@@ -81,7 +83,7 @@ class ListSessionsResponse(_message.Message):
     def __init__(self, sessions: _Optional[_Iterable[_Union[SessionInfo, _Mapping]]] = ...) -> None: ...
 
 class SessionInfo(_message.Message):
-    __slots__ = ("name", "retry_interval_ms", "max_retry_limit", "message_expiry_ms", "expires_at_ms", "limits", "suspended", "created_at_ms", "connections", "subscriptions", "pending_messages", "max_remembered_ids")
+    __slots__ = ("name", "retry_interval_ms", "max_retry_limit", "message_expiry_ms", "expires_at_ms", "limits", "suspended", "created_at_ms", "connections", "subscriptions", "pending_messages", "max_remembered_ids", "dead_letter_topic")
     NAME_FIELD_NUMBER: _ClassVar[int]
     RETRY_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     MAX_RETRY_LIMIT_FIELD_NUMBER: _ClassVar[int]
@@ -94,6 +96,7 @@ class SessionInfo(_message.Message):
     SUBSCRIPTIONS_FIELD_NUMBER: _ClassVar[int]
     PENDING_MESSAGES_FIELD_NUMBER: _ClassVar[int]
     MAX_REMEMBERED_IDS_FIELD_NUMBER: _ClassVar[int]
+    DEAD_LETTER_TOPIC_FIELD_NUMBER: _ClassVar[int]
     name: str
     retry_interval_ms: int
     max_retry_limit: int
@@ -106,4 +109,5 @@ class SessionInfo(_message.Message):
     subscriptions: int
     pending_messages: int
     max_remembered_ids: int
-    def __init__(self, name: _Optional[str] = ..., retry_interval_ms: _Optional[int] = ..., max_retry_limit: _Optional[int] = ..., message_expiry_ms: _Optional[int] = ..., expires_at_ms: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., suspended: _Optional[bool] = ..., created_at_ms: _Optional[int] = ..., connections: _Optional[int] = ..., subscriptions: _Optional[int] = ..., pending_messages: _Optional[int] = ..., max_remembered_ids: _Optional[int] = ...) -> None: ...
+    dead_letter_topic: str
+    def __init__(self, name: _Optional[str] = ..., retry_interval_ms: _Optional[int] = ..., max_retry_limit: _Optional[int] = ..., message_expiry_ms: _Optional[int] = ..., expires_at_ms: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., suspended: _Optional[bool] = ..., created_at_ms: _Optional[int] = ..., connections: _Optional[int] = ..., subscriptions: _Optional[int] = ..., pending_messages: _Optional[int] = ..., max_remembered_ids: _Optional[int] = ..., dead_letter_topic: _Optional[str] = ...) -> None: ...

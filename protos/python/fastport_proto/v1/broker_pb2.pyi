@@ -235,16 +235,18 @@ class AckReceived(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., topic: _Optional[str] = ..., remaining: _Optional[int] = ...) -> None: ...
 
 class DeliveryFailed(_message.Message):
-    __slots__ = ("message_id", "topic", "reason", "remaining")
+    __slots__ = ("message_id", "topic", "reason", "remaining", "dead_lettered")
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     TOPIC_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     REMAINING_FIELD_NUMBER: _ClassVar[int]
+    DEAD_LETTERED_FIELD_NUMBER: _ClassVar[int]
     message_id: str
     topic: str
     reason: str
     remaining: int
-    def __init__(self, message_id: _Optional[str] = ..., topic: _Optional[str] = ..., reason: _Optional[str] = ..., remaining: _Optional[int] = ...) -> None: ...
+    dead_lettered: bool
+    def __init__(self, message_id: _Optional[str] = ..., topic: _Optional[str] = ..., reason: _Optional[str] = ..., remaining: _Optional[int] = ..., dead_lettered: _Optional[bool] = ...) -> None: ...
 
 class Closing(_message.Message):
     __slots__ = ("code", "message")

@@ -40,6 +40,12 @@ export interface CreateSessionRequest {
    * are forgotten first. 0 = 1000000 (~120 MB with 32-character ids).
    */
   'max_remembered_ids'?: (number | string | Long);
+  /**
+   * A topic of this session (no wildcards) where every given-up delivery is published,
+   * with the dead-letter attributes described on Message.attributes; empty = off
+   * (given-up deliveries are only reported to their publisher).
+   */
+  'dead_letter_topic'?: (string);
 }
 
 /**
@@ -79,4 +85,10 @@ export interface CreateSessionRequest__Output {
    * are forgotten first. 0 = 1000000 (~120 MB with 32-character ids).
    */
   'max_remembered_ids': (number);
+  /**
+   * A topic of this session (no wildcards) where every given-up delivery is published,
+   * with the dead-letter attributes described on Message.attributes; empty = off
+   * (given-up deliveries are only reported to their publisher).
+   */
+  'dead_letter_topic': (string);
 }

@@ -21,6 +21,12 @@ export interface DeliveryFailed {
    * Deliveries of that message still unsettled.
    */
   'remaining'?: (number);
+  /**
+   * The message was published to the session's dead-letter topic for this delivery
+   * (see Message.attributes); false when the session has none, or the message was on
+   * the dead-letter topic itself (then it is dropped, never dead-lettered again).
+   */
+  'dead_lettered'?: (boolean);
 }
 
 /**
@@ -43,4 +49,10 @@ export interface DeliveryFailed__Output {
    * Deliveries of that message still unsettled.
    */
   'remaining': (number);
+  /**
+   * The message was published to the session's dead-letter topic for this delivery
+   * (see Message.attributes); false when the session has none, or the message was on
+   * the dead-letter topic itself (then it is dropped, never dead-lettered again).
+   */
+  'dead_lettered': (boolean);
 }

@@ -36,7 +36,20 @@ export interface Message {
    */
   'json'?: (boolean);
   /**
-   * As published (empty for messages published on the legacy JSON protocol).
+   * As published (empty for messages published on the legacy JSON protocol), plus the
+   * broker's own, whose keys start with `fastport-` (reserved: publishers cannot set
+   * them). A message on a session's dead-letter topic (CreateSessionRequest.
+   * dead_letter_topic) is a given-up delivery published again: its payload, hash,
+   * timestamp, json flag and attributes are the original's, its message_id is derived
+   * from the original id and the subscriber (the same on every attempt, so it is
+   * dead-lettered once), and these attributes say what happened:
+   * fastport-dl-topic        the topic it was published to
+   * fastport-dl-message-id   its original message id
+   * fastport-dl-reason       retry_limit, expired or subscriber_gone
+   * fastport-dl-attempts     sends to that subscriber before it was given up (decimal)
+   * fastport-dl-subscriber   the subscriber's client id; empty for a subscriber
+   * without one
+   * fastport-dl-time-ms      when it was given up, ms since the Unix epoch (decimal)
    */
   'attributes'?: ({[key: string]: string});
 }
@@ -75,7 +88,20 @@ export interface Message__Output {
    */
   'json': (boolean);
   /**
-   * As published (empty for messages published on the legacy JSON protocol).
+   * As published (empty for messages published on the legacy JSON protocol), plus the
+   * broker's own, whose keys start with `fastport-` (reserved: publishers cannot set
+   * them). A message on a session's dead-letter topic (CreateSessionRequest.
+   * dead_letter_topic) is a given-up delivery published again: its payload, hash,
+   * timestamp, json flag and attributes are the original's, its message_id is derived
+   * from the original id and the subscriber (the same on every attempt, so it is
+   * dead-lettered once), and these attributes say what happened:
+   * fastport-dl-topic        the topic it was published to
+   * fastport-dl-message-id   its original message id
+   * fastport-dl-reason       retry_limit, expired or subscriber_gone
+   * fastport-dl-attempts     sends to that subscriber before it was given up (decimal)
+   * fastport-dl-subscriber   the subscriber's client id; empty for a subscriber
+   * without one
+   * fastport-dl-time-ms      when it was given up, ms since the Unix epoch (decimal)
    */
   'attributes': ({[key: string]: string});
 }

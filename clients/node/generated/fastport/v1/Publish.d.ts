@@ -39,8 +39,10 @@ export interface Publish {
   'json'?: (boolean);
   /**
    * Application headers, relayed unchanged to gRPC subscribers (not encrypted). Keys
-   * are non-empty; keys and values count towards the payload size limit. The legacy
-   * JSON protocol has no place for them: JSON subscribers get the message without.
+   * are non-empty; keys and values count towards the payload size limit. Keys that
+   * start with `fastport-` are the broker's (see Message.attributes): a publish with
+   * one is refused with `invalid_field`. The legacy JSON protocol has no place for
+   * them: JSON subscribers get the message without.
    */
   'attributes'?: ({[key: string]: string});
 }
@@ -82,8 +84,10 @@ export interface Publish__Output {
   'json': (boolean);
   /**
    * Application headers, relayed unchanged to gRPC subscribers (not encrypted). Keys
-   * are non-empty; keys and values count towards the payload size limit. The legacy
-   * JSON protocol has no place for them: JSON subscribers get the message without.
+   * are non-empty; keys and values count towards the payload size limit. Keys that
+   * start with `fastport-` are the broker's (see Message.attributes): a publish with
+   * one is refused with `invalid_field`. The legacy JSON protocol has no place for
+   * them: JSON subscribers get the message without.
    */
   'attributes': ({[key: string]: string});
 }

@@ -55,6 +55,10 @@ export interface SessionInfo {
    * Settled message ids remembered for de-duplication, at most (the value in force).
    */
   'max_remembered_ids'?: (number | string | Long);
+  /**
+   * Where given-up deliveries are published; empty = off.
+   */
+  'dead_letter_topic'?: (string);
 }
 
 /**
@@ -109,4 +113,8 @@ export interface SessionInfo__Output {
    * Settled message ids remembered for de-duplication, at most (the value in force).
    */
   'max_remembered_ids': (number);
+  /**
+   * Where given-up deliveries are published; empty = off.
+   */
+  'dead_letter_topic': (string);
 }
