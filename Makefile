@@ -30,7 +30,9 @@ ARGS ?=
 run: $(RUN_STAMP)
 	$(BIN)/fastport serve $(ARGS)
 
+# Type checks first ([tool.mypy] in pyproject.toml: strict on fastport/core), then every test.
 test: $(DEV_STAMP)
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 # The standard benchmark matrix (about 10 minutes): writes bench/results.md and

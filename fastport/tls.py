@@ -29,7 +29,8 @@ class ServerCertificate:
 
     def grpc_credentials(self) -> grpc.ServerCredentials:
         initial = grpc.ssl_server_certificate_configuration([self._pair])
-        return grpc.dynamic_ssl_server_credentials(initial, self._fetch)
+        # grpc documents the fetcher's None as "no change"; types-grpcio's stub forgets it.
+        return grpc.dynamic_ssl_server_credentials(initial, self._fetch)  # type: ignore[arg-type]
 
     def _fetch(self) -> grpc.ServerCertificateConfiguration | None:
         """Called by gRPC before each handshake: the new pair once after a reload."""

@@ -35,7 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -77,7 +77,7 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def _span(values: list[float | None], fmt: Callable[[float], str]) -> str:
+def _span(values: Sequence[float | None], fmt: Callable[[float], str]) -> str:
     got = [v for v in values if v is not None]
     if not got:
         return "–"

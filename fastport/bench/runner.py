@@ -41,7 +41,8 @@ def _http_json(url: str, body: dict[str, Any], auth: str | None) -> dict[str, An
     req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read())
+            answer: dict[str, Any] = json.loads(resp.read())
+            return answer
     except urllib.error.HTTPError as exc:
         try:
             detail = json.loads(exc.read()).get("error")
@@ -460,7 +461,7 @@ def _measure(cfg: BenchConfig, pid: int | None, workers: _Workers, specs: list[d
     for spec, x, y in zip(specs, a, b):
         gen.append({"role": spec["role"], "cpu": round((y["cpu"] - x["cpu"]) / span, 3)})
     acked_n = _sum(b, "acked") - _sum(a, "acked")
-    results = {
+    results: dict[str, Any] = {
         "window_s": round(span, 3),
         "acked_per_s": round(acked_n / span, 1),
         "published_per_s": round((_sum(b, "published") - _sum(a, "published")) / span, 1),
@@ -522,7 +523,7 @@ def _line(
     dt = b[0] - a[0]
     if dt <= 0:
         return 0.0
-    gen = max((y["cpu"] - x["cpu"]) / dt for x, y in zip(a[1], b[1]))
+    gen: float = max((y["cpu"] - x["cpu"]) / dt for x, y in zip(a[1], b[1]))
     acked = (_sum(b[1], "acked") - _sum(a[1], "acked")) / dt
     deliv = (_sum(b[1], "delivered") - _sum(a[1], "delivered")) / dt
     server = ""

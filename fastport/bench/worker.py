@@ -181,7 +181,7 @@ class Worker:
             await asyncio.sleep(0.01)
         return {str(p.index): bytes(p.acked_seqs) for p in self.publishers}
 
-    async def drain(self, expected: dict[str, int], timeout: float) -> list[dict[str, Any]]:
+    async def drain(self, expected: dict[str, dict[str, int]], timeout: float) -> list[dict[str, Any]]:
         """Wait (bounded) until each subscriber has every confirmed message of its
         topic's publishers, then report what each received."""
 
@@ -251,7 +251,7 @@ class _WsRole:
         elif "error" in f:
             self.w.note_error(f"ws: {f.get('error')} ({f.get('code', '')})")
 
-    def on_frames(self, frames: list[bytes]) -> None:
+    def on_frames(self, frames: list[bytearray]) -> None:
         for raw in frames:
             self._control(orjson.loads(raw))
 
@@ -284,7 +284,7 @@ class WsSubscriber(_WsRole, _Receiving):
         await self._open()
         await self._request({"type": "subscribe", "topic": self.topic}, "subscribe_response")
 
-    def on_frames(self, frames: list[bytes]) -> None:
+    def on_frames(self, frames: list[bytearray]) -> None:
         w = self.w
         now = time.time_ns() // 1000
         acks = []
@@ -326,9 +326,9 @@ class _Publishing:
         self.w = w
         self.index = index
         self.topic = topic
-        self.window = spec["window"]
-        self.rate = spec["rate"]  # per publisher, msgs/s; 0 = as fast as the window allows
-        self.limit = spec["messages"]  # per publisher; 0 = until stopped
+        self.window: int = spec["window"]
+        self.rate: float = spec["rate"]  # per publisher, msgs/s; 0 = as fast as the window allows
+        self.limit: int = spec["messages"]  # per publisher; 0 = until stopped
         self.seq = 0
         self.inflight = 0
         self.sending = False
@@ -408,7 +408,7 @@ class WsPublisher(_WsRole, _Publishing):
         self.w.published += n
         self.client.send(frames)
 
-    def on_frames(self, frames: list[bytes]) -> None:
+    def on_frames(self, frames: list[bytearray]) -> None:
         loads = orjson.loads
         result = self.result
         for raw in frames:
@@ -719,15 +719,16 @@ class _MqttRole:
 
     def __init__(self, w: Worker) -> None:
         import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
 
         self.w = w
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311, clean_session=True)
+        self._loop = asyncio.get_running_loop()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311, clean_session=True)
         self.client.on_socket_open = self._socket_open
         self.client.on_socket_close = self._socket_close
-        self.client.on_socket_register_write = lambda c, u, sock: self._loop.add_writer(sock, self._write)
-        self.client.on_socket_unregister_write = lambda c, u, sock: self._loop.remove_writer(sock)
+        self.client.on_socket_register_write = self._register_write
+        self.client.on_socket_unregister_write = self._unregister_write
         self.client.on_disconnect = self._disconnected
-        self._loop = asyncio.get_running_loop()
         self._reply: asyncio.Future[Any] | None = None
         self._misc: asyncio.Task[None] | None = None
         self._closing = False
@@ -739,6 +740,12 @@ class _MqttRole:
 
     def _socket_close(self, client: Any, userdata: Any, sock: Any) -> None:
         self._loop.remove_reader(sock)
+        self._loop.remove_writer(sock)
+
+    def _register_write(self, client: Any, userdata: Any, sock: Any) -> None:
+        self._loop.add_writer(sock, self._write)
+
+    def _unregister_write(self, client: Any, userdata: Any, sock: Any) -> None:
         self._loop.remove_writer(sock)
 
     def _read(self) -> None:
@@ -756,12 +763,14 @@ class _MqttRole:
         sock = self.client.socket()
         if sock is None or not self.client.want_write():
             return
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        assert isinstance(sock, socket.socket)  # plain TCP: the baseline uses neither TLS nor WebSockets
+        tcp: socket.socket = sock
+        tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
         try:
             self.client.loop_write()
         finally:
-            if self.client.socket() is sock:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+            if self.client.socket() is tcp:
+                tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
 
     def _disconnected(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if not self._closing:

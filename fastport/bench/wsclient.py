@@ -18,6 +18,7 @@ import hashlib
 import os
 import struct
 from collections.abc import Callable
+from typing import cast
 
 try:
     from aiohttp._websocket.helpers import websocket_mask
@@ -51,7 +52,7 @@ def encode_frame(payload: bytes, mask: bytes, opcode: int = OP_TEXT) -> bytes:
 class WsClient(asyncio.Protocol):
     """One connection. ``on_frames`` gets every text frame a read brought in, as a list."""
 
-    def __init__(self, host: str, port: int, path: str, on_frames: Callable[[list[bytes]], None]) -> None:
+    def __init__(self, host: str, port: int, path: str, on_frames: Callable[[list[bytearray]], None]) -> None:
         self._request = (
             f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {{key}}\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -69,8 +70,10 @@ class WsClient(asyncio.Protocol):
     # -- asyncio.Protocol --
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        transport.write(self._request.replace("{key}", self._key.decode()).encode())
+        # A stream connection's: uvloop's has every asyncio.Transport method without
+        # subclassing it, so it is cast, not checked.
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(self._request.replace("{key}", self._key.decode()).encode())
 
     def connection_lost(self, exc: Exception | None) -> None:
         reason = str(exc) if exc else "connection closed"
@@ -86,16 +89,16 @@ class WsClient(asyncio.Protocol):
             end = buf.find(b"\r\n\r\n")
             if end < 0:
                 return
-            head = bytes(buf[:end]).decode("latin-1")
+            response = bytes(buf[:end]).decode("latin-1")
             del buf[: end + 4]
             accept = base64.b64encode(hashlib.sha1(self._key + _GUID).digest()).decode()
-            if " 101 " not in head.split("\r\n", 1)[0] or accept not in head:
-                self.open.set_exception(ConnectionError(f"WebSocket upgrade refused: {head.splitlines()[0]!r}"))
+            if " 101 " not in response.split("\r\n", 1)[0] or accept not in response:
+                self.open.set_exception(ConnectionError(f"WebSocket upgrade refused: {response.splitlines()[0]!r}"))
                 self.transport.close()  # type: ignore[union-attr]
                 return
             self._upgraded = True
             self.open.set_result(None)
-        texts: list[bytes] = []
+        texts: list[bytearray] = []
         pos = 0
         n = len(buf)
         while n - pos >= 2:
@@ -167,7 +170,7 @@ class WsClient(asyncio.Protocol):
             self.transport.close()
 
 
-async def connect(host: str, port: int, path: str, on_frames: Callable[[list[bytes]], None]) -> WsClient:
+async def connect(host: str, port: int, path: str, on_frames: Callable[[list[bytearray]], None]) -> WsClient:
     loop = asyncio.get_running_loop()
     _, client = await loop.create_connection(lambda: WsClient(host, port, path, on_frames), host, port)
     await client.open

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -64,7 +64,7 @@ class ManualClock:
         if deadline_ms is not None and deadline_ms <= self._now:
             return
         wake_task = asyncio.ensure_future(wake.wait())
-        waiters: set[asyncio.Future[object]] = {wake_task}
+        waiters: set[asyncio.Future[Any]] = {wake_task}
         if deadline_ms is not None:
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append((deadline_ms, fut))

@@ -338,7 +338,7 @@ def _hash(obj: dict[str, Any]) -> Hash:
     such (§9)."""
     value = obj.get("hash", ABSENT)
     if value is ABSENT or value is None or type(value) is str:
-        return value  # type: ignore[no-any-return]
+        return value
     raise _InvalidField("hash")
 
 

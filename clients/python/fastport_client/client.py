@@ -42,7 +42,7 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
@@ -210,7 +210,7 @@ class _StreamState:
         self.subscribing = None
 
 
-async def _iterate(state: _StreamState) -> AsyncIterator[Message]:
+async def _iterate(state: _StreamState) -> AsyncGenerator[Message, None]:
     try:
         await state.subscribed()
         while True:

@@ -159,7 +159,7 @@ class GrpcTransport(ConnectionBase):
         try:
             while True:
                 frame = await self._call.read()
-                if frame is grpc.aio.EOF:
+                if not isinstance(frame, pb.ServerFrame):  # grpc.aio.EOF: the stream ended
                     break
                 self._answered = True
                 self._dispatch(frame)
