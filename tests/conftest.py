@@ -7,35 +7,21 @@ from pathlib import Path
 
 import grpc
 import pytest
-from fastport_proto.v1 import admin_pb2, admin_pb2_grpc, broker_pb2_grpc
+from fastport_proto.v1 import admin_pb2_grpc, broker_pb2_grpc
 
 from fastport.app import App
-from fastport.config import Settings
 from fastport.core import ManualClock
 
-from .support import ADMIN_PASS, ADMIN_TOKEN, ADMIN_USER, ServerProcess
+from .support import ServerProcess, make_settings
 
-ADMIN_METADATA = (("authorization", f"Bearer {ADMIN_TOKEN}"),)
+# Helpers live in tests/support.py; tests/unit and tests/store still import these (and
+# make_settings) from here until the engine contract suite (issue 18) rewrites them.
+from .support import ADMIN_METADATA, create_session  # noqa: F401
 
 
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
-
-
-def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = dict(
-        host="127.0.0.1",
-        grpc_port=0,
-        http_port=0,
-        data_dir=data_dir,
-        store="memory",
-        admin_token=ADMIN_TOKEN,
-        admin_user=ADMIN_USER,
-        admin_pass=ADMIN_PASS,
-    )
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -63,14 +49,6 @@ def admin(channel: grpc.aio.Channel) -> admin_pb2_grpc.AdminStub:
 @pytest.fixture
 def broker_stub(channel: grpc.aio.Channel) -> broker_pb2_grpc.BrokerStub:
     return broker_pb2_grpc.BrokerStub(channel)
-
-
-async def create_session(
-    admin: admin_pb2_grpc.AdminStub, name: str, password: str = "pw", **settings: object
-) -> admin_pb2.CreateSessionResponse:
-    return await admin.CreateSession(
-        admin_pb2.CreateSessionRequest(name=name, password=password, **settings), metadata=ADMIN_METADATA
-    )
 
 
 @pytest.fixture

@@ -17,9 +17,40 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fastport_proto.v1 import admin_pb2, admin_pb2_grpc
+
+from fastport.config import Settings
+
 ADMIN_TOKEN = "test-admin-token"
 ADMIN_USER = "admin"
 ADMIN_PASS = "secret:with:colons"
+ADMIN_METADATA = (("authorization", f"Bearer {ADMIN_TOKEN}"),)
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings of an in-process server: free loopback ports, the memory store, the
+    test admin credentials; ``overrides`` as ``Settings`` fields."""
+    values: dict[str, object] = dict(
+        host="127.0.0.1",
+        grpc_port=0,
+        http_port=0,
+        data_dir=data_dir,
+        store="memory",
+        admin_token=ADMIN_TOKEN,
+        admin_user=ADMIN_USER,
+        admin_pass=ADMIN_PASS,
+    )
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+async def create_session(
+    admin: admin_pb2_grpc.AdminStub, name: str, password: str = "pw", **settings: object
+) -> admin_pb2.CreateSessionResponse:
+    """Create a session through the gRPC admin API, as the admin."""
+    return await admin.CreateSession(
+        admin_pb2.CreateSessionRequest(name=name, password=password, **settings), metadata=ADMIN_METADATA
+    )
 
 
 def require_tool(tool: str, why: str) -> str:

@@ -9,7 +9,7 @@ from fastport_client import SyncFastPort, generate_key
 from playwright.sync_api import Page, expect
 
 from ..support import ADMIN_PASS, ADMIN_TOKEN, ADMIN_USER
-from .conftest import Portal, Watched, screenshot
+from .support import Portal, Watched, screenshot
 
 
 def sign_in(page: Page, portal: Portal) -> None:

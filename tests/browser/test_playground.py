@@ -11,7 +11,7 @@ import pytest
 from fastport_client import AckReceived, FastPortError, SyncFastPort, generate_key
 from playwright.sync_api import Page, expect
 
-from .conftest import Portal, Watched, screenshot
+from .support import Portal, Watched, screenshot
 
 VECTORS = json.loads((Path(__file__).parents[1] / "data" / "vectors.json").read_text())["vectors"]
 

@@ -18,7 +18,7 @@ from fastport.app import App
 from fastport.core import ManualClock
 from fastport.rpc.errors import ERROR_CODE_KEY
 
-from ..conftest import create_session, make_settings
+from ..support import create_session, make_settings
 from ..web.test_limits import eventually, joined
 from ..web.wire import WsClient
 from .test_grpc import Stream, streams  # noqa: F401  (a fixture)

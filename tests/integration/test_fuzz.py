@@ -27,8 +27,7 @@ from websockets.protocol import State
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
-from ..conftest import ADMIN_METADATA
-from ..support import ServerProcess
+from ..support import ADMIN_METADATA, ServerProcess
 
 FUZZ = settings(
     max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -17,8 +17,7 @@ from fastport.app import App
 from fastport.core import ManualClock
 from fastport.rpc.stream import PUBLISH_SLICE, QUIET_STREAMS
 
-from ..conftest import ADMIN_METADATA, create_session
-from ..support import ServerProcess
+from ..support import ADMIN_METADATA, ServerProcess, create_session
 
 _ids = iter(range(1, 1 << 30))
 
@@ -211,7 +210,7 @@ async def test_sqlite_slices_only_when_it_commits_on_the_loop(tmp_path, monkeypa
     (Broker.commit), and the frame is sliced as with the memory store."""
     from fastport.store import sqlite as sqlite_store
 
-    from ..conftest import make_settings
+    from ..support import make_settings
 
     monkeypatch.setattr(sqlite_store, "CHECKPOINT_INTERVAL_S", 3600.0)  # no checkpoint (writer thread) due
     server = App(make_settings(tmp_path, store="sqlite", fsync=fsync))
@@ -456,7 +455,7 @@ async def test_health_and_reflection(channel) -> None:
 
 
 async def test_shutdown_tells_connected_streams(tmp_path) -> None:
-    from ..conftest import make_settings
+    from ..support import make_settings
 
     server = App(make_settings(tmp_path))
     await server.start()
@@ -473,8 +472,7 @@ async def test_shutdown_tells_connected_streams(tmp_path) -> None:
 
 
 async def test_tls_when_a_certificate_is_configured(tmp_path) -> None:
-    from ..conftest import make_settings
-    from ..support import self_signed_certificate
+    from ..support import make_settings, self_signed_certificate
 
     cert, key = self_signed_certificate(tmp_path)
     server = App(make_settings(tmp_path, tls_cert=cert, tls_key=key))

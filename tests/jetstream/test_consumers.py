@@ -18,7 +18,7 @@ from fastport.engines.jetstream.link import NatsLink
 from fastport.engines.jetstream.streams import durable_name, stream_config, stream_name
 from fastport.engines.jetstream.subjects import SessionSubjects
 
-from .conftest import WAIT_S, record
+from .support import WAIT_S, record
 
 
 class Inbox:

@@ -13,7 +13,7 @@ from fastport.core.delivery import ABSENT, Hash
 from fastport.engines.jetstream.envelope import MSG_ID, Envelope, Origin
 from fastport.engines.jetstream.notices import Kind, Notice, Notices
 
-from .conftest import WAIT_S, connect
+from .support import WAIT_S, connect
 from .servers import NatsServer
 
 TRICKY_IDS = ["a", "a ", " a", "a\r\nNats-Msg-Id: b", "%41", "A", "é日本\U0001f600", "\t", "x" * 256]

@@ -19,7 +19,7 @@ from fastport.core.session import Limits
 from fastport.engines.jetstream.streams import consumer_config, stream_config, stream_name
 from fastport.engines.jetstream.subjects import SessionSubjects
 
-from .conftest import WAIT_S, link_options, record
+from .support import WAIT_S, link_options, record
 from .servers import NatsServer, free_port, wait_ready
 
 

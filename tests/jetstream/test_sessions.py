@@ -17,7 +17,7 @@ from fastport.engines.jetstream.mirror import Mirror
 from fastport.engines.jetstream.sessions import BUCKET, KV_STREAM, SessionChange, SessionsKV, decode_record, encode_record
 from fastport.engines.jetstream.subjects import name_token
 
-from .conftest import WAIT_S, connect, jetstream, record, until_answered
+from .support import WAIT_S, connect, jetstream, record, until_answered
 from .servers import NatsCluster, NatsServer
 
 def suspend(r: SessionRecord) -> SessionRecord:

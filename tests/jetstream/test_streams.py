@@ -28,7 +28,7 @@ from fastport.engines.jetstream.streams import (
 )
 from fastport.engines.jetstream.subjects import MAX_SUBJECT_BYTES, SessionSubjects
 
-from .conftest import WAIT_S, connect, jetstream, record, until_answered
+from .support import WAIT_S, connect, jetstream, record, until_answered
 from .servers import NatsCluster
 
 DEDUP_MS = 60_000

@@ -15,7 +15,7 @@ from fastport.engines.jetstream.mirror import Mirror
 from fastport.engines.jetstream.streams import stream_config
 from fastport.engines.jetstream.subscriptions import BUCKET, Entry, Registry, SubscriptionsKV, entry_key
 
-from .conftest import WAIT_S, record
+from .support import WAIT_S, record
 
 
 def test_a_publish_counts_distinct_subscribers_less_the_publisher() -> None:

@@ -13,7 +13,7 @@ import pytest
 from fastport.app import App
 from fastport.core import ManualClock
 
-from ..conftest import make_settings
+from ..support import make_settings
 from .wire import Rest, WsClient, connect
 
 StartApp = Callable[..., Awaitable[App]]

@@ -12,7 +12,7 @@ import pytest
 from fastport_proto.v1 import admin_pb2
 from fastport_proto.v1 import broker_pb2 as pb
 
-from ..conftest import ADMIN_METADATA, create_session
+from ..support import ADMIN_METADATA, create_session
 from .wire import compact
 
 Stream = grpc.aio.StreamStreamCall

@@ -15,8 +15,7 @@ from websockets.exceptions import ConnectionClosed
 
 from fastport.app import App
 
-from ..conftest import make_settings
-from ..support import ADMIN_PASS, ADMIN_USER, ServerProcess, self_signed_certificate
+from ..support import ADMIN_PASS, ADMIN_USER, ServerProcess, make_settings, self_signed_certificate
 from .wire import BASIC, compact
 
 

@@ -15,7 +15,7 @@ from fastport_proto.v1 import admin_pb2
 from fastport.app import App
 from fastport.web import codec
 
-from ..conftest import ADMIN_METADATA, make_settings
+from ..support import ADMIN_METADATA, make_settings
 from .wire import BASIC, compact, connect
 
 NOW = 1_700_000_000_000  # the manual clock's start

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import pytest
-from fpc_support import REPO
+from fpc_support import REPO, Urls
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -22,16 +21,7 @@ from fastport.app import App
 from tests.support import ADMIN_TOKEN
 
 from fastport_client import SessionCredentials, create_session, generate_key
-from tests.conftest import app, clock, make_settings, server_process  # noqa: F401  (fixtures)
-
-
-@dataclass(frozen=True)
-class Urls:
-    grpc: str
-    ws: str
-
-    def of(self, kind: str) -> str:
-        return self.grpc if kind == "grpc" else self.ws
+from tests.conftest import app, clock, server_process  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

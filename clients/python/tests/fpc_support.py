@@ -7,6 +7,7 @@ import asyncio
 import shutil
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[3]
 NODE_DIR = REPO / "clients" / "node"
 NODE = shutil.which("node")
+
+
+@dataclass(frozen=True)
+class Urls:
+    """Where the server under test listens, as client URLs of each door."""
+
+    grpc: str
+    ws: str
+
+    def of(self, kind: str) -> str:
+        return self.grpc if kind == "grpc" else self.ws
 
 
 def node(script: Path, *args: str, timeout: float = 30) -> str:

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from conftest import Urls
+from fpc_support import Urls
 from tests.support import ADMIN_TOKEN
 
 from fastport_client import create_session, generate_key

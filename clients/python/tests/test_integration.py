@@ -13,13 +13,12 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import Urls
 from fastport.app import App
 from fastport.core import ManualClock
 from fastport_proto.v1 import broker_pb2 as pb
 from fastport_proto.v1 import broker_pb2_grpc
-from fpc_support import NODE, NODE_DIR, settle, until
-from tests.support import ADMIN_TOKEN, self_signed_certificate
+from fpc_support import NODE, NODE_DIR, Urls, settle, until
+from tests.support import ADMIN_TOKEN, make_settings, self_signed_certificate
 
 from fastport_client import (
     AckReceived,
@@ -39,7 +38,6 @@ from fastport_client import (
 )
 from fastport_client.crypto import Binding, data_hash, make_cipher
 from fastport_client.transport.grpc import GrpcTransport
-from tests.conftest import make_settings
 
 TIMEOUT = 10.0
 
