@@ -69,8 +69,9 @@ def _tune_gc() -> None:
     Nothing a publish creates forms a cycle (a message is freed by reference counting
     when its last delivery settles), but with the default thresholds the collector
     ran a few times a second under load, each old-generation pass walking every live
-    object: about 5% of the server's CPU and pauses of tens of ms in the latency
-    tail (bench/README.md). What start-up created is frozen out of its reach."""
+    object: a share of the server's CPU and pauses in the latency tail (figures:
+    bench/README.md, "What profiling found", 3.). What start-up created is frozen out
+    of its reach."""
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
 

@@ -454,8 +454,9 @@ def _len_field(key: int, data: bytes) -> bytes:
 
 def _ack_items(messages: Any, topics: dict[str, bytes]) -> list[bytes]:
     """``ClientFrame.ack`` items for ``messages``, encoded by hand as the WebSocket
-    subscriber builds its ack frames: ~0.15 µs an item against ~0.55 µs for ``pb.Ack``
-    objects and a ``ClientFrame``. ``topics`` caches each topic's encoded field."""
+    subscriber builds its ack frames: ``pb.Ack`` objects and a ``ClientFrame`` cost the
+    generator several times more per ACK (bench/README.md, "The generator's own
+    costs"). ``topics`` caches each topic's encoded field."""
     out = []
     for m in messages:
         topic = topics.get(m.topic)

@@ -13,12 +13,12 @@ class RecentIds:
     window ids (36 million for 60,000 msg/s and 10 minutes). So an id costs its dict
     slot and one deque slot beside its string, nothing more: forget times are kept
     run-length encoded, as ids are added in forget order and those of one millisecond
-    share a time (a tuple and an int per id took ~85 B more).
+    share a time (a tuple and an int per id took most of its memory).
 
     Ids leave from the front of the order deque, not of the dict: CPython keeps a
     dict's deleted slots until the table is rebuilt, so reading the first key after
-    deleting from the front rescans them all, and pruning became quadratic (measured:
-    12 s to prune 200k ids from a 2M-id window).
+    deleting from the front rescans them all, and pruning became quadratic. Figures
+    for both: bench/README.md, "What profiling found", 7.
 
     ``limit`` caps how many ids are remembered (DESIGN.md "One tenant never hurts
     another"): past it, the oldest are forgotten first, before their time, so a

@@ -48,20 +48,21 @@ FRAME_BYTES = 1 << 20
 MAX_QUEUED_BYTES = 16 * 1024 * 1024
 _ITEM_OVERHEAD = 48
 # Publishes of one client frame handled per event-loop turn, when the server is quiet.
-# With one publisher and a window of 100, handling a whole window takes ~0.5 ms, during
-# which nothing it produced can be written: the publisher waited for all of it before
-# sending anything more, and the server then waited for the publisher. In slices of 50
-# the first results leave half-way, the publisher refills its window while the second
-# half is handled, and two half-windows travel at once. That costs stream messages
-# (twice as many, at tens of µs of grpc work each), so slices must not be small (in
-# bench scenario (a), 50 and 64 gained, 34 lost), and it only pays while the server
-# would otherwise wait for this stream (see QUIET_STREAMS) and while results are ready
-# at once: a store that answers after its commit (sqlite) gets the frame whole.
+# With one publisher and a window of 100, the whole window was handled in one loop turn,
+# during which nothing it produced can be written: the publisher waited for all of it
+# before sending anything more, and the server then waited for the publisher. In slices
+# of 50 the first results leave half-way, the publisher refills its window while the
+# second half is handled, and two half-windows travel at once. That costs stream
+# messages (twice as many, each with its grpc work), so slices must not be small
+# (smaller ones lost to no slicing), and it only pays while the server would otherwise
+# wait for this stream (see QUIET_STREAMS) and while results are ready at once: a store
+# that answers after its commit (sqlite) gets the frame whole. Figures: bench/README.md,
+# "Where the targets stand", gRPC ≥ 1.0× WebSocket.
 PUBLISH_SLICE = 50
 # Frames are handled in slices only while the last RECENT_FRAMES client frames came from
 # at most QUIET_STREAMS streams (a publisher and its subscriber). With ten subscribers
 # or ten publishers, the other streams' frames keep the server busy, and slicing only
-# multiplied the stream messages (-10% in bench scenarios b and c). Counting streams
+# multiplied the stream messages (a loss in bench scenarios b and c). Counting streams
 # over the last frames, not frames since this stream's last one, matters at start: ten
 # subscribers have not ACKed anything yet when the first publishes come, and once a
 # publisher's window travels in two halves it stays so.
@@ -111,8 +112,8 @@ def message_item(message: Message, retry: int) -> bytes:
     message, so a frame's bytes are its other fields as protobuf serializes them,
     followed by these items. A first send is encoded once per message and cached on
     ``Message.wire``: a fan-out to N streams costs one encoding and N references
-    instead of N copies into N ServerFrames and N serializations. Profiling a
-    1 -> 10 fan-out put about a third of the server's Python time in those copies.
+    instead of N copies into N ServerFrames and N serializations, which were where a
+    1 -> 10 fan-out spent its time (bench/README.md, "What profiling found", 4.).
     Re-sends carry their own ``retry`` and are encoded each time (they are rare)."""
     if not retry:
         wire = message.wire

@@ -83,7 +83,8 @@ class WebDoor:
         # Every other path and method is a real route, answered 404: aiohttp caches the
         # middleware chain per route, but builds it anew for each request that matches
         # no route and keeps it for the request's lifetime, so every WebSocket (accepted
-        # on any path, by the middleware) paid ~2.7 KiB of RSS for it. A wrong method on
+        # on any path, by the middleware) kept a chain of its own (bench/README.md,
+        # "What profiling found", 6.). A wrong method on
         # an /api/ route lands here too: 404, as the old server answered (§7), not 405.
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         return app
