@@ -2,11 +2,14 @@
 
 The code is the contract (programs switch on it); the message is for people. Both
 doors map the same code to their own wire form: a gRPC status or an error frame.
+Whether a refusal is temporary follows from its code (``TEMPORARY``), so that clients
+need no list of their own to decide what to retry.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final
 
 
 class ErrorCode(StrEnum):
@@ -34,6 +37,35 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal"
 
 
+# The codes of temporary refusals: the same request, sent again unchanged, may succeed
+# later without anyone doing anything, because what refused it is the server's state
+# and that state passes by itself. Clients retry these (with a backoff) and report the
+# others at once. Every other code is permanent: the request itself is at fault
+# (invalid_*, payload_too_large, unknown_message ...), or it needs someone to act:
+# session_suspended waits for an admin to resume the session, limit_exceeded for the
+# client or its peers to use fewer connections or subscriptions (a configured cap, not
+# a passing load), and internal is a fault of the server that the same request would
+# meet again.
+TEMPORARY: Final[frozenset[ErrorCode]] = frozenset(
+    {
+        # The session holds as much unsettled data as it may; it drains as its
+        # subscribers ACK.
+        ErrorCode.OVERLOADED,
+        # This connection was dropped for not reading; a new one starts with room.
+        ErrorCode.SLOW_CONSUMER,
+        # The database cannot be written now (disk full, read-only, I/O errors): the
+        # broker keeps serving and stores again once it can.
+        ErrorCode.STORAGE_ERROR,
+        # The engine cannot reach its storage now (NATS unreachable): it reconnects.
+        ErrorCode.UNAVAILABLE,
+        # This server is going away; the request goes to it or another one once back.
+        ErrorCode.SHUTTING_DOWN,
+        # The login throttle lets this address try again after the wait it names.
+        ErrorCode.TOO_MANY_ATTEMPTS,
+    }
+)
+
+
 class BrokerError(Exception):
     """A refused request. Raised by the core, translated by the doors."""
 
@@ -41,6 +73,11 @@ class BrokerError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+    @property
+    def temporary(self) -> bool:
+        """Whether the same request may succeed later, unchanged (see ``TEMPORARY``)."""
+        return self.code in TEMPORARY
 
     def __repr__(self) -> str:
         return f"BrokerError({self.code.value!r}, {self.message!r})"

@@ -2,7 +2,9 @@
 
 The stable fastport code also travels as trailing metadata ``fastport-error-code``, so
 a client in any language can tell, say, ``invalid_password`` from ``session_not_found``
-although both are UNAUTHENTICATED/NOT_FOUND-like statuses.
+although both are UNAUTHENTICATED/NOT_FOUND-like statuses; ``fastport-error-temporary``
+(``true`` or ``false``) beside it says whether the same call may succeed later, as
+``Error.temporary`` does inside a stream (``BrokerError.temporary``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import grpc
 from ..core.errors import BrokerError, ErrorCode
 
 ERROR_CODE_KEY = "fastport-error-code"
+ERROR_TEMPORARY_KEY = "fastport-error-temporary"
 
 STATUS: dict[ErrorCode, grpc.StatusCode] = {
     ErrorCode.INVALID_FRAME: grpc.StatusCode.INVALID_ARGUMENT,
@@ -50,4 +53,5 @@ def client_address(context: grpc.aio.ServicerContext) -> str:
 
 async def abort(context: grpc.aio.ServicerContext, err: BrokerError) -> None:
     """End the call with ``err``'s status; never returns."""
-    await context.abort(STATUS[err.code], err.message, trailing_metadata=((ERROR_CODE_KEY, err.code.value),))
+    metadata = ((ERROR_CODE_KEY, err.code.value), (ERROR_TEMPORARY_KEY, "true" if err.temporary else "false"))
+    await context.abort(STATUS[err.code], err.message, trailing_metadata=metadata)

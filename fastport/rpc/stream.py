@@ -162,7 +162,7 @@ class _Frame:
 
 def _error(err: BrokerError, request_id: int) -> pb.Error:
     """``err`` for the wire, echoing the id of the request that failed."""
-    return pb.Error(request_id=request_id, code=err.code.value, message=err.message)
+    return pb.Error(request_id=request_id, code=err.code.value, message=err.message, temporary=err.temporary)
 
 
 class StreamPeer:

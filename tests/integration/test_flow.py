@@ -78,7 +78,9 @@ async def test_grpc_publish_past_the_hard_limit_is_refused_with_overloaded(admin
     assert (await pub.publish("t", message_id="p1")).error.code == ""
     await pub.send(publish=[pb.Publish(request_id=2, topic="t", message_id="p2"), pb.Publish(request_id=3, topic="t", message_id="p3")])
     refused = (await pub.until(lambda f: any(r.request_id == 3 for r in f.publish_results))).publish_results
-    assert [(r.request_id, r.message_id, r.error.code) for r in refused] == [(3, "p3", "overloaded")]  # p2's waits
+    assert [(r.request_id, r.message_id, r.error.code, r.error.temporary) for r in refused] == [
+        (3, "p3", "overloaded", True)  # p2's waits
+    ]
     await sub.messages(2)
     await sub.send(ack=[pb.Ack(topic="t", message_id="p1")])
     kept = (await pub.until(lambda f: len(f.publish_results) > 0)).publish_results

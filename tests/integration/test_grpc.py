@@ -367,7 +367,8 @@ async def test_admin_requires_token_or_session_secret(admin) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await admin.CreateSession(admin_pb2.CreateSessionRequest(name="x", password="pw"))
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert dict(info.value.trailing_metadata())["fastport-error-code"] == "unauthenticated"
+    metadata = dict(info.value.trailing_metadata())
+    assert (metadata["fastport-error-code"], metadata["fastport-error-temporary"]) == ("unauthenticated", "false")
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await admin.ListSessions(admin_pb2.ListSessionsRequest(), metadata=(("authorization", "Bearer nope"),))
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED

@@ -18,8 +18,9 @@ from .wire import WsClient
 WRONG = "Bearer wrong-token"
 
 
-def code_of(error: grpc.aio.AioRpcError) -> tuple[grpc.StatusCode, str]:
-    return error.code(), dict(error.trailing_metadata() or ())["fastport-error-code"]
+def code_of(error: grpc.aio.AioRpcError) -> tuple[grpc.StatusCode, str, str]:
+    metadata = dict(error.trailing_metadata() or ())
+    return error.code(), metadata["fastport-error-code"], metadata["fastport-error-temporary"]
 
 
 async def ws_init(port: int, password: str, source: str = "127.0.0.1") -> dict:
@@ -55,11 +56,11 @@ async def test_grpc_inits_and_unary_publish(app: App, admin, clock: ManualClock)
             await stream.write(pb.ClientFrame(init=pb.Init(request_id=i, session="s", password="guess")))
             while not (frame := await stream.read()).HasField("init_result"):
                 pass
-            codes.append(frame.init_result.error.code)
-        assert codes == ["invalid_password"] * (FREE_FAILURES + 1) + ["too_many_attempts"]
+            codes.append((frame.init_result.error.code, frame.init_result.error.temporary))
+        assert codes == [("invalid_password", False)] * (FREE_FAILURES + 1) + [("too_many_attempts", True)]
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await stub.Publish(pb.PublishRequest(session="s", password="pw", publish=pb.Publish(topic="t")))
-        assert code_of(info.value) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "too_many_attempts")
+        assert code_of(info.value) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "too_many_attempts", "true")
         stream.cancel()
         clock.advance(1000)
         result = await stub.Publish(pb.PublishRequest(session="s", password="pw", publish=pb.Publish(topic="t")))
@@ -74,7 +75,7 @@ async def test_admin_credentials_on_both_doors(app: App, rest, admin, clock: Man
     assert status == 429 and body["code"] == "too_many_attempts"
     with pytest.raises(grpc.aio.AioRpcError) as info:  # the same address on the other door
         await admin.ListSessions(admin_pb2.ListSessionsRequest(), metadata=(("authorization", WRONG),))
-    assert code_of(info.value) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "too_many_attempts")
+    assert code_of(info.value) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "too_many_attempts", "true")
     clock.advance(1000)
     listed = await admin.ListSessions(
         admin_pb2.ListSessionsRequest(), metadata=(("authorization", "Bearer test-admin-token"),)

@@ -22,7 +22,9 @@ from fastport_proto.v1 import admin_pb2, admin_pb2_grpc
 from .errors import BrokerError, ConnectError
 from .transport import Endpoint, parse_url
 
-_ERROR_CODE_KEY = "fastport-error-code"  # trailing metadata with the stable error code
+# Trailing metadata of a refused call: the stable error code, and whether it is temporary.
+_ERROR_CODE_KEY = "fastport-error-code"
+_ERROR_TEMPORARY_KEY = "fastport-error-temporary"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +110,8 @@ async def _grpc_call(
                 raise ConnectError("connect_failed", f"Could not reach {target}: {exc.details()}") from None
             trailing = dict(exc.trailing_metadata() or ())
             code = str(trailing.get(_ERROR_CODE_KEY) or exc.code().name.lower())
-            raise BrokerError(code, exc.details() or code) from None
+            temporary = trailing.get(_ERROR_TEMPORARY_KEY) == "true"
+            raise BrokerError(code, exc.details() or code, temporary=temporary) from None
 
 
 async def _rest_call(
@@ -138,8 +141,8 @@ async def _rest_call(
     try:
         answer = json.loads(raw)
     except ValueError:
-        raise BrokerError("internal", f"HTTP {status} with a body that is not JSON") from None
+        raise BrokerError.from_code("internal", f"HTTP {status} with a body that is not JSON") from None
     if status != 200 or not isinstance(answer, dict) or answer.get("success") is not True:
         detail = answer if isinstance(answer, dict) else {}
-        raise BrokerError(str(detail.get("code") or f"http_{status}"), str(detail.get("error") or f"HTTP {status}"))
+        raise BrokerError.from_code(str(detail.get("code") or f"http_{status}"), str(detail.get("error") or f"HTTP {status}"))
     return answer

@@ -72,8 +72,6 @@ _FINAL_CLOSINGS = frozenset({"session_dropped", "session_expired", "replaced"})
 _FINAL_REFUSALS = frozenset(
     {"session_not_found", "invalid_password", "invalid_field", "unauthenticated", "permission_denied"}
 )
-# A publish refused with this is retried (on the next connection) rather than failed.
-_RETRY_PUBLISH = frozenset({"shutting_down"})
 
 
 class ConnectionState(StrEnum):
@@ -266,6 +264,7 @@ class MessageStream:
 class _PendingEmit:
     item: OutgoingPublish
     future: asyncio.Future[PublishReceipt]
+    refused: BrokerError | None = None  # the last temporary refusal, while it is retried
 
 
 class _Events:
@@ -567,7 +566,9 @@ class FastPort:
         Raises :class:`BrokerError` when the broker refuses it (``invalid_topic``,
         ``payload_too_large``, ``session_suspended`` ...), :class:`PublishTimeoutError`
         when it is not confirmed within ``emit_timeout`` (connection losses included),
-        and :class:`ClosedError` when the client is closed first.
+        and :class:`ClosedError` when the client is closed first. A temporary refusal
+        (``BrokerError.temporary``: ``overloaded``, ``shutting_down`` ...) is retried as
+        an unanswered publish is; the timeout error then names it as its cause.
         """
         if not isinstance(topic, str):
             raise TypeError("topic must be a str")
@@ -594,7 +595,7 @@ class FastPort:
                 ) from None
         item = OutgoingPublish(topic, message_id, data, hash_, int(time.time() * 1000), attributes)
         future: asyncio.Future[PublishReceipt] = asyncio.get_running_loop().create_future()
-        self._unconfirmed[message_id] = _PendingEmit(item, future)
+        pending = self._unconfirmed[message_id] = _PendingEmit(item, future)
         try:
             deadline = self._clock.monotonic() + self._emit_timeout
             if self._connected and self._transport is not None:
@@ -605,7 +606,7 @@ class FastPort:
                     return future.result()
                 left = deadline - self._clock.monotonic()
                 if left <= 0:
-                    raise PublishTimeoutError(message_id, self._emit_timeout)
+                    raise PublishTimeoutError(message_id, self._emit_timeout) from pending.refused
                 if self._connected and self._transport is not None:
                     log.debug("no publish result for %s yet; sending it again", message_id)
                     self._transport.publish(item)
@@ -620,7 +621,9 @@ class FastPort:
             return
         if result.error is None:
             pending.future.set_result(PublishReceipt(result.message_id, result.delivered_to, result.duplicate))
-        elif result.error.code not in _RETRY_PUBLISH:
+        elif result.error.temporary:
+            pending.refused = result.error  # sent again after publish_timeout, or on reconnecting
+        else:
             pending.future.set_exception(result.error)
 
     # ------------------------------------------------------------------ subscribing

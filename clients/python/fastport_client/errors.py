@@ -54,8 +54,31 @@ class NotEncryptedError(CryptoError):
         super().__init__("not_encrypted", message)
 
 
+# The codes the broker calls temporary (its ``TEMPORARY``), for the doors whose wire has
+# no place for the flag: the legacy JSON protocol's frames and REST answers carry only
+# ``code``. gRPC carries the broker's answer with every error. The server's tests check
+# that this copy is the broker's own (tests/test_error_codes.py).
+TEMPORARY_CODES = frozenset(
+    {"overloaded", "slow_consumer", "storage_error", "unavailable", "shutting_down", "too_many_attempts"}
+)
+
+
 class BrokerError(FastPortError):
-    """The broker refused a request; ``code`` is the broker's stable error code."""
+    """The broker refused a request; ``code`` is the broker's stable error code.
+
+    ``temporary`` is the broker's word on whether the same request, sent again
+    unchanged, may succeed later (``overloaded``, ``storage_error``, ``shutting_down``
+    ...): the client retries a temporary refusal of an emit, and the application may
+    retry others of its own requests the same way."""
+
+    def __init__(self, code: str, message: str, *, temporary: bool) -> None:
+        super().__init__(code, message)
+        self.temporary = temporary
+
+    @classmethod
+    def from_code(cls, code: str, message: str) -> BrokerError:
+        """For the doors whose answers carry no ``temporary``: from ``TEMPORARY_CODES``."""
+        return cls(code, message, temporary=code in TEMPORARY_CODES)
 
 
 class ConnectError(FastPortError):

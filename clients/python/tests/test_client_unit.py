@@ -52,7 +52,7 @@ class FakeConnection(Transport):
     async def subscribe(self, topic: str, persistent: bool) -> None:
         self.subscribed.append((topic, persistent))
         if topic in self.net.refuse_topics:
-            raise BrokerError("invalid_topic", f"bad topic {topic}")
+            raise BrokerError("invalid_topic", f"bad topic {topic}", temporary=False)
 
     async def unsubscribe(self, topic: str) -> None:
         self.unsubscribed.append(topic)
@@ -269,7 +269,7 @@ async def test_emit_refused_by_broker_raises_at_once(net: FakeNet, clock: FakeCl
     async with make_client(net, clock, rec) as fp:
         emit = asyncio.ensure_future(fp.emit("t", "x"))
         await settle()
-        net.conn.confirm(net.conn.published[0].message_id, BrokerError("payload_too_large", "too big"))
+        net.conn.confirm(net.conn.published[0].message_id, BrokerError("payload_too_large", "too big", temporary=False))
         with pytest.raises(BrokerError) as err:
             await emit
         assert err.value.code == "payload_too_large"
@@ -281,12 +281,29 @@ async def test_emit_refused_while_server_shuts_down_is_retried(net: FakeNet, clo
         emit = asyncio.ensure_future(fp.emit("t", "x"))
         await settle()
         message_id = net.conn.published[0].message_id
-        net.conn.confirm(message_id, BrokerError("shutting_down", "bye"))
+        net.conn.confirm(message_id, BrokerError("shutting_down", "bye", temporary=True))
         await settle()
         assert not emit.done()
         await clock.advance(5)
         net.conn.confirm(message_id)
         assert (await emit).message_id == message_id
+
+
+async def test_emit_refused_as_temporary_until_its_deadline_names_the_refusal(
+    net: FakeNet, clock: FakeClock, rec: Recorder
+) -> None:
+    net.auto_confirm = False
+    async with make_client(net, clock, rec, publish_timeout=5, emit_timeout=12) as fp:
+        emit = asyncio.ensure_future(fp.emit("t", "x"))
+        await settle()
+        message_id = net.conn.published[0].message_id
+        for _ in range(3):  # each re-send (after publish_timeout) is refused again
+            net.conn.confirm(message_id, BrokerError("overloaded", "full", temporary=True))
+            await clock.advance(5)
+        with pytest.raises(PublishTimeoutError) as err:
+            await emit
+    assert [p.message_id for p in net.conn.published] == [message_id] * 3
+    assert isinstance(err.value.__cause__, BrokerError) and err.value.__cause__.code == "overloaded"
 
 
 async def test_ack_received_and_delivery_failed_reach_callbacks(net: FakeNet, clock: FakeClock, rec: Recorder) -> None:
@@ -606,7 +623,7 @@ async def test_refused_subscribe(net: FakeNet, clock: FakeClock, rec: Recorder) 
 
 
 async def test_init_refused_raises(net: FakeNet, clock: FakeClock, rec: Recorder) -> None:
-    net.refuse_init = BrokerError("invalid_password", "Invalid password")
+    net.refuse_init = BrokerError("invalid_password", "Invalid password", temporary=False)
     fp = make_client(net, clock, rec)
     with pytest.raises(BrokerError) as err:
         await fp.init()
@@ -711,7 +728,7 @@ async def test_final_closing_stops_for_good(net: FakeNet, clock: FakeClock, rec:
 async def test_reconnect_stops_when_password_no_longer_valid(net: FakeNet, clock: FakeClock, rec: Recorder) -> None:
     fp = make_client(net, clock, rec)
     await fp.init()
-    net.refuse_init = BrokerError("invalid_password", "Invalid password")
+    net.refuse_init = BrokerError("invalid_password", "Invalid password", temporary=False)
     net.conn.drop()
     await clock.advance(0.5)
     assert fp.state == ConnectionState.CLOSED
@@ -722,7 +739,7 @@ async def test_reconnect_stops_when_password_no_longer_valid(net: FakeNet, clock
 
 async def test_reconnect_keeps_trying_while_suspended(net: FakeNet, clock: FakeClock, rec: Recorder) -> None:
     async with make_client(net, clock, rec) as fp:
-        net.refuse_init = BrokerError("session_suspended", "Session is suspended")
+        net.refuse_init = BrokerError("session_suspended", "Session is suspended", temporary=False)
         net.conn.drop()
         await clock.advance(0.5)
         await clock.advance(1.0)

@@ -15,6 +15,7 @@ import grpc
 import pytest
 from fastport.app import App
 from fastport.core import ManualClock
+from fastport.core.throttle import FREE_FAILURES
 from fastport_proto.v1 import broker_pb2 as pb
 from fastport_proto.v1 import broker_pb2_grpc
 from fpc_support import NODE, NODE_DIR, Urls, settle, until
@@ -239,10 +240,10 @@ async def test_bad_credentials(urls: Urls, door: str, session: SessionCredential
     url = urls.of(door)
     with pytest.raises(BrokerError) as err:
         await FastPort(url, session.name, "wrong", key).init()
-    assert err.value.code == "invalid_password"
+    assert (err.value.code, err.value.temporary) == ("invalid_password", False)
     with pytest.raises(BrokerError) as err:
         await FastPort(url, "nope", "pw", key).init()
-    assert err.value.code == "session_not_found"
+    assert (err.value.code, err.value.temporary) == ("session_not_found", False)
 
 
 async def test_refused_publish_and_subscribe(urls: Urls, door: str, session: SessionCredentials, key: str) -> None:
@@ -266,10 +267,14 @@ async def test_admin_errors(urls: Urls, door: str, session: SessionCredentials) 
     url = urls.of(door)
     with pytest.raises(BrokerError) as err:
         await create_session(url, session.name, "pw", admin_token=ADMIN_TOKEN)
-    assert err.value.code == "session_exists"
-    with pytest.raises(BrokerError) as err:
-        await create_session(url, "other", "pw", admin_token="wrong-token")
-    assert err.value.code == "unauthenticated"
+    assert (err.value.code, err.value.temporary) == ("session_exists", False)
+    for _ in range(FREE_FAILURES + 1):
+        with pytest.raises(BrokerError) as err:
+            await create_session(url, "other", "pw", admin_token="wrong-token")
+        assert (err.value.code, err.value.temporary) == ("unauthenticated", False)
+    with pytest.raises(BrokerError) as err:  # the broker's answer (gRPC) or the client's copy of it (REST)
+        await create_session(url, "other", "pw", admin_token=ADMIN_TOKEN)
+    assert (err.value.code, err.value.temporary) == ("too_many_attempts", True)
 
 
 async def test_dropped_session_closes_client_for_good(

@@ -42,7 +42,7 @@ _CHANNEL_OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_mes
 
 
 def _broker_error(err: pb.Error) -> BrokerError:
-    return BrokerError(err.code or "internal", err.message or err.code or "Request refused")
+    return BrokerError(err.code or "internal", err.message or err.code or "Request refused", temporary=err.temporary)
 
 
 class GrpcTransport(ConnectionBase):

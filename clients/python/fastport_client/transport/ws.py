@@ -48,7 +48,7 @@ _LEGACY_CODES = {
 def _error(frame: dict[str, Any]) -> BrokerError:
     message = str(frame.get("error") or "Request refused")
     code = frame.get("code")
-    return BrokerError(code if isinstance(code, str) and code else _LEGACY_CODES.get(message, "internal"), message)
+    return BrokerError.from_code(code if isinstance(code, str) and code else _LEGACY_CODES.get(message, "internal"), message)
 
 
 def _dumps(frame: object) -> str:

@@ -134,14 +134,16 @@ class ServerFrame(_message.Message):
     def __init__(self, init_result: _Optional[_Union[InitResult, _Mapping]] = ..., subscribe_results: _Optional[_Iterable[_Union[SubscribeResult, _Mapping]]] = ..., unsubscribe_results: _Optional[_Iterable[_Union[UnsubscribeResult, _Mapping]]] = ..., publish_results: _Optional[_Iterable[_Union[PublishResult, _Mapping]]] = ..., messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., acks_received: _Optional[_Iterable[_Union[AckReceived, _Mapping]]] = ..., delivery_failures: _Optional[_Iterable[_Union[DeliveryFailed, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[Error, _Mapping]]] = ..., closing: _Optional[_Union[Closing, _Mapping]] = ..., ack_results: _Optional[_Iterable[_Union[AckResult, _Mapping]]] = ...) -> None: ...
 
 class Error(_message.Message):
-    __slots__ = ("request_id", "code", "message")
+    __slots__ = ("request_id", "code", "message", "temporary")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    TEMPORARY_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     code: str
     message: str
-    def __init__(self, request_id: _Optional[int] = ..., code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    temporary: bool
+    def __init__(self, request_id: _Optional[int] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., temporary: _Optional[bool] = ...) -> None: ...
 
 class InitResult(_message.Message):
     __slots__ = ("request_id", "session", "error")

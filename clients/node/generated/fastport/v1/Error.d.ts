@@ -12,15 +12,25 @@ export interface Error {
   'request_id'?: (number | string | Long);
   /**
    * invalid_frame, invalid_field, not_initialized, session_not_found,
-   * invalid_password, session_suspended, invalid_topic, payload_too_large,
-   * limit_exceeded, storage_error, unknown_message, unauthenticated,
-   * permission_denied, shutting_down, internal.
+   * session_exists, invalid_password, invalid_credentials, session_suspended,
+   * invalid_topic, payload_too_large, limit_exceeded, unknown_message, overloaded,
+   * slow_consumer, storage_error, unavailable, unauthenticated, permission_denied,
+   * unsupported, shutting_down, too_many_attempts, internal.
    */
   'code'?: (string);
   /**
    * For people; may change between versions.
    */
   'message'?: (string);
+  /**
+   * True when the same request, sent again unchanged, may succeed later without anyone
+   * acting: the server's state refused it and passes by itself (overloaded,
+   * slow_consumer, storage_error, unavailable, shutting_down, too_many_attempts).
+   * Clients retry these with a backoff and report the others at once. A call that
+   * ends with a status says the same in trailing metadata `fastport-error-temporary`
+   * ("true" or "false"), beside `fastport-error-code`.
+   */
+  'temporary'?: (boolean);
 }
 
 /**
@@ -33,13 +43,23 @@ export interface Error__Output {
   'request_id': (number);
   /**
    * invalid_frame, invalid_field, not_initialized, session_not_found,
-   * invalid_password, session_suspended, invalid_topic, payload_too_large,
-   * limit_exceeded, storage_error, unknown_message, unauthenticated,
-   * permission_denied, shutting_down, internal.
+   * session_exists, invalid_password, invalid_credentials, session_suspended,
+   * invalid_topic, payload_too_large, limit_exceeded, unknown_message, overloaded,
+   * slow_consumer, storage_error, unavailable, unauthenticated, permission_denied,
+   * unsupported, shutting_down, too_many_attempts, internal.
    */
   'code': (string);
   /**
    * For people; may change between versions.
    */
   'message': (string);
+  /**
+   * True when the same request, sent again unchanged, may succeed later without anyone
+   * acting: the server's state refused it and passes by itself (overloaded,
+   * slow_consumer, storage_error, unavailable, shutting_down, too_many_attempts).
+   * Clients retry these with a backoff and report the others at once. A call that
+   * ends with a status says the same in trailing metadata `fastport-error-temporary`
+   * ("true" or "false"), beside `fastport-error-code`.
+   */
+  'temporary': (boolean);
 }
