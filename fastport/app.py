@@ -1,6 +1,7 @@
-"""One fastport server: the broker core, its store, and both doors around it.
+"""One fastport server: the broker core, its engine and store, and both doors around it.
 
 Used by ``fastport serve`` and, in-process, by the tests, so both run the same wiring.
+The only module that names concrete engines and stores.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 from . import logs
 from .auth import AdminAuth, load_or_create_token
 from .config import Settings
-from .core import Broker, BrokerConfig, Clock
+from .core import Broker, BrokerConfig, Clock, Engine
+from .engines.embedded import EmbeddedEngine
 from .rpc import GrpcDoor
 from .store.base import Store
 from .tls import ServerCertificate
@@ -33,12 +35,18 @@ def make_store(settings: Settings) -> Store:
     if settings.store == "sqlite":
         from .store.sqlite import SqliteStore
 
-        # SqliteStore.add_message is annotated `-> Awaitable[None]` but returns what the
-        # Store protocol says (Awaitable[Rejected]): fixed where the engine split moves it.
-        return SqliteStore(  # type: ignore[return-value]
-            settings.sqlite_path or Path(settings.data_dir) / "fastport.db", fsync=settings.fsync
-        )
+        return SqliteStore(settings.sqlite_path or Path(settings.data_dir) / "fastport.db", fsync=settings.fsync)
     raise ValueError(f"store {settings.store!r} is not available")
+
+
+def make_engine(settings: Settings, clock: Clock | None = None, store: Store | None = None) -> Engine:
+    """The engine the settings ask for; ``store`` in place of the configured one."""
+    return EmbeddedEngine(
+        store or make_store(settings),
+        clock,
+        dedup_window_ms=settings.dedup_window_ms,
+        slow_consumer_timeout_ms=settings.slow_consumer_timeout * 1000,
+    )
 
 
 class BindError(OSError):
@@ -85,13 +93,7 @@ class App:
             ) from None
         self.admin_token = s.admin_token or load_or_create_token(Path(s.data_dir))
         self.broker = Broker(
-            self._store or make_store(s),
-            self._clock,
-            BrokerConfig(
-                max_payload_bytes=s.max_payload,
-                dedup_window_ms=s.dedup_window_ms,
-                slow_consumer_timeout_ms=s.slow_consumer_timeout * 1000,
-            ),
+            make_engine(s, self._clock, self._store), self._clock, BrokerConfig(max_payload_bytes=s.max_payload)
         )
         auth = AdminAuth(self.admin_token, s.admin_user, s.admin_pass, throttle=self.broker.logins)
         self.grpc = grpc_door

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .core.broker import DEFAULT_DEDUP_WINDOW_MS, DEFAULT_SLOW_CONSUMER_TIMEOUT_MS
+from .core.engine import DEFAULT_DEDUP_WINDOW_MS, DEFAULT_SLOW_CONSUMER_TIMEOUT_MS
 
 MIB = 1024 * 1024
 

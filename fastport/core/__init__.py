@@ -8,7 +8,8 @@ from .broker import Broker, BrokerConfig
 from .clock import Clock, ManualClock, SystemClock
 from .connection import Connection, Peer, PublishOutcome
 from .delivery import Message
-from .errors import BrokerError, ErrorCode
+from .engine import Engine, EngineEvents
+from .errors import BrokerError, CloseReason, ErrorCode, GiveUpReason
 from .session import Limits, SessionInfo, SessionSpec
 
 __all__ = [
@@ -16,8 +17,12 @@ __all__ = [
     "BrokerConfig",
     "BrokerError",
     "Clock",
+    "CloseReason",
     "Connection",
+    "Engine",
+    "EngineEvents",
     "ErrorCode",
+    "GiveUpReason",
     "Limits",
     "ManualClock",
     "Message",

@@ -1,25 +1,18 @@
-"""Connections (one per client stream or socket) and subscribers (who deliveries go to).
+"""Connections (one per client stream or socket) and how the core talks back to them.
 
 A door creates a Connection for each client and gives it a Peer: the only way the core
 talks back. Peer methods never block: a door queues what it is given and writes it
 out, coalescing what is ready in one event-loop turn.
-
-A Subscriber is what deliveries are tracked against. Without a client id it lives and
-dies with its connection; with one (and persistent subscriptions) it outlives
-connections and collects deliveries while no connection is attached.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
-
-from .flow import Window
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .delivery import Delivery, Message
-    from .errors import BrokerError
+    from .delivery import Message
+    from .errors import BrokerError, CloseReason, GiveUpReason
     from .session import Session
 
 
@@ -54,41 +47,23 @@ class Peer(Protocol):
     def ack_received(self, message: Message, remaining: int) -> None:
         """A subscriber ACKed a message this connection published."""
 
-    def delivery_failed(self, message: Message, reason: str, remaining: int) -> None:
+    def delivery_failed(self, message: Message, reason: GiveUpReason, remaining: int) -> None:
         """A delivery of a message this connection published was given up."""
 
-    def close(self, code: str, reason: str) -> None:
+    def close(self, code: CloseReason, reason: str) -> None:
         """The broker ends this connection (session dropped, replaced, shutdown)."""
 
 
-_ids = itertools.count(1)
-
-
-class Subscriber:
-    __slots__ = ("id", "named", "session", "connection", "pending", "patterns", "window")
-
-    def __init__(self, session: Session, client_id: str | None) -> None:
-        self.id = client_id or f"~{next(_ids)}"
-        self.named = client_id is not None
-        self.session = session
-        self.connection: Connection | None = None
-        # Unsettled deliveries by message id; insertion order is publish order.
-        self.pending: dict[str, Delivery] = {}
-        # pattern -> persistent
-        self.patterns: dict[str, bool] = {}
-        self.window = Window()  # flow control of its connection (see flow.py)
-
-    def __repr__(self) -> str:
-        return f"Subscriber({self.session.name!r}, {self.id!r})"
-
-
 class Connection:
-    __slots__ = ("peer", "address", "session", "subscriber", "closed", "user_id")
+    __slots__ = ("peer", "address", "session", "client_id", "subscriber", "closed", "user_id")
 
     def __init__(self, peer: Peer, address: str = "") -> None:
         self.peer = peer
         self.address = address  # the client's address as the door saw it, for log lines
         self.session: Session | None = None
-        self.subscriber: Subscriber | None = None
+        self.client_id: str | None = None  # what it joined its session as, if anything
+        # What the engine keeps for this connection while it is in a session (the
+        # embedded engine: its Subscriber); the core never looks inside.
+        self.subscriber: Any = None
         self.closed = False
         self.user_id: str | None = None

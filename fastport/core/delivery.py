@@ -1,16 +1,11 @@
-"""Messages and the deliveries that track them, one per subscriber."""
+"""A published message as plain values, and what its fields may hold."""
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, Literal, TypeAlias
-
-if TYPE_CHECKING:
-    from .connection import Connection, Subscriber
-    from .session import Session
-
+from typing import Final, Literal, TypeAlias
 
 # What a message without attributes carries: one shared, read-only empty mapping, so
 # the common case allocates nothing.
@@ -32,7 +27,12 @@ Hash: TypeAlias = str | None | Literal[Absent.ABSENT]
 
 
 class Message:
-    """A published message while any of its deliveries is unsettled."""
+    """A published message as the core and the doors see it: plain values.
+
+    An engine hands one such object per message to ``Peer.deliver`` for every send of
+    it (a fan-out and its re-sends share it), so it must not be copied per delivery;
+    an engine that tracks deliveries may keep its tracking state in a subclass with
+    ``__slots__`` (the embedded engine's ``TrackedMessage``)."""
 
     __slots__ = (
         "id",
@@ -43,13 +43,8 @@ class Message:
         "json",
         "attributes",
         "session",
-        "publisher",
         "created_ms",
         "expires_ms",
-        "deliveries",
-        "remaining",
-        "committed",
-        "waiters",
         "wire",
     )
 
@@ -62,8 +57,7 @@ class Message:
         hash: Hash,
         timestamp_ms: int,
         json: bool,
-        session: Session,
-        publisher: Connection | None,
+        session: str,
         created_ms: int,
         expires_ms: int,
         attributes: Mapping[str, str] = NO_ATTRIBUTES,
@@ -76,32 +70,8 @@ class Message:
         self.json = json
         # Application headers, relayed as published (doors that cannot carry them drop them).
         self.attributes = attributes
-        self.session = session
-        self.publisher = publisher
-        self.created_ms = created_ms
+        self.session = session  # the session's name
+        self.created_ms = created_ms  # when the broker took it (the publisher's clock is timestamp_ms)
         self.expires_ms = expires_ms  # 0 = never
-        self.deliveries: list[Delivery] = []
-        self.remaining = 0
-        self.committed = False
-        # Duplicate publishes that arrived while the store was still writing this one
-        # (a tuple: almost always empty, and then nothing is allocated for it).
-        self.waiters: tuple[tuple[Connection, object], ...] = ()
         # Free for a door to cache this message's encoded form, so a fan-out encodes once.
         self.wire: object = None
-
-
-class Delivery:
-    """One subscriber's copy of one message: sent, re-sent, then settled or dropped."""
-
-    __slots__ = ("message", "subscriber", "attempts", "due_ms", "settled")
-
-    def __init__(self, message: Message, subscriber: Subscriber) -> None:
-        # None once settled (see Broker._settle): a settled delivery may wait in the
-        # retry queue until its stale entry comes up, without keeping the message.
-        self.message: Message | None = message
-        self.subscriber = subscriber
-        self.attempts = 0  # sends so far
-        # When the next re-send (or the drop) is due; 0 while not scheduled (its
-        # subscriber is offline). A retry-queue entry whose due time differs is stale.
-        self.due_ms = 0
-        self.settled = False

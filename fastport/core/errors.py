@@ -81,3 +81,22 @@ class BrokerError(Exception):
 
     def __repr__(self) -> str:
         return f"BrokerError({self.code.value!r}, {self.message!r})"
+
+
+class CloseReason(StrEnum):
+    """Why the broker ends a connection (``Peer.close``); each door maps it to its own
+    wire form (an error frame's code, a gRPC status)."""
+
+    SHUTTING_DOWN = ErrorCode.SHUTTING_DOWN.value
+    SLOW_CONSUMER = ErrorCode.SLOW_CONSUMER.value
+    SESSION_DROPPED = "session_dropped"
+    SESSION_EXPIRED = "session_expired"
+    REPLACED = "replaced"  # another connection took over its client id
+
+
+class GiveUpReason(StrEnum):
+    """Why a delivery was given up (``Peer.delivery_failed``; DeliveryFailed.reason on the wire)."""
+
+    RETRY_LIMIT = "retry_limit"
+    EXPIRED = "expired"
+    SUBSCRIBER_GONE = "subscriber_gone"

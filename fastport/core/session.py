@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict, deque
+import enum
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .counters import Counters
-from .quietlog import QuietLog
 from .credentials import VerifiedCache, verify_password, verify_secret
-from .recent import RecentIds
-from .topics import TopicIndex
+from .quietlog import QuietLog
 
 if TYPE_CHECKING:
-    from .connection import Connection, PublishOutcome, Subscriber
-    from .delivery import Delivery, Message
+    from .connection import Connection
 
 DEFAULT_RETRY_INTERVAL_MS = 5000
 DEFAULT_MAX_RETRY_LIMIT = 100
@@ -42,8 +39,8 @@ class Limits:
 
     ``max_pending_messages`` and ``max_pending_bytes`` bound the unsettled messages
     (and their payload bytes) the session holds: past half of either, publishers are
-    slowed; at the limit, refused (see ``Session.full``). ``max_in_flight`` bounds the
-    unacknowledged deliveries outstanding to one subscriber (see ``flow.py``)."""
+    slowed; at the limit, refused (the engine enforces them). ``max_in_flight`` bounds the
+    unacknowledged deliveries outstanding to one subscriber (flow control)."""
 
     max_payload_bytes: int = 0
     max_connections: int = 0
@@ -116,8 +113,18 @@ class SessionRecord:
     dead_letter_topic: str = ""
 
 
+class SessionState(enum.Enum):
+    """Where a session stands, as the node sees it. Changed only by the Broker."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"  # publishes and subscribes refused; resumed by an admin
+    DROPPED = "dropped"  # removed (dropped or expired): gone for good
+
+
 class Session:
-    """State of one session. Mutated only by the Broker."""
+    """A session as the node keeps it: settings, credentials, state, connections and
+    counters. What is pending in it (subscriptions, messages, deliveries) is the
+    engine's (core/engine.py), which may read the settings and adds to the counters."""
 
     def __init__(self, record: SessionRecord) -> None:
         self.name = record.name
@@ -128,40 +135,28 @@ class Session:
         self.message_expiry_ms = record.message_expiry_ms
         self.expires_at_ms = record.expires_at_ms
         self.limits = record.limits.resolved()
-        self.suspended = record.suspended
+        self.max_remembered_ids = record.max_remembered_ids or DEFAULT_MAX_REMEMBERED_IDS
+        self.state = SessionState.SUSPENDED if record.suspended else SessionState.ACTIVE
         self.created_at_ms = record.created_at_ms
         self.dead_letter_topic = record.dead_letter_topic
-        self.dropped = False
         self.counters = Counters()
         # Lines a client can cause in floods: at most one a second of each kind.
         self.refusal_log = QuietLog()
         self.give_up_log = QuietLog()
-
         self.connections: set[Connection] = set()
-        self.index: TopicIndex[Subscriber] = TopicIndex()
-        self.named: dict[str, Subscriber] = {}  # client id -> subscriber that outlives streams
-        self.messages: dict[str, Message] = {}  # pending (not yet settled) by message id
-        self.pending_bytes = 0  # payload bytes of ``messages``
-        # Publish results kept back while the session is congested, with the time each
-        # is answered anyway (one delay for all: a FIFO in due order).
-        self.held: deque[tuple[int, Connection, PublishOutcome]] = deque()
-        # Timer queues. All entries of one queue share one interval, so append order is
-        # due order: each queue is a FIFO and the scheduler only looks at its head.
-        # The retry queue maps each unsettled, sent delivery to its due time; a delivery
-        # leaves it when settled (O(1)), so an ACKed message leaves nothing behind for
-        # the garbage collector to walk, and a re-send moves it to the back.
-        self.retry_queue: OrderedDict[Delivery, int] = OrderedDict()
-        self.expiry_queue: deque[Message] = deque()
-        # Subscribers whose door refused a send, with the time they are disconnected
-        # unless it has room again by then (one timeout for all: a FIFO in due order).
-        self.blocked: dict[Subscriber, int] = {}
-        self.recent = RecentIds(record.max_remembered_ids or DEFAULT_MAX_REMEMBERED_IDS)  # settled message ids kept for de-duplication
-        self.armed_at: int | None = None  # due time of this session's entry in the scheduler
         self._verified = VerifiedCache()
         # Password checks running now, by keyed digest: concurrent inits with the same
         # password share one scrypt run (each takes 16 MiB and tens of ms of CPU, so a
         # reconnect storm would otherwise run one per connection side by side).
         self.checks: dict[bytes, asyncio.Future[bool]] = {}
+
+    @property
+    def suspended(self) -> bool:
+        return self.state is SessionState.SUSPENDED
+
+    @property
+    def dropped(self) -> bool:
+        return self.state is SessionState.DROPPED
 
     def knows_password(self, password: str) -> bool:
         """True if ``password`` was verified before: no scrypt needed."""
@@ -183,48 +178,6 @@ class Session:
         secret_ok = verify_secret(self.secret_hash, secret_key)
         return self.check_password(password) and secret_ok
 
-    # -- unsettled messages and the limits on them (DESIGN.md "One tenant never hurts another")
-
-    def add_pending(self, message: Message) -> None:
-        self.messages[message.id] = message
-        self.pending_bytes += len(message.payload)
-
-    def remove_pending(self, message_id: str) -> Message | None:
-        message = self.messages.pop(message_id, None)
-        if message is not None:
-            self.pending_bytes -= len(message.payload)
-        return message
-
-    def full(self, size: int) -> bool:
-        """True if one more message of ``size`` payload bytes would take the session
-        past a hard limit: it is refused (``overloaded``), never buffered."""
-        limits = self.limits
-        return len(self.messages) >= limits.max_pending_messages or self.pending_bytes + size > limits.max_pending_bytes
-
-    def congested(self) -> bool:
-        """Past a soft limit (half of either hard limit): publish results wait, which
-        slows a publisher that waits for them before publishing more."""
-        limits = self.limits
-        return (
-            len(self.messages) > limits.max_pending_messages // 2 or self.pending_bytes > limits.max_pending_bytes // 2
-        )
-
-    def next_due(self) -> int | None:
-        """Earliest time this session has timer work, or None."""
-        due = [self.expires_at_ms] if self.expires_at_ms else []
-        if self.retry_queue:
-            due.append(next(iter(self.retry_queue.values())))
-        if self.expiry_queue:
-            due.append(self.expiry_queue[0].expires_ms)
-        if self.blocked:
-            due.append(next(iter(self.blocked.values())))
-        if self.held:
-            due.append(self.held[0][0])
-        oldest = self.recent.oldest()
-        if oldest is not None:
-            due.append(oldest)
-        return min(due) if due else None
-
     def record(self) -> SessionRecord:
         return SessionRecord(
             name=self.name,
@@ -237,11 +190,12 @@ class Session:
             limits=self.limits,
             suspended=self.suspended,
             created_at_ms=self.created_at_ms,
-            max_remembered_ids=self.recent.limit,
+            max_remembered_ids=self.max_remembered_ids,
             dead_letter_topic=self.dead_letter_topic,
         )
 
-    def info(self) -> SessionInfo:
+    def info(self, subscriptions: int, pending_messages: int) -> SessionInfo:
+        """What an administrator sees; the engine counts ``subscriptions`` and ``pending_messages``."""
         return SessionInfo(
             name=self.name,
             retry_interval_ms=self.retry_interval_ms,
@@ -252,9 +206,9 @@ class Session:
             suspended=self.suspended,
             created_at_ms=self.created_at_ms,
             connections=len(self.connections),
-            subscriptions=self.index.count,
-            pending_messages=len(self.messages),
+            subscriptions=subscriptions,
+            pending_messages=pending_messages,
             counters=self.counters.copy(),
-            max_remembered_ids=self.recent.limit,
+            max_remembered_ids=self.max_remembered_ids,
             dead_letter_topic=self.dead_letter_topic,
         )

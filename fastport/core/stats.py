@@ -23,7 +23,7 @@ COMMIT_BUCKETS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 
 class Stats:
     connections: int = 0  # open now, initialized or not, on either door
     resent: int = 0  # sends that were re-sends (Counters.delivered counts them too)
-    delivery_errors: int = 0  # sends a door failed on (Broker._send): a door's bug, contained
+    delivery_errors: int = 0  # sends a door failed on (Peer.deliver raised): a door's bug, contained
     gave_up: Counter[str] = field(default_factory=Counter)  # by reason: retry_limit, expired, ...
     frame_errors: Counter[tuple[str, str]] = field(default_factory=Counter)  # (door, code)
     # Store commits: one count per bucket of COMMIT_BUCKETS, then +Inf; and their sum.

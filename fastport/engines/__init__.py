@@ -1,5 +1,7 @@
-"""Engines: what keeps messages and delivers them, behind the core's Broker API.
+"""Engines: what keeps messages and delivers them, behind the core's Broker API
+(the interface is ``fastport/core/engine.py``).
 
-``jetstream`` runs fastport nodes as stateless front doors on a NATS JetStream cluster
+``embedded`` (the default) tracks deliveries in this process, on the memory or SQLite
+store. ``jetstream`` runs fastport nodes as stateless front doors on a NATS JetStream cluster
 (docs/engines/jetstream.md).
 """

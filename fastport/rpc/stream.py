@@ -44,7 +44,7 @@ SERVICE = "fastport.v1.Broker"
 FRAME_BYTES = 1 << 20
 # Deliveries for a stream that does not read fast enough are not buffered past this
 # many bytes; the broker keeps them in flight, unsent, until the writer has taken the
-# queue below half of it and the peer reports room (see core/flow.py).
+# queue below half of it and the peer reports room (see engines/embedded/flow.py).
 MAX_QUEUED_BYTES = 16 * 1024 * 1024
 _ITEM_OVERHEAD = 48
 # Publishes of one client frame handled per event-loop turn, when the server is quiet.

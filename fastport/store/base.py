@@ -1,10 +1,11 @@
-"""The storage interface the broker core writes through.
+"""The storage interface the embedded engine writes through.
 
-The core keeps all live state in memory; a store is its durable record, read back
-once at start-up. Writes that must be durable before the client is answered return an
+The engine keeps all live state in memory; a store is its durable record, read back
+once at start-up. It is given plain values (names, ids, the core's ``Message``
+values), never the engine's live objects. Writes that must be durable before the client is answered return an
 awaitable (a backend batches them: group commit); the others are fire-and-forget and
 ordered after the writes before them. A backend that is durable by nature of doing
-nothing (``memory``) returns None, and the core answers at once.
+nothing (``memory``) returns None, and the engine answers at once.
 
 What is kept: sessions, named subscribers' persistent subscriptions, messages with
 each named subscriber's unsettled delivery (attempts and next deadline, absolute ms),
@@ -23,7 +24,6 @@ from typing import TYPE_CHECKING, Protocol
 from ..core.delivery import Hash
 
 if TYPE_CHECKING:
-    from ..core.connection import Subscriber
     from ..core.delivery import Message
     from ..core.session import SessionRecord
 
@@ -108,22 +108,26 @@ class Store(Protocol):
     async def delete_session(self, name: str) -> None:
         """Delete a session and everything stored for it."""
 
-    def add_message(self, message: Message, subscribers: Sequence[Subscriber]) -> Awaitable[Rejected] | None:
-        """Record a published message and who it is for; the publish is confirmed when
-        this completes, unless its (session, id) is among those it completes with."""
+    def add_message(self, message: Message, named: Sequence[str], delivered_to: int) -> Awaitable[Rejected] | None:
+        """Record a published message delivered to ``delivered_to`` subscribers, of
+        which ``named`` are the client ids of those with one (whose deliveries outlive a
+        restart); the publish is confirmed when this completes, unless its (session,
+        id) is among those it completes with. A message delivered to subscribers none
+        of whom is named is kept as its id only (see the module docstring)."""
 
     def flush(self) -> bool:
         """Write what was handed over now, if that can be done without waiting on a
         thread; True if no publish handed over is left unconfirmed."""
 
-    def settle(self, message: Message, subscriber: Subscriber) -> None:
-        """One delivery of ``message`` is settled (ACKed or given up)."""
+    def settle(self, session: str, message_id: str, subscriber: str) -> None:
+        """A named subscriber's delivery is settled (ACKed or given up)."""
 
-    def retried(self, message: Message, subscriber: Subscriber, attempts: int, due_ms: int) -> None:
-        """A delivery was (re-)sent: its attempt count and next deadline."""
+    def retried(self, session: str, message_id: str, subscriber: str, attempts: int, due_ms: int) -> None:
+        """A named subscriber's delivery was (re-)sent: its attempt count and next deadline."""
 
-    def forget_message(self, message: Message, forget_at_ms: int) -> None:
-        """Every delivery of ``message`` is settled; its id is remembered until ``forget_at_ms``."""
+    def forget_message(self, session: str, message_id: str, forget_at_ms: int) -> None:
+        """Every delivery of a message kept whole (not as its id only) is settled; its
+        id is remembered until ``forget_at_ms``."""
 
     def put_subscription(self, session: str, subscriber: str, pattern: str) -> None:
         """A persistent subscription was made."""

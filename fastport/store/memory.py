@@ -1,6 +1,6 @@
 """The ``memory`` store: no durability, for tests and throwaway brokers.
 
-The core already holds all live state in memory, so this store records nothing and
+The engine already holds all live state in memory, so this store records nothing and
 every publish is confirmed at once.
 """
 
@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from .base import Rejected, StoredState
 
 if TYPE_CHECKING:
-    from ..core.connection import Subscriber
     from ..core.delivery import Message
     from ..core.session import SessionRecord
 
@@ -30,19 +29,19 @@ class MemoryStore:
     async def delete_session(self, name: str) -> None:
         return None
 
-    def add_message(self, message: Message, subscribers: Sequence[Subscriber]) -> Awaitable[Rejected] | None:
+    def add_message(self, message: Message, named: Sequence[str], delivered_to: int) -> Awaitable[Rejected] | None:
         return None
 
     def flush(self) -> bool:
         return True
 
-    def settle(self, message: Message, subscriber: Subscriber) -> None:
+    def settle(self, session: str, message_id: str, subscriber: str) -> None:
         return None
 
-    def retried(self, message: Message, subscriber: Subscriber, attempts: int, due_ms: int) -> None:
+    def retried(self, session: str, message_id: str, subscriber: str, attempts: int, due_ms: int) -> None:
         return None
 
-    def forget_message(self, message: Message, forget_at_ms: int) -> None:
+    def forget_message(self, session: str, message_id: str, forget_at_ms: int) -> None:
         return None
 
     def put_subscription(self, session: str, subscriber: str, pattern: str) -> None:

@@ -52,13 +52,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..core.broker import DEFAULT_DEDUP_WINDOW_MS
 from ..core.delivery import ABSENT
+from ..core.engine import DEFAULT_DEDUP_WINDOW_MS
 from ..core.session import Limits, SessionRecord
 from .base import NOTHING_REJECTED, Rejected, RememberedId, StoredDelivery, StoredMessage, StoredState, StoredSubscription, StoreError
 
 if TYPE_CHECKING:
-    from ..core.connection import Subscriber
     from ..core.delivery import Message
 
 log = logging.getLogger("fastport.store")
@@ -425,7 +424,7 @@ class SqliteStore:
         self._executor: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._batch: _Batch | None = None  # collecting; flushed when the writer is free
-        self._writing: asyncio.Future[None] | None = None  # the transaction on the writer thread
+        self._writing: asyncio.Future[Rejected] | None = None  # the transaction on the writer thread
         self._checkpointed_at = 0.0  # loop time of the last transaction sent with a checkpoint
         self._busy_ms = BUSY_TIMEOUT_MS  # the connection's busy_timeout (see _busy_timeout)
         self._carried: list[_Rows | _Call] = []
@@ -830,18 +829,17 @@ class SqliteStore:
             raise StoreError("the store is closed")
         await asyncio.shield(self._confirmed(self._call(_delete_session, name)))
 
-    def add_message(self, message: Message, subscribers: Sequence[Subscriber]) -> Awaitable[None] | None:
+    def add_message(self, message: Message, named: Sequence[str], delivered_to: int) -> Awaitable[Rejected] | None:
         if self._closed:
             raise StoreError("the store is closed")
         batch, rows = self._rows()
         if message.created_ms > batch.newest:
             batch.newest = message.created_ms
-        session = message.session.name
-        named = [s.id for s in subscribers if s.named]
-        if subscribers and not named:
+        session = message.session
+        if delivered_to and not named:
             # Only its id outlives a restart (see remembered_ids), counted from now: this
             # message's deliveries end with their connections.
-            rows[_REMEMBERED] += (message.created_ms + self._dedup_window_ms, session, message.id, len(subscribers))
+            rows[_REMEMBERED] += (message.created_ms + self._dedup_window_ms, session, message.id, delivered_to)
             return self._confirmed(batch)
         rows[_MESSAGE] += (
             session,
@@ -855,35 +853,31 @@ class SqliteStore:
             message.json,
             message.created_ms,
             message.expires_ms,
-            len(subscribers),
+            delivered_to,
             orjson.dumps(dict(message.attributes)) if message.attributes and named else None,
         )
         for sub in named:
             rows[_DELIVERY] += (session, message.id, sub)
         return self._confirmed(batch)
 
-    def settle(self, message: Message, subscriber: Subscriber) -> None:
-        if subscriber.named and not self._closed:
-            self._rows()[1][_SETTLED] += (message.session.name, message.id, subscriber.id)
-
-    def retried(self, message: Message, subscriber: Subscriber, attempts: int, due_ms: int) -> None:
+    def settle(self, session: str, message_id: str, subscriber: str) -> None:
         if not self._closed:
-            self._rows()[1][_RETRIED] += (message.session.name, message.id, subscriber.id, attempts, due_ms)
+            self._rows()[1][_SETTLED] += (session, message_id, subscriber)
 
-    def forget_message(self, message: Message, forget_at_ms: int) -> None:
-        deliveries = message.deliveries
-        if self._closed or (deliveries and not any(d.subscriber.named for d in deliveries)):
-            # Delivered to connection-bound subscribers only: its id was written to
-            # remembered_ids, with its forget time, when it was published.
+    def retried(self, session: str, message_id: str, subscriber: str, attempts: int, due_ms: int) -> None:
+        if not self._closed:
+            self._rows()[1][_RETRIED] += (session, message_id, subscriber, attempts, due_ms)
+
+    def forget_message(self, session: str, message_id: str, forget_at_ms: int) -> None:
+        if self._closed:
             return
         rows = self._rows()[1]
-        session = message.session.name
-        rows[_FORGOTTEN] += (forget_at_ms, session, message.id)
+        rows[_FORGOTTEN] += (forget_at_ms, session, message_id)
         # Normally settled one by one already; not so for a delivery whose subscriber
         # lost its persistent subscriptions, or whose settle write failed. A message
         # without deliveries may come from the store with rows of subscribers that have
         # no persistent subscription any more: those are deleted.
-        rows[_FORGOTTEN_DELIVERIES] += (session, message.id)
+        rows[_FORGOTTEN_DELIVERIES] += (session, message_id)
 
     def put_subscription(self, session: str, subscriber: str, pattern: str) -> None:
         if not self._closed:

@@ -99,14 +99,8 @@ class LogHub(logging.Handler):
 
     def _stream(self, line: LogLine) -> None:
         """Send ``line`` to its session's log readers."""
-        session = self._broker.sessions.get(line.session or "")
-        if session is None:
-            return
         frame: bytes | None = None
-        for sub in session.index.match(LOG_TOPIC):
-            conn = sub.connection
-            if conn is None or LOG_TOPIC not in sub.patterns:
-                continue  # a wildcard that happens to match is not a log reader
+        for conn in self._broker.subscribers(line.session or "", LOG_TOPIC):
             peer = conn.peer
             if type(peer) is not WebPeer or peer.closed:
                 continue
@@ -120,8 +114,8 @@ class LogHub(logging.Handler):
     def _drop_reader(self, conn: Connection) -> None:
         """Later than the line that found it slow: not from inside whatever the core was
         doing when it logged."""
-        sub = conn.subscriber
-        if conn.closed or sub is None or LOG_TOPIC not in sub.patterns:
+        session = conn.session
+        if conn.closed or session is None or conn not in self._broker.subscribers(session.name, LOG_TOPIC):
             return  # gone, or dropped already by an earlier line
         try:
             self._broker.unsubscribe(conn, LOG_TOPIC)

@@ -6,8 +6,8 @@ asks, so the hot path pays integer increments and nothing else. Per-session seri
 off by default (session names are the tenants' business); ``--metrics-sessions N``
 shows the N sessions with the most pending messages, so the label set stays bounded.
 
-Pending bytes are summed over the pending messages on each scrape: exact, at a cost
-that grows with the backlog, instead of a counter kept on every publish and settle.
+Pending messages and bytes are each session's running totals, as its engine keeps
+them (``Broker.load``): a scrape costs one lookup per session, whatever the backlog.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from ..core import Broker
+from ..core.engine import SessionLoad
 from ..core.session import Session
 from ..core.stats import COMMIT_BUCKETS
 
@@ -48,8 +49,9 @@ class BrokerCollector(Collector):
         for reason, count in sorted(stats.gave_up.items()):
             gave_up.add_metric([reason], count)
         yield gave_up
-        pending = sum(len(s.messages) for s in sessions)
-        pending_bytes = sum(s.pending_bytes for s in sessions)
+        loads = {s.name: broker.load(s.name) for s in sessions}
+        pending = sum(load.pending_messages for load in loads.values())
+        pending_bytes = sum(load.pending_bytes for load in loads.values())
         yield GaugeMetricFamily("fastport_pending_messages", "Messages not yet settled by every subscriber", pending)
         yield GaugeMetricFamily("fastport_pending_bytes", "Payload bytes of the pending messages", pending_bytes)
         buckets, total = [], 0
@@ -69,10 +71,10 @@ class BrokerCollector(Collector):
             errors.add_metric([door, code], count)
         yield errors
         if self._top:
-            yield from self._per_session(sessions)
+            yield from self._per_session(sessions, loads)
 
-    def _per_session(self, sessions: list[Session]) -> Iterator[Metric]:
-        top = heapq.nlargest(self._top, sessions, key=lambda s: len(s.messages))
+    def _per_session(self, sessions: list[Session], loads: dict[str, SessionLoad]) -> Iterator[Metric]:
+        top = heapq.nlargest(self._top, sessions, key=lambda s: loads[s.name].pending_messages)
         labels = ["session"]
         families = (
             GaugeMetricFamily("fastport_session_pending_messages", "Pending messages of a session", labels=labels),
@@ -80,9 +82,9 @@ class BrokerCollector(Collector):
             GaugeMetricFamily("fastport_session_subscriptions", "Subscriptions of a session", labels=labels),
         )
         for s in top:
-            families[0].add_metric([s.name], len(s.messages))
+            families[0].add_metric([s.name], loads[s.name].pending_messages)
             families[1].add_metric([s.name], len(s.connections))
-            families[2].add_metric([s.name], s.index.count)
+            families[2].add_metric([s.name], loads[s.name].subscriptions)
         yield from families
 
 

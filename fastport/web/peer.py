@@ -13,7 +13,7 @@ separately.
 Slow readers: deliveries and relayed file frames are not buffered past
 ``max_buffer`` bytes. A refused delivery stays in flight in the broker, unsent, and the
 peer calls ``on_room`` once the socket has drained, so that the broker sends it and
-what waits behind it (see core/flow.py); direct replies are never dropped — instead
+what waits behind it (see engines/embedded/flow.py); direct replies are never dropped — instead
 the socket's own reader stops reading until its writes drain.
 """
 

@@ -104,7 +104,7 @@ async def slow_app(tmp_path: Path, clock: ManualClock) -> AsyncIterator[App]:
 
 def blocked(app: App, session: str) -> int:
     assert app.broker is not None
-    return len(app.broker.sessions[session].blocked)
+    return len(app.broker.engine.sessions[session].blocked)
 
 
 async def flood_until_blocked(app: App, session: str, publish) -> None:  # type: ignore[no-untyped-def]

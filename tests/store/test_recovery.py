@@ -11,6 +11,7 @@ import pytest
 
 from fastport.core import Broker, BrokerConfig, Limits, ManualClock
 from fastport.core.delivery import ABSENT, Hash
+from fastport.engines.embedded import EmbeddedEngine
 from fastport.store.sqlite import SqliteStore
 
 from ..unit.conftest import Client, make_session
@@ -27,8 +28,8 @@ class Node:
         self.broker: Broker | None = None
 
     async def start(self) -> Broker:
-        config = BrokerConfig(max_payload_bytes=1024, dedup_window_ms=DEDUP_WINDOW_MS)
-        self.broker = Broker(SqliteStore(self.path), self.clock, config)
+        engine = EmbeddedEngine(SqliteStore(self.path), self.clock, dedup_window_ms=DEDUP_WINDOW_MS)
+        self.broker = Broker(engine, self.clock, BrokerConfig(max_payload_bytes=1024))
         await self.broker.start()
         return self.broker
 
@@ -53,7 +54,7 @@ class Node:
     def run_timers(self, advance_ms: int = 0) -> None:
         self.clock.advance(advance_ms)
         assert self.broker is not None
-        self.broker.run_timers()
+        self.broker.engine.run_timers()
 
     def rows(self, sql: str) -> list[tuple[object, ...]]:
         with sqlite3.connect(self.path) as db:
@@ -158,9 +159,9 @@ async def test_retry_limit_reached_after_restart_gives_up(node: Node) -> None:
     node.run_timers(1000)
     assert [m.retry for m in sub.peer.messages] == [0, 1]  # the last attempt; dropped when due
     broker = await node.restart()
-    assert "m1" in broker.sessions["s"].messages
+    assert "m1" in broker.engine.sessions["s"].messages
     node.run_timers(1000)
-    assert broker.sessions["s"].messages == {}
+    assert broker.engine.sessions["s"].messages == {}
     assert (await node.client(client_id="dev1")).peer.messages == []
     assert node.rows("SELECT * FROM deliveries") == []
 
@@ -172,9 +173,9 @@ async def test_message_expiry_continues(node: Node) -> None:
     node.run_timers(6000)
     broker = await node.restart()
     node.run_timers(3999)
-    assert "m1" in broker.sessions["s"].messages
+    assert "m1" in broker.engine.sessions["s"].messages
     node.run_timers(1)
-    assert broker.sessions["s"].messages == {}
+    assert broker.engine.sessions["s"].messages == {}
     assert (await node.client(client_id="dev1")).peer.messages == []
 
 
@@ -192,7 +193,7 @@ async def test_message_ids_stay_remembered_for_the_window(node: Node) -> None:
         assert again.duplicate and again.delivered_to == 1
     node.run_timers(DEDUP_WINDOW_MS)
     broker = await node.restart()
-    assert len(broker.sessions["s"].recent) == 0
+    assert len(broker.engine.sessions["s"].recent) == 0
     pub = await node.client()
     assert not (await pub.publish("t", message_id="settled")).duplicate
     node.run_timers()
@@ -224,14 +225,14 @@ async def test_messages_to_connection_bound_subscribers_leave_only_their_ids(nod
 
     broker = await node.restart()
     # The window runs from the publish: after a restart the deliveries are gone anyway.
-    recent = broker.sessions["s"].recent
+    recent = broker.engine.sessions["s"].recent
     assert recent.get("m1") == 1 and recent.oldest() == published_at + DEDUP_WINDOW_MS
     pub = await node.client()
     again = await pub.publish("t", message_id="m1")
     assert again.duplicate and again.delivered_to == 1
     node.run_timers(DEDUP_WINDOW_MS)
     broker = await node.restart()
-    assert "m1" not in broker.sessions["s"].recent
+    assert "m1" not in broker.engine.sessions["s"].recent
     pub = await node.client()
     assert not (await pub.publish("x", message_id="m3")).duplicate
     assert node.rows("SELECT count(*) FROM remembered_ids") == [(0,)]  # pruned by that write
@@ -252,7 +253,7 @@ async def test_ids_of_one_transaction_are_kept_per_session(node: Node) -> None:
             await clients[name].peer.result()
     assert sorted(node.rows("SELECT session, ids FROM remembered_ids")) == [("a", b'["a1",1,"a2",1]'), ("b", b'["b1",1]')]
     broker = await node.restart()
-    a, b = broker.sessions["a"].recent, broker.sessions["b"].recent
+    a, b = broker.engine.sessions["a"].recent, broker.engine.sessions["b"].recent
     assert (len(a), len(b)) == (2, 1) and "a1" in a and "a2" in a and "b1" in b
     await broker.drop_session("a")  # a session of that name made again starts with no ids
     assert node.rows("SELECT session FROM remembered_ids") == [("b",)]
@@ -268,7 +269,7 @@ async def test_connection_bound_deliveries_end_with_the_process(node: Node) -> N
     await (await node.client()).publish("t", message_id="m1")
     assert node.rows("SELECT payload IS NULL, delivered_to FROM messages") == [(False, 2)]
     broker = await node.restart()
-    session = broker.sessions["s"]
+    session = broker.engine.sessions["s"]
     assert session.messages == {} and session.named == {}
     assert (await (await node.client()).publish("t", message_id="m1")).duplicate
     node.run_timers()
@@ -283,5 +284,5 @@ async def test_subscription_changes_are_kept(node: Node) -> None:
     sub.subscribe("b")  # no longer persistent
     sub.broker.unsubscribe(sub.conn, "a")
     broker = await node.restart()
-    assert broker.sessions["s"].named["dev1"].patterns == {"c": True}
+    assert broker.engine.sessions["s"].named["dev1"].patterns == {"c": True}
     assert node.rows("SELECT pattern FROM subscriptions") == [("c",)]

@@ -15,6 +15,7 @@ import pytest
 
 from fastport.core import Broker, ErrorCode, Limits, ManualClock
 from fastport.core.delivery import ABSENT
+from fastport.engines.embedded import EmbeddedEngine
 from fastport.store import sqlite as sqlite_store
 from fastport.store.base import Rejected, RememberedId, StoreError
 from fastport.store.sqlite import SqliteStore
@@ -25,7 +26,7 @@ from .conftest import read_only
 
 @pytest.fixture
 async def broker(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Broker]:
-    b = Broker(SqliteStore(tmp_path / "fastport.db"), clock)
+    b = Broker(EmbeddedEngine(SqliteStore(tmp_path / "fastport.db"), clock), clock)
     await b.start()
     await make_session(b)
     try:
@@ -35,8 +36,8 @@ async def broker(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Broker]:
 
 
 def store_of(broker: Broker) -> SqliteStore:
-    assert isinstance(broker.store, SqliteStore)
-    return broker.store
+    assert isinstance(broker.engine.store, SqliteStore)
+    return broker.engine.store
 
 
 async def on_writer(store: SqliteStore, sql: str) -> None:
@@ -107,7 +108,7 @@ async def test_publish_is_confirmed_only_after_commit(tmp_path: Path, monkeypatc
         return write(self, steps, prune, checkpoint)  # type: ignore[arg-type]
 
     monkeypatch.setattr(SqliteStore, "_write", held)
-    broker = Broker(SqliteStore(tmp_path / "fastport.db", fsync="full"), ManualClock())  # on the writer thread
+    broker = Broker(EmbeddedEngine(SqliteStore(tmp_path / "fastport.db", fsync="full"), clock := ManualClock()), clock)  # on the writer thread
     await broker.start()
     await make_session(broker)
     sub = await Client(broker).init()
@@ -171,7 +172,7 @@ async def test_another_writer_holding_the_database_does_not_stall_the_loop(
 
 async def test_fsync_full_writes_on_the_writer_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     where: list[tuple[bool, bool]] = []
-    b = Broker(SqliteStore(tmp_path / "fastport.db", fsync="full"), ManualClock())
+    b = Broker(EmbeddedEngine(SqliteStore(tmp_path / "fastport.db", fsync="full"), clock := ManualClock()), clock)
     await b.start()
     await make_session(b)
     count_writes(monkeypatch, where)
@@ -211,13 +212,13 @@ async def test_full_disk_fails_publishes_and_the_broker_carries_on(broker: Broke
     outcomes = [await pub.peer.result() for _ in range(50)]
     assert {o.error.code for o in outcomes if o.error is not None} == {ErrorCode.STORAGE_ERROR}
     assert len([o for o in outcomes if o.error is None]) == 0
-    assert list(broker.sessions["s"].messages) == []
+    assert list(broker.engine.sessions["s"].messages) == []
     assert pub.peer.acks == [("before", 0)]  # served while the disk is full
     await on_writer(store, "PRAGMA max_page_count = 1073741823")
     retried = await pub.publish("t", message_id="big0")
     assert retried.error is None and not retried.duplicate
     await broker.stop()
-    broker.__init__(SqliteStore(tmp_path / "fastport.db"), broker.clock)  # type: ignore[misc]
+    broker.__init__(EmbeddedEngine(SqliteStore(tmp_path / "fastport.db"), broker.clock), broker.clock)  # type: ignore[misc]
     await broker.start()
     back = await Client(broker).init(client_id="dev1")
     assert back.peer.ids() == ["big0"]  # the ACK made during the fault was written with the next transaction
@@ -233,10 +234,10 @@ async def test_a_row_that_cannot_be_stored_fails_its_own_publish_only(
         bad = "big"
         add = SqliteStore.add_message
 
-        def overflowing(self: SqliteStore, message, subscribers):  # type: ignore[no-untyped-def]
+        def overflowing(self: SqliteStore, message, named, delivered_to):  # type: ignore[no-untyped-def]
             if message.id == "big":
                 message.timestamp_ms = 2**63
-            return add(self, message, subscribers)
+            return add(self, message, named, delivered_to)
 
         monkeypatch.setattr(SqliteStore, "add_message", overflowing)
     writes = count_writes(monkeypatch)
@@ -265,13 +266,13 @@ async def test_a_row_that_cannot_be_stored_fails_its_own_publish_only(
         ("theirs2", None),
     ]
     assert kept.peer.ids() == ["mine1", "mine2"] and bound.peer.ids() == ["theirs1", "theirs2"]
-    assert named_other.peer.ids() == [] and bad not in broker.sessions["other"].messages
+    assert named_other.peer.ids() == [] and bad not in broker.engine.sessions["other"].messages
     await broker.stop()
-    broker.__init__(SqliteStore(tmp_path / "fastport.db"), broker.clock)  # type: ignore[misc]
+    broker.__init__(EmbeddedEngine(SqliteStore(tmp_path / "fastport.db"), broker.clock), broker.clock)  # type: ignore[misc]
     await broker.start()
     assert (await Client(broker).init(client_id="dev1")).peer.ids() == ["mine1", "mine2"]
     assert (await Client(broker).init("other", client_id="dev2")).peer.ids() == []
-    assert {"theirs1", "theirs2"} <= set(broker.sessions["other"].recent._results)
+    assert {"theirs1", "theirs2"} <= set(broker.engine.sessions["other"].recent._results)
 
 
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -286,7 +287,7 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
 async def test_migrations_bring_an_old_database_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "fastport.db"
-    b = Broker(SqliteStore(path), ManualClock())
+    b = Broker(EmbeddedEngine(SqliteStore(path), clock := ManualClock()), clock)
     await b.start()
     await make_session(b, "kept")
     await b.stop()
@@ -294,7 +295,7 @@ async def test_migrations_bring_an_old_database_up(tmp_path: Path, monkeypatch: 
         sqlite_store, "MIGRATIONS", (*sqlite_store.MIGRATIONS, ("ALTER TABLE sessions ADD COLUMN note TEXT",))
     )
     monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", len(sqlite_store.MIGRATIONS))
-    b = Broker(SqliteStore(path), ManualClock())
+    b = Broker(EmbeddedEngine(SqliteStore(path), clock := ManualClock()), clock)
     await b.start()
     assert [s.name for s in b.list_sessions()] == ["kept"]
     await b.stop()
@@ -356,7 +357,7 @@ async def test_a_version_2_database_s_sessions_get_the_default_limits(tmp_path: 
         db.execute("INSERT INTO sessions VALUES ('old', 'h', 'h', 1000, 5, 0, 0, 0, 0, 0, 7, 0, 1)")
         db.execute(f"PRAGMA application_id = {sqlite_store.APPLICATION_ID}")
         db.execute("PRAGMA user_version = 2")
-    b = Broker(SqliteStore(path), ManualClock())
+    b = Broker(EmbeddedEngine(SqliteStore(path), clock := ManualClock()), clock)
     await b.start()
     try:
         assert b.get_session("old").limits == Limits(max_pending_messages=7).resolved()
@@ -377,14 +378,14 @@ async def test_a_version_6_database_s_sessions_have_no_dead_letter_topic(tmp_pat
         )
         db.execute(f"PRAGMA application_id = {sqlite_store.APPLICATION_ID}")
         db.execute("PRAGMA user_version = 6")
-    b = Broker(SqliteStore(path), ManualClock())
+    b = Broker(EmbeddedEngine(SqliteStore(path), clock := ManualClock()), clock)
     await b.start()
     try:
         assert b.get_session("old").dead_letter_topic == ""
         await make_session(b, "new", dead_letter_topic="dead")
     finally:
         await b.stop()
-    b = Broker(SqliteStore(path), ManualClock())
+    b = Broker(EmbeddedEngine(SqliteStore(path), clock := ManualClock()), clock)
     await b.start()
     try:
         assert [(s.name, s.dead_letter_topic) for s in b.list_sessions()] == [("old", ""), ("new", "dead")]
@@ -413,7 +414,7 @@ async def test_unusable_files_are_refused(tmp_path: Path, prepare, error: str) -
 
 async def test_an_empty_database_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "fastport.db"
-    b = Broker(SqliteStore(path), ManualClock())
+    b = Broker(EmbeddedEngine(SqliteStore(path), clock := ManualClock()), clock)
     await b.start()  # a file this server creates is fine
     await make_session(b, "kept")
     await b.stop()
@@ -449,7 +450,7 @@ async def test_fsync_full(tmp_path: Path) -> None:
 async def test_read_only_database_is_served_but_publishes_fail(tmp_path: Path, what: str) -> None:
     data = tmp_path / "data"
     path = data / "fastport.db"
-    b = Broker(SqliteStore(path), ManualClock())
+    b = Broker(EmbeddedEngine(SqliteStore(path), clock := ManualClock()), clock)
     await b.start()
     await make_session(b)
     sub = await Client(b).init(client_id="dev1")
@@ -459,7 +460,7 @@ async def test_read_only_database_is_served_but_publishes_fail(tmp_path: Path, w
     await b.stop()
     targets = {"file": [path], "directory": [data], "both": [path, data]}[what]
     with read_only(*targets):
-        b = Broker(SqliteStore(path), ManualClock())
+        b = Broker(EmbeddedEngine(SqliteStore(path), clock := ManualClock()), clock)
         await b.start()
         try:
             outcome = await (await Client(b).init()).publish("t", message_id="new")

@@ -21,6 +21,7 @@ from fastport.core import (
     SessionSpec,
 )
 from fastport.core.delivery import ABSENT, Hash
+from fastport.engines.embedded import EmbeddedEngine
 from fastport.store.memory import MemoryStore
 from fastport.store.sqlite import SqliteStore
 
@@ -90,7 +91,8 @@ def store_factory(request: pytest.FixtureRequest, tmp_path):  # type: ignore[no-
 
 @pytest.fixture
 async def broker(store_factory, clock: ManualClock) -> AsyncIterator[Broker]:  # type: ignore[no-untyped-def]
-    b = Broker(store_factory(), clock, BrokerConfig(max_payload_bytes=1024, dedup_window_ms=60_000))
+    engine = EmbeddedEngine(store_factory(), clock, dedup_window_ms=60_000)
+    b = Broker(engine, clock, BrokerConfig(max_payload_bytes=1024))
     await b.start()
     try:
         yield b

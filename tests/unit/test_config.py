@@ -54,7 +54,7 @@ async def test_the_broker_remembers_ids_for_the_configured_window(tmp_path: Path
     app = App(make_settings(tmp_path, dedup_window_ms=1234))
     await app.start()
     try:
-        assert app.broker is not None and app.broker.config.dedup_window_ms == 1234
+        assert app.broker is not None and app.broker.engine.dedup_window_ms == 1234
     finally:
         await app.stop()
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from fastport.core import Broker, BrokerConfig, Limits, ManualClock
 from fastport.core.errors import ErrorCode
+from fastport.engines.embedded import EmbeddedEngine
 
 from .conftest import Client, make_session, refused
 
@@ -46,12 +47,12 @@ async def test_ack_settles_only_that_subscriber_and_tells_publisher(broker: Brok
     assert not a.ack("m1")  # a second ACK is ignored (and said to be unknown)
     assert pub.peer.acks == [("m1", 1)]
     clock.advance(1000)
-    broker.run_timers()
+    broker.engine.run_timers()
     assert [m.retry for m in a.peer.messages] == [0]
     assert [m.retry for m in b.peer.messages] == [0, 1]
     b.ack("m1")
     assert pub.peer.acks == [("m1", 1), ("m1", 0)]
-    assert "m1" not in broker.sessions["s"].messages
+    assert "m1" not in broker.engine.sessions["s"].messages
 
 
 async def test_nack_makes_the_delivery_due_now(broker: Broker, client, clock: ManualClock) -> None:
@@ -65,23 +66,23 @@ async def test_nack_makes_the_delivery_due_now(broker: Broker, client, clock: Ma
     clock.advance(400)
     assert b.nack("m2")
     assert [m.retry for m in b.peer.messages] == [0, 0]  # not sent from inside nack()
-    broker.run_timers()  # the timers' next run, with no time passing
+    broker.engine.run_timers()  # the timers' next run, with no time passing
     assert [(m.message_id, m.retry) for m in b.peer.messages] == [("m1", 0), ("m2", 0), ("m2", 1)]
     assert len(a.peer.messages) == 2  # only that subscriber's delivery, only that message
     # The re-send counts: its next one is an interval after the NACK, behind m1's.
     clock.advance(600)
-    broker.run_timers()
+    broker.engine.run_timers()
     assert [(m.message_id, m.retry) for m in b.peer.messages][3:] == [("m1", 1)]
     clock.advance(400)
-    broker.run_timers()
+    broker.engine.run_timers()
     assert [(m.message_id, m.retry) for m in b.peer.messages][4:] == [("m2", 2)]
     # The retry limit applies to NACKed deliveries as to any other.
     assert b.nack("m2")
-    broker.run_timers()
+    broker.engine.run_timers()
     assert pub.peer.failures == [("m2", "retry_limit", 1)]
     assert not b.nack("m2") and not b.nack("nope") and not b.ack("m2")
     assert a.ack("m2") and b.ack("m1") and a.ack("m1")
-    assert broker.sessions["s"].messages == {}
+    assert broker.engine.sessions["s"].messages == {}
 
 
 async def test_nack_of_a_message_the_timer_run_sends_anyway(broker: Broker, client, clock: ManualClock) -> None:
@@ -92,7 +93,7 @@ async def test_nack_of_a_message_the_timer_run_sends_anyway(broker: Broker, clie
     await (await client()).publish("t", message_id="m1")
     clock.advance(1000)
     assert sub.nack("m1")
-    broker.run_timers()
+    broker.engine.run_timers()
     assert [m.retry for m in sub.peer.messages] == [0, 1]
 
 
@@ -104,7 +105,7 @@ async def test_attributes_are_delivered_and_count_towards_the_limit(broker: Brok
     attributes = {"k": "v", "trace": "é"}
     assert (await pub.publish("t", attributes=attributes)).error is None
     clock.advance(1000)
-    broker.run_timers()
+    broker.engine.run_timers()
     assert [m.attributes for m in sub.peer.messages] == [attributes, attributes]
     assert (await pub.publish("t", b"x" * 1020, attributes={"ab": "cd"})).error is None  # 1024 bytes
     assert (await pub.publish("t", b"x" * 1021, attributes={"ab": "cd"})).error.code is ErrorCode.PAYLOAD_TOO_LARGE
@@ -122,11 +123,11 @@ async def test_retries_exactly_up_to_limit_then_gives_up(broker: Broker, client,
     acker.ack("m1")
     for _ in range(10):
         clock.advance(500)
-        broker.run_timers()
+        broker.engine.run_timers()
     assert [m.retry for m in silent.peer.messages] == [0, 1, 2, 3]
     assert [m.retry for m in acker.peer.messages] == [0]
     assert pub.peer.failures == [("m1", "retry_limit", 0)]
-    assert broker.sessions["s"].messages == {}
+    assert broker.engine.sessions["s"].messages == {}
 
 
 async def test_retry_not_before_interval(broker: Broker, client, clock: ManualClock) -> None:
@@ -135,10 +136,10 @@ async def test_retry_not_before_interval(broker: Broker, client, clock: ManualCl
     sub.subscribe("t")
     await (await client()).publish("t")
     clock.advance(999)
-    broker.run_timers()
+    broker.engine.run_timers()
     assert len(sub.peer.messages) == 1
     clock.advance(1)
-    broker.run_timers()
+    broker.engine.run_timers()
     assert len(sub.peer.messages) == 2
 
 
@@ -149,10 +150,10 @@ async def test_message_expiry_drops_on_time(broker: Broker, client, clock: Manua
     pub = await client()
     await pub.publish("t", message_id="m1")
     clock.advance(3000)
-    broker.run_timers()  # before the first retry is due
+    broker.engine.run_timers()  # before the first retry is due
     assert pub.peer.failures == [("m1", "expired", 0)]
     clock.advance(10_000)
-    broker.run_timers()
+    broker.engine.run_timers()
     assert len(sub.peer.messages) == 1
     sub.ack("m1")  # a late ACK of a dropped delivery is ignored
     assert pub.peer.acks == []
@@ -185,7 +186,7 @@ async def test_duplicate_id_is_not_delivered_twice(broker: Broker, client, clock
     after = await pub.publish("t", message_id="m1")
     assert after.duplicate and sub.peer.ids() == ["m1"]
     clock.advance(60_000)
-    broker.run_timers()
+    broker.engine.run_timers()
     fresh = await pub.publish("t", message_id="m1")
     assert not fresh.duplicate and sub.peer.ids() == ["m1", "m1"]
 
@@ -227,7 +228,7 @@ async def test_sessions_are_isolated(broker: Broker, client) -> None:
     assert [m.payload for m in in_a.peer.messages] == [b"p"]
     assert [m.payload for m in in_b.peer.messages] == [b"B"]
     in_b.ack("same")
-    assert len(broker.sessions["a"].messages) == 1 and broker.sessions["b"].messages == {}
+    assert len(broker.engine.sessions["a"].messages) == 1 and broker.engine.sessions["b"].messages == {}
 
 
 async def test_suspend_refuses_publish_and_subscribe_until_resume(broker: Broker, client) -> None:
@@ -265,10 +266,10 @@ async def test_session_expiry_drops_it_on_time(broker: Broker, client, clock: Ma
     await make_session(broker, session_expiry_ms=5000)
     a = await client()
     clock.advance(4999)
-    broker.run_timers()
+    broker.engine.run_timers()
     assert "s" in broker.sessions
     clock.advance(1)
-    broker.run_timers()
+    broker.engine.run_timers()
     assert "s" not in broker.sessions
     assert a.peer.closed == ("session_expired", "Session expired")
 
@@ -356,8 +357,8 @@ async def test_subscriber_leaving_gives_up_its_deliveries(broker: Broker, client
     await pub.publish("t", message_id="m1")
     sub.disconnect()
     assert pub.peer.failures == [("m1", "subscriber_gone", 0)]
-    assert broker.sessions["s"].messages == {}
-    assert broker.sessions["s"].index.count == 0
+    assert broker.engine.sessions["s"].messages == {}
+    assert broker.engine.sessions["s"].index.count == 0
 
 
 async def test_unsubscribe_stops_new_deliveries(broker: Broker, client) -> None:
@@ -378,7 +379,7 @@ async def test_reinit_into_another_session_drops_old_subscriptions(broker: Broke
     c = await client("a")
     c.subscribe("t")
     await broker.init(c.conn, "b", "pw")
-    assert broker.sessions["a"].index.count == 0
+    assert broker.engine.sessions["a"].index.count == 0
     assert (await (await client("a")).publish("t")).delivered_to == 0
 
 
@@ -396,7 +397,7 @@ async def test_persistent_subscriber_gets_offline_messages_in_order(broker: Brok
     assert (await pub.publish("volatile")).delivered_to == 0
     for _ in range(5):  # offline time does not use up retries
         clock.advance(1000)
-        broker.run_timers()
+        broker.engine.run_timers()
     assert pub.peer.failures == []
     back = await client(client_id="dev1")
     assert back.peer.ids() == ["m0", "m1", "m2", "m3"]
@@ -432,10 +433,10 @@ async def test_one_scheduler_entry_per_session_not_per_message(broker: Broker, c
     pub = await client()
     for i in range(2000):
         await pub.publish("t", message_id=str(i))
-    assert len(broker.sessions["s"].retry_queue) == 10_000
-    assert len(broker._heap) <= 2
+    assert len(broker.engine.sessions["s"].retry_queue) == 10_000
+    assert len(broker.engine._timers._heap) <= 2
     clock.advance(1000)
-    broker.run_timers()
+    broker.engine.run_timers()
     assert all(len(s.peer.messages) == 4000 for s in subs)
 
 
@@ -478,20 +479,20 @@ async def test_send_refused_by_slow_reader_waits_for_room_without_using_an_attem
     assert (await pub.publish("t", message_id="m1")).delivered_to == 1
     for _ in range(5):  # far past the retry limit, but nothing was ever sent
         clock.advance(1000)
-        broker.run_timers()
+        broker.engine.run_timers()
     assert sub.peer.messages == [] and pub.peer.failures == []
     sub.peer.full = False
     clock.advance(300)
     broker.room(sub.conn)  # the door drained: what it refused goes at once
     assert [m.retry for m in sub.peer.messages] == [0]
     clock.advance(999)  # the re-send is due one interval after the door took the send
-    broker.run_timers()
+    broker.engine.run_timers()
     assert [m.retry for m in sub.peer.messages] == [0]
     clock.advance(1)
-    broker.run_timers()
+    broker.engine.run_timers()
     assert [m.retry for m in sub.peer.messages] == [0, 1]
     clock.advance(1000)
-    broker.run_timers()
+    broker.engine.run_timers()
     assert pub.peer.failures == [("m1", "retry_limit", 0)]
 
 
@@ -527,7 +528,7 @@ async def test_at_most_max_in_flight_outstanding_the_rest_in_order(broker: Broke
         assert (await pub.publish("t", message_id=f"m{i}")).delivered_to == 1
     assert sub.peer.ids() == ["m0", "m1", "m2"]
     clock.advance(1000)
-    broker.run_timers()  # only what is in flight is re-sent
+    broker.engine.run_timers()  # only what is in flight is re-sent
     assert sub.peer.ids() == ["m0", "m1", "m2", "m0", "m1", "m2"]
     sub.ack("m1")
     assert sub.peer.ids()[6:] == ["m3"]
@@ -562,11 +563,11 @@ async def test_a_waiting_delivery_that_expires_is_given_up_and_skipped(broker: B
     clock.advance(3000)
     await pub.publish("t", message_id="m1")
     clock.advance(2000)
-    broker.run_timers()  # m0 expires (in flight), m1 is admitted in its place
+    broker.engine.run_timers()  # m0 expires (in flight), m1 is admitted in its place
     assert sub.peer.ids() == ["m0", "m1"]
     await pub.publish("t", message_id="m2")
     clock.advance(3000)
-    broker.run_timers()  # m1 expires, then m2 goes
+    broker.engine.run_timers()  # m1 expires, then m2 goes
     assert [f[:2] for f in pub.peer.failures] == [("m0", "expired"), ("m1", "expired")]
     assert sub.peer.ids() == ["m0", "m1", "m2"]
 
@@ -588,7 +589,7 @@ async def test_a_persistent_subscriber_resumes_through_its_window(broker: Broker
 async def test_a_subscriber_blocked_past_the_timeout_is_disconnected_and_keeps_its_deliveries(
     store_factory, clock: ManualClock
 ) -> None:
-    broker = Broker(store_factory(), clock, BrokerConfig(slow_consumer_timeout_ms=5000))
+    broker = Broker(EmbeddedEngine(store_factory(), clock, slow_consumer_timeout_ms=5000), clock)
     await broker.start()
     try:
         await make_session(broker, retry_interval_ms=1000)
@@ -601,10 +602,10 @@ async def test_a_subscriber_blocked_past_the_timeout_is_disconnected_and_keeps_i
         await pub.publish("t", message_id="m0")
         healthy.ack_all()
         clock.advance(4999)
-        broker.run_timers()
+        broker.engine.run_timers()
         assert slow.peer.closed is None
         clock.advance(1)
-        broker.run_timers()
+        broker.engine.run_timers()
         assert slow.peer.closed is not None and slow.peer.closed[0] == "slow_consumer"
         assert healthy.peer.closed is None and healthy.peer.ids() == ["m0"]
         back = await Client(broker).init("s", "pw", "dev1")
@@ -625,7 +626,7 @@ async def test_room_after_the_timeout_is_not_a_disconnect(broker: Broker, client
     broker.room(sub.conn)
     sub.ack_all()
     clock.advance(20_000)
-    broker.run_timers()
+    broker.engine.run_timers()
     assert sub.peer.closed is None and sub.peer.ids() == ["m0"]
 
 
@@ -658,11 +659,11 @@ async def test_a_result_is_kept_back_at_most_a_second(broker: Broker, client, cl
     pub = await client()
     await pub.publish("t", message_id="m0")
     broker.publish(pub.conn, "t", b"p", message_id="m1")
-    await committed(lambda: broker.get_session("s").pending_messages == 2 and broker.sessions["s"].held)
+    await committed(lambda: broker.get_session("s").pending_messages == 2 and broker.engine.sessions["s"].held)
     clock.advance(999)
-    broker.run_timers()
+    broker.engine.run_timers()
     assert pub.peer.results == []
     clock.advance(1)
-    broker.run_timers()
+    broker.engine.run_timers()
     assert (await pub.peer.result()).message_id == "m1"
     assert (await pub.publish("t", message_id="m2")).error.code is ErrorCode.OVERLOADED  # type: ignore[union-attr]

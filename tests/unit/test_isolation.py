@@ -40,8 +40,8 @@ async def test_int64_timestamps_are_kept(broker: Broker, client, timestamp: int)
     sub = await client()
     sub.subscribe("t")
     assert (await (await client()).publish("t", timestamp_ms=timestamp)).error is None
-    assert [m.message_id for m in sub.peer.messages] and broker.sessions["s"].messages
-    delivered = next(iter(broker.sessions["s"].messages.values()))
+    assert [m.message_id for m in sub.peer.messages] and broker.engine.sessions["s"].messages
+    delivered = next(iter(broker.engine.sessions["s"].messages.values()))
     assert delivered.timestamp_ms == timestamp
 
 
@@ -81,7 +81,7 @@ async def test_a_delivery_that_raises_stops_no_retries_or_expiry(
     assert broker.stats.delivery_errors == 1
     for _ in range(3):  # re-sends go on, in this session and the other
         clock.advance(1000)
-        broker.run_timers()
+        broker.engine.run_timers()
     assert [(m.message_id, m.retry) for m in sub.peer.messages] == [("good", 0), ("good", 1), ("good", 2), ("good", 3)]
     assert [(m.message_id, m.retry) for m in other.peer.messages][-1] == ("theirs", 3)
     assert broker.stats.delivery_errors == 4  # each failed send counts as an attempt
@@ -97,7 +97,7 @@ async def test_failed_sends_use_up_the_retry_limit(broker: Broker, client, clock
     await pub.publish("t", message_id="bad")
     for _ in range(3):
         clock.advance(1000)
-        broker.run_timers()
+        broker.engine.run_timers()
     assert pub.peer.failures == [("bad", "retry_limit", 0)] and broker.stats.delivery_errors == 3
 
 
@@ -110,7 +110,7 @@ async def test_remembered_ids_are_capped_per_session_oldest_first(broker: Broker
     for i in range(5):  # no subscriber: each is settled, and remembered, at once
         assert (await pub.publish("t", message_id=f"m{i}")).error is None
         assert (await other.publish("t", message_id=f"m{i}")).error is None
-    assert len(broker.sessions["capped"].recent) == 3 and len(broker.sessions["other"].recent) == 5
+    assert len(broker.engine.sessions["capped"].recent) == 3 and len(broker.engine.sessions["other"].recent) == 5
     assert not (await pub.publish("t", message_id="m0")).duplicate  # the oldest were forgotten
     assert (await pub.publish("t", message_id="m4")).duplicate
     assert (await other.publish("t", message_id="m0")).duplicate  # another session keeps its own

@@ -1,8 +1,8 @@
-"""The de-duplication memory of one session (fastport.core.recent)."""
+"""The de-duplication memory of one session (fastport.engines.embedded.recent)."""
 
 from __future__ import annotations
 
-from fastport.core.recent import RecentIds
+from fastport.engines.embedded.recent import RecentIds
 
 
 def test_ids_are_forgotten_at_their_time() -> None:

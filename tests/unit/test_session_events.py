@@ -34,9 +34,9 @@ async def test_counters_per_session_and_in_total(broker: Broker, client, clock: 
     await pub.publish("t", message_id="m2")
     sub.ack("m1")
     clock.advance(1000)
-    broker.run_timers()  # m2 re-sent
+    broker.engine.run_timers()  # m2 re-sent
     clock.advance(1000)
-    broker.run_timers()  # m2 given up
+    broker.engine.run_timers()  # m2 given up
     counters = broker.get_session("a").counters
     assert (counters.published, counters.delivered, counters.acked, counters.given_up) == (2, 3, 1, 1)
     other = await client("b")
@@ -91,7 +91,7 @@ async def test_give_ups_and_take_overs_are_logged(broker: Broker, client, clock:
     await (await client()).publish("t", message_id="m1")
     for _ in range(2):  # re-sent once, then given up
         clock.advance(1000)
-        broker.run_timers()
+        broker.engine.run_timers()
     again = broker.connect(RecordingPeer(), "10.0.0.8:2")
     await broker.init(again, "s", "pw", client_id="c1")
     lines = _lines(caplog, "s")

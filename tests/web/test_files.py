@@ -126,7 +126,8 @@ def test_file_signal_in_a_session_that_is_gone_is_a_session_error() -> None:
     documented reply exists: check it on the handler directly."""
     from fastport.core import Broker
     from fastport.core.connection import Connection
-    from fastport.core.session import Limits, Session, SessionRecord
+    from fastport.core.session import Limits, Session, SessionRecord, SessionState
+    from fastport.engines.embedded import EmbeddedEngine
     from fastport.web.codec import FileSignal
     from fastport.web.websocket import WebSocketEndpoint, _Socket
 
@@ -140,8 +141,8 @@ def test_file_signal_in_a_session_that_is_gone_is_a_session_error() -> None:
     peer = Peer()
     conn = Connection(peer)  # type: ignore[arg-type]
     conn.session = Session(SessionRecord("gone", "", "", 0, 0, 0, 0, Limits(), False, 0))
-    conn.session.dropped = True
-    endpoint = WebSocketEndpoint(Broker(), 1024)
+    conn.session.state = SessionState.DROPPED
+    endpoint = WebSocketEndpoint(Broker(EmbeddedEngine()), 1024)
     sock = _Socket(None, set())  # type: ignore[arg-type]
     sock.conn, sock.peer = conn, peer  # type: ignore[assignment]
     endpoint._file_signal(sock, FileSignal("init_file", "files", FILE_ID, b"{}"))

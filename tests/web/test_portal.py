@@ -14,6 +14,7 @@ import pytest
 
 from fastport.app import App
 from fastport.core import Broker, BrokerConfig, ManualClock, SessionSpec
+from fastport.engines.embedded import EmbeddedEngine
 from fastport.web.portal import PAGE_CSP, RateSampler
 
 from ..support import ADMIN_PASS, ADMIN_USER
@@ -96,7 +97,7 @@ async def test_sessions_show_state_counts_and_rates_never_secrets(app: App, rest
 
 
 async def test_rates_come_from_sampled_counters(clock: ManualClock) -> None:
-    broker = Broker(clock=clock, config=BrokerConfig())
+    broker = Broker(EmbeddedEngine(clock=clock), clock, BrokerConfig())
     await broker.start()
     try:
         await broker.create_session(SessionSpec("a", "pw"))
@@ -117,7 +118,7 @@ async def test_rates_come_from_sampled_counters(clock: ManualClock) -> None:
 
 
 async def test_session_rates_over_the_last_samples(clock: ManualClock) -> None:
-    broker = Broker(clock=clock, config=BrokerConfig())
+    broker = Broker(EmbeddedEngine(clock=clock), clock, BrokerConfig())
     await broker.start()
     try:
         await broker.create_session(SessionSpec("s", "pw"))

@@ -646,7 +646,7 @@ async def test_storage_failure_is_never_a_false_success(app: App, joined, monkey
     def failing(*args: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(app.broker.store, "add_message", failing)
+    monkeypatch.setattr(app.broker.engine.store, "add_message", failing)
     await publisher.send({"type": "publish", "topic": "t", "data": "x", "messageId": "m1"})
     assert await publisher.recv_text() == text(
         {

@@ -10,9 +10,9 @@ by the backlog itself.
 
 A door that has no room for a send (its outgoing buffer is full) refuses it: the
 delivery stays in flight but *unsent*, uses no attempt and has no deadline, and the
-window is *blocked* until the door reports room again (``Broker.room``). Then the
+window is *blocked* until the door reports room again (``Engine.room``). Then the
 unsent deliveries go first, in order, then the waiting ones. A subscriber that stays
-blocked past the server's slow-consumer timeout is disconnected (see ``Broker``).
+blocked past the server's slow-consumer timeout is disconnected (see ``EmbeddedEngine``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .delivery import Delivery
+    from .tracking import Delivery
 
 
 class Window:
