@@ -14,10 +14,6 @@ from fastport.core import ManualClock
 
 from .support import ServerProcess, make_settings
 
-# Helpers live in tests/support.py; tests/unit and tests/store still import these (and
-# make_settings) from here until the engine contract suite (issue 18) rewrites them.
-from .support import ADMIN_METADATA, create_session  # noqa: F401
-
 
 @pytest.fixture
 def clock() -> ManualClock:

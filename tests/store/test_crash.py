@@ -19,7 +19,7 @@ from fastport_proto.v1 import broker_pb2 as pb
 
 from fastport.store.sqlite import SCHEMA_VERSION
 
-from ..conftest import ADMIN_METADATA, create_session
+from ..support import ADMIN_METADATA, create_session
 from ..support import ServerProcess
 from .conftest import read_only
 

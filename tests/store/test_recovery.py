@@ -14,7 +14,7 @@ from fastport.core.delivery import ABSENT, Hash
 from fastport.engines.embedded import EmbeddedEngine
 from fastport.store.sqlite import SqliteStore
 
-from ..unit.conftest import Client, make_session
+from ..conformance.support import Client, make_session
 
 DEDUP_WINDOW_MS = 60_000
 

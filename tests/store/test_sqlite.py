@@ -20,7 +20,7 @@ from fastport.store import sqlite as sqlite_store
 from fastport.store.base import Rejected, RememberedId, StoreError
 from fastport.store.sqlite import SqliteStore
 
-from ..unit.conftest import Client, make_session
+from ..conformance.support import Client, make_session
 from .conftest import read_only
 
 

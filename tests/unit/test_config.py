@@ -15,7 +15,7 @@ from fastport.config import ConfigError, Settings, add_arguments, load_settings
 from fastport.core import ManualClock
 from fastport.core.throttle import LoginThrottle
 
-from ..conftest import make_settings
+from ..support import make_settings
 
 
 def parse(*argv: str) -> argparse.Namespace:

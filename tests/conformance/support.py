@@ -1,29 +1,62 @@
-"""Core unit tests: a Broker with a manual clock and recording peers, no sockets."""
+"""What the engine contract suite (tests/conformance) and the store tests build on: a
+recording peer, a client with one-line helpers, and how each engine is made and
+driven (``EngineFactory``). Imported, not fixtures: fixtures are in conftest.py.
+
+An engine joins the suite by adding its factory to ``ENGINE_FACTORIES``; every test in
+tests/conformance then runs on it.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
 
 import pytest
 
-from fastport.core import (
-    Broker,
-    BrokerConfig,
-    BrokerError,
-    Connection,
-    ErrorCode,
-    ManualClock,
-    Message,
-    PublishOutcome,
-    SessionSpec,
-)
+from fastport.core import Broker, BrokerError, Connection, Engine, ErrorCode, ManualClock, Message, PublishOutcome, SessionSpec
 from fastport.core.delivery import ABSENT, Hash
 from fastport.engines.embedded import EmbeddedEngine
+from fastport.store.base import Store
 from fastport.store.memory import MemoryStore
 from fastport.store.sqlite import SqliteStore
+
+
+class EngineFactory(Protocol):
+    """Makes one kind of engine for a test, and drives what a test cannot drive
+    through the Broker API."""
+
+    def __call__(self, clock: ManualClock, *, dedup_window_ms: int = ..., slow_consumer_timeout_ms: int = ...) -> Engine:
+        """A new engine on ``clock`` (not open yet)."""
+
+    def run_timers(self, engine: Engine) -> None:
+        """Do the timer work due by the clock's time now (re-sends, give-ups, expiry)
+        before returning."""
+
+
+@dataclass(frozen=True)
+class EmbeddedFactory:
+    """The embedded engine on a store made by ``store`` (a fresh one per call)."""
+
+    store: Callable[[], Store]
+
+    def __call__(self, clock: ManualClock, **options: int) -> EmbeddedEngine:
+        return EmbeddedEngine(self.store(), clock, **options)
+
+    def run_timers(self, engine: Engine) -> None:
+        assert isinstance(engine, EmbeddedEngine)
+        engine.run_timers()
+
+
+# Every engine the contract suite runs on, by name: its factory, given a directory of
+# the test's own for whatever files it keeps.
+ENGINE_FACTORIES: dict[str, Callable[[Path], EngineFactory]] = {
+    "embedded-memory": lambda _: EmbeddedFactory(MemoryStore),
+    "embedded-sqlite": lambda tmp_path: EmbeddedFactory(lambda: SqliteStore(tmp_path / "fastport.db")),
+}
 
 
 @dataclass
@@ -34,6 +67,7 @@ class Received:
     retry: int
     attributes: dict[str, str] = field(default_factory=dict)
     hash: Hash = ABSENT
+    timestamp_ms: int = 0
 
 
 @dataclass
@@ -51,7 +85,11 @@ class RecordingPeer:
     def deliver(self, message: Message, retry: int) -> bool:
         if self.full:
             return False
-        self.messages.append(Received(message.topic, message.id, message.payload, retry, dict(message.attributes), message.hash))
+        self.messages.append(
+            Received(
+                message.topic, message.id, message.payload, retry, dict(message.attributes), message.hash, message.timestamp_ms
+            )
+        )
         return True
 
     def publish_result(self, outcome: PublishOutcome) -> None:
@@ -77,27 +115,6 @@ class RecordingPeer:
 
     def ids(self) -> list[str]:
         return [m.message_id for m in self.messages]
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store_factory(request: pytest.FixtureRequest, tmp_path):  # type: ignore[no-untyped-def]
-    """Every core test runs against each storage backend."""
-    if request.param == "memory":
-        return MemoryStore
-    if request.param == "sqlite":
-        return lambda: SqliteStore(tmp_path / "fastport.db")
-    raise AssertionError(request.param)
-
-
-@pytest.fixture
-async def broker(store_factory, clock: ManualClock) -> AsyncIterator[Broker]:  # type: ignore[no-untyped-def]
-    engine = EmbeddedEngine(store_factory(), clock, dedup_window_ms=60_000)
-    b = Broker(engine, clock, BrokerConfig(max_payload_bytes=1024))
-    await b.start()
-    try:
-        yield b
-    finally:
-        await b.stop()
 
 
 class Client:
@@ -131,16 +148,6 @@ class Client:
 
     def disconnect(self) -> None:
         self.broker.disconnect(self.conn)
-
-
-@pytest.fixture
-def client(broker: Broker):  # type: ignore[no-untyped-def]
-    """A factory: ``await client()`` is a connection initialized into session "s"."""
-
-    async def make(session: str = "s", password: str = "pw", client_id: str | None = None) -> Client:
-        return await Client(broker).init(session, password, client_id)
-
-    return make
 
 
 async def make_session(broker: Broker, name: str = "s", password: str = "pw", **kw: object) -> str:

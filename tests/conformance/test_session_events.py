@@ -5,13 +5,14 @@ routes."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pytest
 
 from fastport.core import Broker, Connection, Limits, ManualClock
 from fastport.core.errors import ErrorCode
 
-from .conftest import RecordingPeer, make_session, refused
+from .support import RecordingPeer, make_session, refused
 
 
 def _lines(caplog: pytest.LogCaptureFixture, session: str) -> list[tuple[str, str, str]]:
@@ -23,7 +24,7 @@ def _lines(caplog: pytest.LogCaptureFixture, session: str) -> list[tuple[str, st
     ]
 
 
-async def test_counters_per_session_and_in_total(broker: Broker, client, clock: ManualClock) -> None:
+async def test_counters_per_session_and_in_total(broker: Broker, client, clock: ManualClock, run_timers: Callable[[], None]) -> None:
     await make_session(broker, "a", retry_interval_ms=1000, max_retry_limit=1)
     await make_session(broker, "b")
     sub = await client("a")
@@ -34,9 +35,9 @@ async def test_counters_per_session_and_in_total(broker: Broker, client, clock: 
     await pub.publish("t", message_id="m2")
     sub.ack("m1")
     clock.advance(1000)
-    broker.engine.run_timers()  # m2 re-sent
+    run_timers()  # m2 re-sent
     clock.advance(1000)
-    broker.engine.run_timers()  # m2 given up
+    run_timers()  # m2 given up
     counters = broker.get_session("a").counters
     assert (counters.published, counters.delivered, counters.acked, counters.given_up) == (2, 3, 1, 1)
     other = await client("b")
@@ -82,7 +83,7 @@ async def test_session_lines_carry_session_and_peer(
     assert lines[-1] == ("INFO", "disconnected", peer)
 
 
-async def test_give_ups_and_take_overs_are_logged(broker: Broker, client, clock: ManualClock, caplog) -> None:
+async def test_give_ups_and_take_overs_are_logged(broker: Broker, client, clock: ManualClock, caplog, run_timers: Callable[[], None]) -> None:
     caplog.set_level(logging.INFO, logger="fastport")
     await make_session(broker, retry_interval_ms=1000, max_retry_limit=1)
     sub = Connection(RecordingPeer(), "10.0.0.8:1")
@@ -91,7 +92,7 @@ async def test_give_ups_and_take_overs_are_logged(broker: Broker, client, clock:
     await (await client()).publish("t", message_id="m1")
     for _ in range(2):  # re-sent once, then given up
         clock.advance(1000)
-        broker.engine.run_timers()
+        run_timers()
     again = broker.connect(RecordingPeer(), "10.0.0.8:2")
     await broker.init(again, "s", "pw", client_id="c1")
     lines = _lines(caplog, "s")

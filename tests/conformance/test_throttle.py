@@ -13,7 +13,7 @@ from fastport.core import credentials
 from fastport.core.errors import ErrorCode
 from fastport.core.throttle import ADMIN_SCOPE, FORGET_AFTER_MS, LoginThrottle
 
-from .conftest import Client, make_session, refused
+from .support import Client, make_session, refused
 
 
 def fail(throttle: LoginThrottle, times: int, address: str = "10.0.0.1", scope: str = "s") -> None:

@@ -7,7 +7,7 @@ import pytest
 from fastport.core import Broker
 from fastport.core.errors import ErrorCode
 
-from .conftest import make_session, refused
+from .support import make_session, refused
 
 
 async def test_the_setting_is_kept_and_shown(broker: Broker) -> None:
