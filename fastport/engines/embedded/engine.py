@@ -40,6 +40,7 @@ from ...store.base import Rejected, Store, StoredState, StoreError
 from ...store.memory import MemoryStore
 from .flow import Window
 from .sessions import SessionTracker
+from .states import DeliveryState
 from .timers import Scheduler
 from .tracking import Delivery, Subscriber, TrackedMessage
 
@@ -49,6 +50,9 @@ log = logging.getLogger("fastport.broker")
 # window per this long, never stopped (an offline persistent subscriber may keep a
 # session congested for as long as its messages live).
 MAX_HELD_RESULT_MS = 1000
+
+# The states the hot path sets, as module globals: one lookup, not two, per send and ACK.
+SCHEDULED, SETTLED = DeliveryState.SCHEDULED, DeliveryState.SETTLED
 
 # What a failed store call raises: the store's own error, the OS's, or a value the
 # database cannot take (sqlite3 errors are the store's to translate).
@@ -145,10 +149,11 @@ class EmbeddedEngine:
                     continue  # no persistent subscription: its deliveries ended with its connection
                 delivery = Delivery(message, sub)
                 delivery.attempts = stored_delivery.attempts
-                delivery.due_ms = stored_delivery.due_ms
                 sub.pending[message.id] = delivery
                 message.deliveries.append(delivery)
-                if delivery.due_ms:
+                if stored_delivery.due_ms:  # sent before the restart: its re-send is due then
+                    delivery.due_ms = stored_delivery.due_ms
+                    delivery.state = DeliveryState.SCHEDULED
                     tracker.retry_queue[delivery] = delivery.due_ms
             message.remaining = len(message.deliveries)
             if message.deliveries:
@@ -487,7 +492,7 @@ class EmbeddedEngine:
         window = sub.window
         if window.blocked or not self._deliver(sub.connection, message, retry):
             tracker.retry_queue.pop(delivery, None)
-            delivery.due_ms = 0
+            delivery.state = DeliveryState.WAITING
             window.refused(delivery, unsent)
             timeout = self.slow_consumer_timeout_ms
             if timeout and sub not in tracker.blocked:
@@ -496,6 +501,7 @@ class EmbeddedEngine:
             return False
         due = now + tracker.retry_interval_ms
         delivery.due_ms = due
+        delivery.state = SCHEDULED
         queue = tracker.retry_queue
         queue[delivery] = due
         queue.move_to_end(delivery)  # a re-send of a queued delivery goes to the back
@@ -571,7 +577,7 @@ class EmbeddedEngine:
         delivery = sub.pending.get(message_id)
         if delivery is None:
             return False
-        if not delivery.due_ms or delivery not in sub.window.in_flight:
+        if delivery.state is not DeliveryState.SCHEDULED or delivery not in sub.window.in_flight:
             return True
         tracker = sub.tracker
         now = self.clock.now_ms()
@@ -593,7 +599,7 @@ class EmbeddedEngine:
         soon as its last delivery settles."""
         message = delivery.message
         assert message is not None
-        delivery.settled = True
+        delivery.state = SETTLED
         delivery.message = None
         sub = delivery.subscriber
         sub.window.settle(delivery)
@@ -684,7 +690,7 @@ class EmbeddedEngine:
             if delivery.attempts > limit:
                 self._give_up(delivery, GiveUpReason.RETRY_LIMIT)
             elif delivery not in delivery.subscriber.window.in_flight:
-                delivery.due_ms = 0  # offline (or waiting): sent when its turn comes
+                delivery.state = DeliveryState.WAITING  # offline (or waiting): sent when its turn comes
             else:
                 self._send(delivery, now)
         expiring = tracker.expiry_queue
@@ -692,7 +698,7 @@ class EmbeddedEngine:
             message = expiring.popleft()
             if message.remaining:
                 for delivery in message.deliveries:
-                    if not delivery.settled:
+                    if delivery.state is not SETTLED:
                         self._give_up(delivery, GiveUpReason.EXPIRED)
         self._answer_held(tracker, now)
         blocked = tracker.blocked

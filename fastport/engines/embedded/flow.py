@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
+from .states import DeliveryState
+
 if TYPE_CHECKING:
     from .tracking import Delivery
 
@@ -71,7 +73,7 @@ class Window:
         waiting = self.waiting
         while waiting and len(self.in_flight) < limit:
             delivery = waiting.popleft()
-            if not delivery.settled:
+            if delivery.state is not DeliveryState.SETTLED:
                 self.in_flight.add(delivery)
                 return delivery, False
         return None

@@ -3,7 +3,6 @@ their limits, and the session's timer queues."""
 
 from __future__ import annotations
 
-import enum
 from collections import OrderedDict, deque
 from typing import TYPE_CHECKING
 
@@ -14,13 +13,6 @@ from .recent import RecentIds
 
 if TYPE_CHECKING:
     from .tracking import Delivery, Subscriber, TrackedMessage
-
-
-class Armed(enum.Enum):
-    """``SessionTracker.armed_at`` while the session's timer work runs (timers.py):
-    nothing re-arms it meanwhile; what that work queues is looked at when it is done."""
-
-    RUNNING = "running"
 
 
 class SessionTracker:
@@ -58,7 +50,7 @@ class SessionTracker:
         self.blocked: dict[Subscriber, int] = {}
         self.recent = RecentIds(session.max_remembered_ids)  # settled message ids kept for de-duplication
         # Due time of this session's entry in the scheduler (timers.py), if it has one.
-        self.armed_at: int | Armed | None = None
+        self.armed_at: int | None = None
 
     # -- unsettled messages and the limits on them (DESIGN.md "One tenant never hurts another")
 

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 
 from ...core.clock import Clock
-from .sessions import Armed, SessionTracker
+from .sessions import SessionTracker
 
 log = logging.getLogger("fastport.broker")
 
@@ -38,7 +38,7 @@ class Scheduler:
         """Make sure the scheduler wakes for ``tracker`` by ``due``. O(1) when it
         already will, which is the common case on the publish path."""
         armed = tracker.armed_at
-        if armed is not None and (armed is Armed.RUNNING or armed <= due):
+        if armed is not None and armed <= due:
             return
         tracker.armed_at = due
         heapq.heappush(self._heap, (due, next(self._seq), tracker))
@@ -62,7 +62,9 @@ class Scheduler:
             due, _, tracker = heapq.heappop(heap)
             if tracker.armed_at != due or tracker.dropped:
                 continue  # superseded by an earlier entry, or the session is gone
-            tracker.armed_at = Armed.RUNNING
+            # While its work runs, what it queues is due at ``now`` or later: looked at by
+            # the arm() after the run, not pushed to the heap meanwhile.
+            tracker.armed_at = now
             try:
                 self._run(tracker, now)
             except Exception:  # a bug: the other sessions' work, and this one's next run, go on

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ...core.connection import Connection
 from ...core.delivery import NO_ATTRIBUTES, Hash, Message
 from .flow import Window
+from .states import DeliveryState
 
 if TYPE_CHECKING:
     from .sessions import SessionTracker
@@ -67,9 +68,9 @@ class TrackedMessage(Message):
 
 
 class Delivery:
-    """One subscriber's copy of one message: sent, re-sent, then settled or dropped."""
+    """One subscriber's copy of one message: sent, re-sent, then settled or given up."""
 
-    __slots__ = ("message", "subscriber", "attempts", "due_ms", "settled")
+    __slots__ = ("message", "subscriber", "attempts", "due_ms", "state")
 
     def __init__(self, message: TrackedMessage, subscriber: Subscriber) -> None:
         # None once settled (see EmbeddedEngine._settle): nothing of an ACKed message
@@ -77,11 +78,8 @@ class Delivery:
         self.message: TrackedMessage | None = message
         self.subscriber = subscriber
         self.attempts = 0  # sends so far
-        # When the next re-send (or the give-up) is due: the time of its entry in the
-        # session's retry queue; 0 while it has none (not sent yet, or refused by the
-        # door). Settling takes the entry out at once.
-        self.due_ms = 0
-        self.settled = False
+        self.due_ms = 0  # while SCHEDULED: when its re-send (or give-up) is due
+        self.state = DeliveryState.WAITING
 
 
 _ids = itertools.count(1)
