@@ -106,9 +106,28 @@ def _check_range(value: int, what: str, upper: int) -> int:
 
 
 class Broker:
+    # What the node has nothing to add to goes from the door straight to the engine's
+    # own method, with no call through the node on the ACK path (see ``Engine``):
+    # ``ack`` settles this connection's delivery of a message id (False, doing nothing,
+    # for an id it has no unsettled delivery of: an ACK may arrive after the delivery was
+    # given up, or twice; a door tells the client only if it asked); ``nack`` has it
+    # re-sent as soon as the engine can, as a re-send like any other (retry counter,
+    # retry limit); ``room``: the door has room again for the connection's deliveries,
+    # after refusing one; ``commit`` has the engine make the publishes handed to it so
+    # far durable if it can without waiting (a door about to yield calls it, so that
+    # their results follow at once; False if they come later).
+    ack: Callable[[Connection, str], bool]
+    nack: Callable[[Connection, str], bool]
+    room: Callable[[Connection], None]
+    commit: Callable[[], bool]
+
     def __init__(self, engine: Engine, clock: Clock | None = None, config: BrokerConfig | None = None) -> None:
         """``engine`` and the node share ``clock`` (the engine is made with it)."""
         self.engine = engine
+        self.ack = engine.ack
+        self.nack = engine.nack
+        self.room = engine.room
+        self.commit = engine.commit
         self.clock: Clock = clock or SystemClock()
         self.config = config or BrokerConfig()
         self.sessions: dict[str, Session] = {}
@@ -521,27 +540,3 @@ class Broker:
             if session is not None:
                 self._log_refusal(session, conn, "publish to", topic, err)
             conn.peer.publish_result(PublishOutcome(ref, message_id if isinstance(message_id, str) else "", error=err))
-
-    def commit(self) -> bool:
-        """Have the engine make the publishes handed to it so far durable, if it can do
-        that without waiting: a door about to yield calls this so that their results
-        follow at once. False if they come later."""
-        return self.engine.commit()
-
-    def ack(self, conn: Connection, message_id: str) -> bool:
-        """Settle this connection's delivery of ``message_id``. False for an id it has no
-        unsettled delivery of (an ACK may arrive after the delivery was given up, or
-        twice): nothing happens then, and a door tells the client only if it asked."""
-        return self.engine.ack(conn, message_id)
-
-    def nack(self, conn: Connection, message_id: str) -> bool:
-        """The subscriber cannot handle ``message_id`` now: it is re-sent as soon as
-        the engine can (``Engine.nack``), as a re-send like any other (retry counter,
-        retry limit). False, like :meth:`ack`, for an id this connection has no
-        unsettled delivery of."""
-        return self.engine.nack(conn, message_id)
-
-    def room(self, conn: Connection) -> None:
-        """The door has room again for ``conn``'s deliveries, after refusing one: send
-        the unsent ones, in order, then what waits, as far as the window goes."""
-        self.engine.room(conn)

@@ -376,7 +376,8 @@ class EmbeddedEngine:
         targets: Sequence[Subscriber] = tracker.index.match(topic)
         if own.patterns:  # the publisher may be among them: skip it
             targets = [s for s in targets if s.connection is not conn]
-        named = [s.id for s in targets if s.named]
+        # Client ids among them (none, with nothing allocated, while the session has none).
+        named: Sequence[str] = [s.id for s in targets if s.named] if tracker.named else ()
         # Only the id of a message that connection-bound subscribers alone were given
         # outlives a restart (see store/base.py).
         message.durable = bool(named) or not targets
