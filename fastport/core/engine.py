@@ -21,10 +21,11 @@ connection go to that connection's ``Peer`` (``connection.py``), never through t
 Promises every engine keeps (the conformance suite, tests/conformance, checks them):
 
 - A publish is confirmed (``Peer.publish_result``) only once the message is durable
-  as far as the engine promises durability, and results reach one publisher in the
-  order it published.
-- Deliveries to one subscriber go in publish order; a re-send carries the same
-  message id and a higher ``retry``.
+  as far as the engine promises durability. The results of stored publishes reach
+  one publisher in the order it published them; a refusal, or the answer to a
+  duplicate, may come before the results of earlier publishes still being stored.
+- First sends to one subscriber go in publish order; a re-send (due a retry interval
+  after its last send) carries the same message id and a higher ``retry``.
 - An ACK settles only the acknowledging subscriber's delivery, and the publisher
   hears of it (``Peer.ack_received``); a give-up is told to the publisher
   (``Peer.delivery_failed``) and to the node (``EngineEvents.gave_up``).
@@ -151,11 +152,13 @@ class Engine(Protocol):
 
         Raises ``BrokerError`` ``overloaded`` (and keeps nothing) if the session holds
         as much unsettled data as it may. Otherwise the outcome goes to
-        ``conn.peer.publish_result`` with ``ref``: once the message is durable, in the
-        order of this connection's publishes (maybe later, see ``commit``); a
-        publish of an id the session still remembers gets the original's result as a
-        duplicate and makes nothing new. One delivery is made per subscriber whose
-        subscription matches ``topic`` (``conn`` itself skipped)."""
+        ``conn.peer.publish_result`` with ``ref``: once the message is durable (maybe
+        later, see ``commit``), and in publish order with the results of this
+        connection's other stored publishes; a publish of an id the session still remembers gets the original's
+        result as a duplicate at once and makes nothing new. One delivery is made per
+        subscriber whose subscription matches ``topic`` when the message is stored
+        (``conn`` itself skipped), and sent in publish order, as far as flow control
+        lets it go."""
 
     def commit(self) -> bool:
         """Make what was published so far durable now if that can be done without
