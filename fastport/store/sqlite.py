@@ -323,6 +323,10 @@ _ROW_ERRORS = (
     sqlite3.InterfaceError,
     sqlite3.ProgrammingError,
 )
+# What writing a transaction raises when it fails (on the loop; the writer thread's
+# failures come back through its future): the database's errors, a row's value SQLite
+# cannot hold (when it is no publish's, see _reject), or a store already closed.
+_WRITE_ERRORS = (sqlite3.Error, StoreError, *_ROW_ERRORS)
 # Ids whose window has ended are deleted at most this often (in the broker's clock):
 # the deletes cost the writer a statement each, and a row kept a little longer is
 # harmless (the core ignores ids past their time when it loads them).
@@ -679,7 +683,7 @@ class SqliteStore:
                     return
                 # Another process holds the database's write lock (a sqlite3 shell, say):
                 # the transaction waits for it on the writer thread, not here.
-            except Exception as exc:
+            except _WRITE_ERRORS as exc:
                 self._written(batch, exc, None)
                 return
             else:
