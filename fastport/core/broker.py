@@ -405,8 +405,9 @@ class Broker:
         checks: dict[Any, asyncio.Future[bool]], key: object, verify: Callable[[str], bool], password: str
     ) -> bool:
         """``verify(password)`` (scrypt) off the event loop, one run per ``key`` at a
-        time: concurrent logins with the same password share it (each run takes 16 MiB
-        and tens of ms of CPU, so a reconnect storm would otherwise run one per client)."""
+        time: concurrent logins with the same password share it (each run takes memory
+        and CPU, see bench/README.md: a reconnect storm would otherwise run one per
+        client)."""
         check = checks.get(key)
         if check is None:
             check = asyncio.ensure_future(asyncio.get_running_loop().run_in_executor(None, verify, password))

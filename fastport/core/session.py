@@ -16,17 +16,17 @@ if TYPE_CHECKING:
 
 DEFAULT_RETRY_INTERVAL_MS = 5000
 DEFAULT_MAX_RETRY_LIMIT = 100
-# Settled message ids one session remembers for de-duplication, at most (RecentIds):
-# ~120 MB for 32-character ids, under 400 MB for the longest (256 characters), so one
-# session's publish storm cannot take the server's memory. Past it the oldest are
+# Settled message ids one session remembers for de-duplication, at most (RecentIds),
+# so that one session's publish storm cannot take the server's memory (what an id
+# costs: bench/README.md, "What the core's and the embedded engine's structures cost"). Past it the oldest are
 # forgotten first: a session publishing faster than this many ids per window gets a
 # shorter window.
 DEFAULT_MAX_REMEMBERED_IDS = 1_000_000
 
 
 # Defaults of the limits that bound a session's memory and a subscriber's backlog
-# (DESIGN.md "One tenant never hurts another"): with them, one session holds at most
-# ~128 MiB of payloads plus ~0.5 KiB per pending message, well under what the server has.
+# (DESIGN.md "One tenant never hurts another"): with them, one session holds well under
+# what the server has (the figures: bench/README.md, as above).
 DEFAULT_MAX_PENDING_MESSAGES = 250_000
 DEFAULT_MAX_PENDING_BYTES = 128 * 1024 * 1024
 DEFAULT_MAX_IN_FLIGHT = 1000
@@ -146,8 +146,8 @@ class Session:
         self.connections: set[Connection] = set()
         self._verified = VerifiedCache()
         # Password checks running now, by keyed digest: concurrent inits with the same
-        # password share one scrypt run (each takes 16 MiB and tens of ms of CPU, so a
-        # reconnect storm would otherwise run one per connection side by side).
+        # password share one scrypt run (each takes memory and CPU, see bench/README.md:
+        # a reconnect storm would otherwise run one per connection side by side).
         self.checks: dict[bytes, asyncio.Future[bool]] = {}
 
     @property

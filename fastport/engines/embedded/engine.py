@@ -458,7 +458,8 @@ class EmbeddedEngine:
         message.remaining = len(deliveries)
         # A door's encoded form of the message (see Message.wire) is shared by the sends
         # of this fan-out; re-sends are encoded anew. Dropping it here keeps it from
-        # staying in memory with every unacknowledged message (~450 B each).
+        # staying in memory with every unacknowledged message (what it cost:
+        # bench/README.md, "What the core's and the embedded engine's structures cost").
         message.wire = None
         if message.expires_ms:
             tracker.expiry_queue.append(message)
@@ -594,9 +595,9 @@ class EmbeddedEngine:
 
         The delivery leaves the retry queue at once and lets go of the message, so that
         nothing of an ACKed message outlives it: no entry waiting for a stale due time
-        (at tens of thousands of messages a second, hundreds of MB for the garbage
-        collector to walk again and again), and no ``message.deliveries`` cycle that
-        only the collector could free. The message is freed by reference counting as
+        (at tens of thousands of messages a second, a heap for the garbage collector to
+        walk again and again: bench/README.md, as above), and no ``message.deliveries``
+        cycle that only the collector could free. The message is freed by reference counting as
         soon as its last delivery settles."""
         message = delivery.message
         assert message is not None
