@@ -28,9 +28,9 @@ from .clock import Clock, SystemClock
 from .connection import Connection, Peer, PublishOutcome
 from .counters import Counters
 from .credentials import hash_password, hash_secret, new_secret_key, verify_nothing
-from .delivery import ABSENT, NO_ATTRIBUTES, Hash
+from .delivery import ABSENT, NO_ATTRIBUTES, Hash, Message
 from .engine import Engine, GiveUp, SessionLoad
-from .errors import BrokerError, CloseReason, ErrorCode
+from .errors import BrokerError, CloseReason, ErrorCode, GiveUpReason
 from .session import Limits, Session, SessionInfo, SessionRecord, SessionSpec, SessionState
 from .stats import Stats
 from .throttle import LoginThrottle
@@ -137,6 +137,7 @@ class Broker:
         # Logins to sessions that do not exist, checked all the same (see _login).
         self._unknown_checks: dict[tuple[str, str], asyncio.Future[bool]] = {}
         self.stats = Stats()
+        self._dead_letterers: dict[str, Connection] = {}  # by session name (see _dead_letterer)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -269,6 +270,9 @@ class Broker:
             self._detach(conn, give_up=False)
             conn.peer.close(code, reason)
             audit.info("disconnected by the server: %s", code.value, extra=_about(session.name, conn.address))
+        dead_letterer = self._dead_letterers.pop(session.name, None)
+        if dead_letterer is not None and dead_letterer.session is session:
+            self.engine.leave(dead_letterer, give_up=False)
         log.info("session %r removed (%s)", session.name, reason, extra=_about(session.name))
 
     # ------------------------------------------------------------------ engine events
@@ -277,23 +281,88 @@ class Broker:
         text = "Session expired" if reason is CloseReason.SESSION_EXPIRED else "Session dropped"
         self._remove_session(session, reason, text)
 
-    def gave_up(self, notice: GiveUp) -> None:
-        """Count a give-up, and log it at most once a second per session (``QuietLog``)."""
+    def gave_up(self, notice: GiveUp) -> bool:
+        """Count a give-up, publish it to the session's dead-letter topic if it has
+        one, and log it at most once a second per session (``QuietLog``). True if it
+        was dead-lettered."""
         self.stats.gave_up[notice.reason] += 1
         session = self.sessions.get(notice.session)
         if session is None:
-            return
+            return False
         session.counters.given_up += 1
+        dead_lettered = self._dead_letter(session, notice)
         more = session.give_up_log.admit(notice.at_ms)
         if more is not None:
+            if dead_lettered:
+                fate = f", dead-lettered to {session.dead_letter_topic!r}"
+            elif notice.message.topic == session.dead_letter_topic:
+                fate = ", a dead letter: dropped"
+            else:
+                fate = ""
             log.info(
-                "delivery of %r on %r given up (%s)%s",
+                "delivery of %r on %r given up (%s)%s%s",
                 notice.message.id,
                 notice.message.topic,
                 notice.reason.value,
+                fate,
                 f" (and {more} more give-ups not logged)" if more else "",
                 extra=_about(notice.session, notice.address),
             )
+        return dead_lettered
+
+    def _dead_letter(self, session: Session, notice: GiveUp) -> bool:
+        """Publish the message of a given-up delivery to ``session``'s dead-letter topic
+        (core/deadletter.py), through the engine like any publish but from the node's
+        own connection (``_dead_letterer``); False when the session has none, the
+        message is on it (a dead letter is never dead-lettered again), or the session
+        is full (``overloaded``: the dead letter is dropped, with a log line).
+
+        Not refused while the session is suspended: the dead letter reports a delivery
+        made before. Its id is the same whenever this delivery is given up, so a
+        give-up repeated after a crash is a duplicate publish, which makes nothing new."""
+        topic = session.dead_letter_topic
+        message = notice.message
+        if not topic or message.topic == topic:
+            return False
+        attributes = deadletter.dead_letter_attributes(
+            message.attributes,
+            topic=message.topic,
+            message_id=message.id,
+            reason=notice.reason.value,
+            attempts=notice.attempts,
+            client_id=notice.subscriber if notice.named else None,
+            time_ms=notice.at_ms,
+        )
+        try:
+            self.engine.publish(
+                self._dead_letterer(session),
+                deadletter.dead_letter_id(message.id, notice.subscriber),
+                topic,
+                message.payload,
+                message.hash,
+                message.timestamp_ms,
+                message.json,
+                attributes,
+                notice.reason,
+            )
+        except BrokerError as err:
+            log.warning(
+                "dead letter of %r on %r dropped: %s", message.id, message.topic, err.message, extra=_about(session.name)
+            )
+            return False
+        return True
+
+    def _dead_letterer(self, session: Session) -> Connection:
+        """The node's own connection that publishes ``session``'s dead letters: joined
+        to the session in the engine, subscribed to nothing, never one of the session's
+        connections (no limit counts it, no door serves it)."""
+        conn = self._dead_letterers.get(session.name)
+        if conn is None or conn.session is not session:
+            conn = Connection(_DeadLetterPeer(self.stats, session.name))
+            conn.session = session
+            self.engine.join(conn, session, None)
+            self._dead_letterers[session.name] = conn
+        return conn
 
     def slow_consumer(self, conn: Connection, timeout_ms: int) -> None:
         """Disconnect a subscriber whose door had no room for its deliveries for the
@@ -541,3 +610,37 @@ class Broker:
             if session is not None:
                 self._log_refusal(session, conn, "publish to", topic, err)
             conn.peer.publish_result(PublishOutcome(ref, message_id if isinstance(message_id, str) else "", error=err))
+
+
+class _DeadLetterPeer:
+    """The Peer of the node's connection that publishes one session's dead letters
+    (``Broker._dead_letterer``): it counts the dead letters stored (the publish ``ref``
+    is the give-up's reason; a duplicate is one dead-lettered before) and logs those
+    that could not be. It subscribes to nothing and publishes nothing that is ACKed."""
+
+    def __init__(self, stats: Stats, session: str) -> None:
+        self._stats = stats
+        self._session = session
+
+    def deliver(self, message: Message, retry: int) -> bool:
+        return True  # never called: it subscribes to nothing
+
+    def publish_result(self, outcome: PublishOutcome) -> None:
+        if outcome.error is not None:
+            log.error(
+                "dead letter %r could not be stored: %s (lost)",
+                outcome.message_id,
+                outcome.error.message,
+                extra=_about(self._session),
+            )
+        elif not outcome.duplicate:
+            self._stats.dead_lettered[str(outcome.ref)] += 1
+
+    def ack_received(self, message: Message, remaining: int) -> None:
+        return None
+
+    def delivery_failed(self, message: Message, reason: GiveUpReason, remaining: int, dead_lettered: bool) -> None:
+        return None
+
+    def close(self, code: CloseReason, reason: str) -> None:
+        return None

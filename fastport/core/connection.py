@@ -47,8 +47,9 @@ class Peer(Protocol):
     def ack_received(self, message: Message, remaining: int) -> None:
         """A subscriber ACKed a message this connection published."""
 
-    def delivery_failed(self, message: Message, reason: GiveUpReason, remaining: int) -> None:
-        """A delivery of a message this connection published was given up."""
+    def delivery_failed(self, message: Message, reason: GiveUpReason, remaining: int, dead_lettered: bool) -> None:
+        """A delivery of a message this connection published was given up;
+        ``dead_lettered``: it was published to the session's dead-letter topic."""
 
     def close(self, code: CloseReason, reason: str) -> None:
         """The broker ends this connection (session dropped, replaced, shutdown)."""

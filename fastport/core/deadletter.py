@@ -17,6 +17,9 @@ broker's: publishers may not set them, so a dead-letter message cannot be forged
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
+
 # Attribute keys with this prefix are set by the broker only (publishes with one are refused).
 RESERVED_PREFIX = "fastport-"
 TOPIC = "fastport-dl-topic"  # the topic the message was published to
@@ -25,3 +28,33 @@ REASON = "fastport-dl-reason"  # retry_limit, expired, subscriber_gone
 ATTEMPTS = "fastport-dl-attempts"  # sends to that subscriber, decimal
 SUBSCRIBER = "fastport-dl-subscriber"  # the subscriber's client id, "" without one
 TIME_MS = "fastport-dl-time-ms"  # when it was given up, Unix ms, decimal
+
+
+def dead_letter_id(message_id: str, subscriber: str) -> str:
+    """The dead letter's id for the delivery of ``message_id`` to ``subscriber``: the
+    same for the same pair on every attempt, node and restart, and within the
+    message-id length limit however long the original id is."""
+    digest = hashlib.sha256(f"{message_id}\x00{subscriber}".encode("utf-8", "surrogatepass")).hexdigest()
+    return f"dl-{digest[:40]}"
+
+
+def dead_letter_attributes(
+    original: Mapping[str, str],
+    *,
+    topic: str,
+    message_id: str,
+    reason: str,
+    attempts: int,
+    client_id: str | None,
+    time_ms: int,
+) -> dict[str, str]:
+    """The dead letter's attributes: the original's, and what happened."""
+    return {
+        **original,
+        TOPIC: topic,
+        MESSAGE_ID: message_id,
+        REASON: reason,
+        ATTEMPTS: str(attempts),
+        SUBSCRIBER: client_id or "",
+        TIME_MS: str(time_ms),
+    }

@@ -59,8 +59,8 @@ class SessionLoad:
 
 @dataclass(frozen=True, slots=True)
 class GiveUp:
-    """One delivery given up: what the node counts and logs (and a dead-letter topic
-    would take: the message is all there)."""
+    """One delivery given up: what the node counts, logs and publishes to the
+    session's dead-letter topic (the message is all there)."""
 
     session: str
     message: Message
@@ -79,8 +79,13 @@ class EngineEvents(Protocol):
         """The engine removed ``session`` (it expired): the node closes its connections,
         which leave it with nothing given up, and forgets it."""
 
-    def gave_up(self, notice: GiveUp) -> None:
-        """A delivery was given up (the publisher has been told)."""
+    def gave_up(self, notice: GiveUp) -> bool:
+        """A delivery is being given up. Called before the engine settles it and tells
+        the publisher (``Peer.delivery_failed``, with what this returns: whether the
+        node published the message to the session's dead-letter topic, through
+        ``Engine.publish``). So an engine that writes in order has the dead letter
+        durable before the settle: after a crash in between, the delivery is given up
+        again and the dead letter, whose id is the same every time, is a duplicate."""
 
     def slow_consumer(self, conn: Connection, timeout_ms: int) -> None:
         """``conn``'s door had no room for its deliveries for ``timeout_ms``: the node

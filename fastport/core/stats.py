@@ -4,7 +4,8 @@ integers bumped on the hot path, read by whoever exports them (the HTTP door's
 
 ``Counters`` (counters.py) hold what a session did (published, delivered, acked, given
 up) and ``Broker.totals`` sums them; this holds the broker-wide detail next to it: open
-connections, how many sends were re-sends or failed in a door, give-ups by reason,
+connections, how many sends were re-sends or failed in a door, give-ups and dead
+letters by reason,
 frames the doors could not take, and how long store commits took. Nothing here knows
 Prometheus or any wire format: an increment is all a send pays.
 """
@@ -25,6 +26,7 @@ class Stats:
     resent: int = 0  # sends that were re-sends (Counters.delivered counts them too)
     delivery_errors: int = 0  # sends a door failed on (Peer.deliver raised): a door's bug, contained
     gave_up: Counter[str] = field(default_factory=Counter)  # by reason: retry_limit, expired, ...
+    dead_lettered: Counter[str] = field(default_factory=Counter)  # give-ups published to a dead-letter topic, by reason
     frame_errors: Counter[tuple[str, str]] = field(default_factory=Counter)  # (door, code)
     # Store commits: one count per bucket of COMMIT_BUCKETS, then +Inf; and their sum.
     commit_buckets: list[int] = field(default_factory=lambda: [0] * (len(COMMIT_BUCKETS) + 1))

@@ -220,10 +220,10 @@ class StreamPeer:
         if not self.closed:
             self._frame(_ITEM_OVERHEAD).acks.add(message_id=message.id, topic=message.topic, remaining=remaining)
 
-    def delivery_failed(self, message: Message, reason: str, remaining: int) -> None:
+    def delivery_failed(self, message: Message, reason: str, remaining: int, dead_lettered: bool) -> None:
         if not self.closed:
             self._frame(_ITEM_OVERHEAD).pb.delivery_failures.add(
-                message_id=message.id, topic=message.topic, reason=reason, remaining=remaining
+                message_id=message.id, topic=message.topic, reason=reason, remaining=remaining, dead_lettered=dead_lettered
             )
 
     def close(self, code: str, reason: str) -> None:
@@ -289,7 +289,7 @@ class _OneShotPeer:
     def ack_received(self, message: Message, remaining: int) -> None:
         return None
 
-    def delivery_failed(self, message: Message, reason: str, remaining: int) -> None:
+    def delivery_failed(self, message: Message, reason: str, remaining: int, dead_lettered: bool) -> None:
         return None
 
     def close(self, code: str, reason: str) -> None:

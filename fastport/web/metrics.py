@@ -13,6 +13,7 @@ them (``Broker.load``): a scrape costs one lookup per session, whatever the back
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Iterator
 
 from aiohttp import web
@@ -24,6 +25,13 @@ from ..core import Broker
 from ..core.engine import SessionLoad
 from ..core.session import Session
 from ..core.stats import COMMIT_BUCKETS
+
+
+def _by_reason(name: str, documentation: str, counts: Counter[str]) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, documentation, labels=["reason"])
+    for reason, count in sorted(counts.items()):
+        family.add_metric([reason], count)
+    return family
 
 
 class BrokerCollector(Collector):
@@ -43,12 +51,10 @@ class BrokerCollector(Collector):
         )
         yield CounterMetricFamily("fastport_retries", "Re-sends of unacknowledged deliveries", stats.resent)
         yield CounterMetricFamily("fastport_acks", "Deliveries acknowledged by their subscriber", totals.acked)
-        gave_up = CounterMetricFamily(
-            "fastport_give_ups", "Deliveries given up, by reason", labels=["reason"]
+        yield _by_reason("fastport_give_ups", "Deliveries given up, by reason", stats.gave_up)
+        yield _by_reason(
+            "fastport_dead_letters", "Given-up deliveries published to a dead-letter topic, by reason", stats.dead_lettered
         )
-        for reason, count in sorted(stats.gave_up.items()):
-            gave_up.add_metric([reason], count)
-        yield gave_up
         loads = {s.name: broker.load(s.name) for s in sessions}
         pending = sum(load.pending_messages for load in loads.values())
         pending_bytes = sum(load.pending_bytes for load in loads.values())

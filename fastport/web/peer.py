@@ -200,9 +200,15 @@ class WebPeer:
     def ack_received(self, message: Message, remaining: int) -> None:
         self.reply(codec.ack_received(message.id, message.topic, remaining))
 
-    def delivery_failed(self, message: Message, reason: str, remaining: int) -> None:
+    def delivery_failed(self, message: Message, reason: str, remaining: int, dead_lettered: bool) -> None:
         # The legacy protocol has no frame for this; deployed clients would not know it.
-        log.debug("delivery of %r given up (%s), %d remaining", message.id, reason, remaining)
+        log.debug(
+            "delivery of %r given up (%s), %d remaining%s",
+            message.id,
+            reason,
+            remaining,
+            ", dead-lettered" if dead_lettered else "",
+        )
 
     def close(self, code: str, reason: str) -> None:
         if self.closed:

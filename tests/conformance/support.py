@@ -78,6 +78,7 @@ class RecordingPeer:
     results: list[PublishOutcome] = field(default_factory=list)
     acks: list[tuple[str, int]] = field(default_factory=list)
     failures: list[tuple[str, str, int]] = field(default_factory=list)
+    dead_lettered: list[str] = field(default_factory=list)  # ids of failures that were dead-lettered
     closed: tuple[str, str] | None = None
     full: bool = False  # a slow reader: refuse deliveries
     _new_result: asyncio.Event = field(default_factory=asyncio.Event)
@@ -99,8 +100,10 @@ class RecordingPeer:
     def ack_received(self, message: Message, remaining: int) -> None:
         self.acks.append((message.id, remaining))
 
-    def delivery_failed(self, message: Message, reason: str, remaining: int) -> None:
+    def delivery_failed(self, message: Message, reason: str, remaining: int, dead_lettered: bool) -> None:
         self.failures.append((message.id, reason, remaining))
+        if dead_lettered:
+            self.dead_lettered.append(message.id)
 
     def close(self, code: str, reason: str) -> None:
         self.closed = (code, reason)

@@ -613,26 +613,29 @@ class EmbeddedEngine:
         return message
 
     def _give_up(self, delivery: Delivery, reason: GiveUpReason) -> None:
-        attempts = delivery.attempts
-        message = self._settle(delivery)
+        message = delivery.message
+        assert message is not None  # only unsettled deliveries are given up
         sub = delivery.subscriber
-        sub.pending.pop(message.id, None)
-        publisher = message.publisher
-        if publisher is not None and not publisher.closed:
-            publisher.peer.delivery_failed(message, reason, message.remaining)
         conn = sub.connection
-        self.events.gave_up(
+        # The node hears of it first: its dead letter goes to the store before the
+        # settle below (on sqlite, into the same transaction), see EngineEvents.gave_up.
+        dead_lettered = self.events.gave_up(
             GiveUp(
                 session=sub.tracker.name,
                 message=message,
                 subscriber=sub.id,
                 named=sub.named,
                 reason=reason,
-                attempts=attempts,
+                attempts=delivery.attempts,
                 address=conn.address if conn is not None else "",
                 at_ms=self.clock.now_ms(),
             )
         )
+        self._settle(delivery)
+        sub.pending.pop(message.id, None)
+        publisher = message.publisher
+        if publisher is not None and not publisher.closed:
+            publisher.peer.delivery_failed(message, reason, message.remaining, dead_lettered)
         if message.remaining == 0:
             self._forget(message)
         if conn is not None and sub.window.waiting:
