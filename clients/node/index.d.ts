@@ -90,6 +90,8 @@ export interface DeliveryFailed {
   /** retry_limit, expired, subscriber_gone or session_dropped */
   reason: DeliveryFailed__Output['reason'];
   remaining: DeliveryFailed__Output['remaining'];
+  /** the message went to the session's dead-letter topic for this delivery */
+  deadLettered: DeliveryFailed__Output['dead_lettered'];
 }
 
 export class FastPortError extends Error {

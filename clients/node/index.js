@@ -393,7 +393,9 @@ class FastPort extends EventEmitter {
     for (const m of frame.messages) this._onDelivery(m);
     for (const a of frame.acks_received) this.emit('ack', { messageId: a.message_id, topic: a.topic, remaining: a.remaining });
     for (const f of frame.delivery_failures) {
-      this.emit('deliveryFailed', { messageId: f.message_id, topic: f.topic, reason: f.reason, remaining: f.remaining });
+      this.emit('deliveryFailed', {
+        messageId: f.message_id, topic: f.topic, reason: f.reason, remaining: f.remaining, deadLettered: f.dead_lettered,
+      });
     }
     for (const e of frame.errors) this._report(brokerError(e));
   }

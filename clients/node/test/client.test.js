@@ -71,7 +71,7 @@ test('a handler that throws leaves the message unACKed and reports it', async (t
   // Still unsettled: when the subscriber leaves, the broker gives its delivery up.
   const gaveUp = next(pub, 'deliveryFailed');
   await sub.close();
-  assert.deepEqual({ ...(await gaveUp), messageId: undefined }, { messageId: undefined, topic: 't', reason: 'subscriber_gone', remaining: 0 });
+  assert.deepEqual({ ...(await gaveUp), messageId: undefined }, { messageId: undefined, topic: 't', reason: 'subscriber_gone', remaining: 0, deadLettered: false });
 });
 
 test('plain text: cipher none sends as given; a client with a key reports it, never ACKs it', async (t) => {

@@ -10,7 +10,7 @@ async function example(): Promise<void> {
   const fp = new FastPort({ url: 'grpc://127.0.0.1:50051', session: 'demo', password: 'pw', key, autoAck: false });
   const { secretKey } = created;
   fp.on('ack', (ack) => console.log(ack.messageId, ack.remaining));
-  fp.on('deliveryFailed', (failure: DeliveryFailed) => console.log(failure.reason, failure.remaining));
+  fp.on('deliveryFailed', (failure: DeliveryFailed) => console.log(failure.reason, failure.remaining, failure.deadLettered));
   fp.on('error', (err) => console.error(err.code));
   fp.on('state', (state, err) => console.log(state, err?.code));
   await fp.connect();

@@ -116,12 +116,14 @@ class AckReceived:
 @dataclass(frozen=True, slots=True)
 class DeliveryFailed:
     """The broker gave up one delivery of a message this client published
-    (``reason``: retry_limit, expired, subscriber_gone or session_dropped)."""
+    (``reason``: retry_limit, expired, subscriber_gone or session_dropped);
+    ``dead_lettered``: the message went to the session's dead-letter topic for it."""
 
     message_id: str
     topic: str
     reason: str
     remaining: int
+    dead_lettered: bool = False
 
 
 class Listener(Protocol):

@@ -206,7 +206,7 @@ class GrpcTransport(ConnectionBase):
         for a in frame.acks_received:
             listener.on_ack_received(AckReceived(a.message_id, a.topic, a.remaining))
         for f in frame.delivery_failures:
-            listener.on_delivery_failed(DeliveryFailed(f.message_id, f.topic, f.reason, f.remaining))
+            listener.on_delivery_failed(DeliveryFailed(f.message_id, f.topic, f.reason, f.remaining, f.dead_lettered))
         for e in frame.errors:
             listener.on_server_error(_broker_error(e))
         if frame.HasField("closing"):
