@@ -207,3 +207,27 @@ async def test_a_full_session_drops_the_dead_letter_with_a_log_line(
     assert pub.peer.failures == [("m1", "retry_limit", 0)] and pub.peer.dead_lettered == []
     assert dlq.peer.messages == [] and broker.stats.dead_lettered == {}
     assert "dead letter of 'm1' on 't' dropped: Session holds its maximum" in caplog.text
+
+
+async def test_a_session_dropped_or_expired_after_dead_lettering_starts_afresh(
+    broker: Broker, client, clock: ManualClock, run_timers: Callable[[], None]
+) -> None:
+    """The node's own publisher of a session's dead letters goes with the session; a
+    session made again under the same name dead-letters through a new one."""
+    for ending in ("dropped", "expired"):
+        await make_session(broker, retry_interval_ms=500, max_retry_limit=1, dead_letter_topic=DEAD,
+                           session_expiry_ms=60_000)
+        sub, dlq = await client(), await client()
+        sub.subscribe("t")
+        dlq.subscribe(DEAD)
+        pub = await client()
+        await pub.publish("t", message_id=ending)
+        tick(run_timers, clock, 500, 2)
+        await until(lambda: dlq.peer.messages)
+        assert metadata(dlq.peer.messages[0])["fastport-dl-message-id"] == ending
+        if ending == "dropped":
+            await broker.drop_session("s")
+        else:
+            tick(run_timers, clock, 60_000)
+        assert broker.list_sessions() == [] and dlq.peer.closed is not None
+    assert broker.stats.dead_lettered == {"retry_limit": 2}
