@@ -146,6 +146,10 @@ class Broker:
         for session in await self.engine.open(self, self.stats):
             self.sessions[session.name] = session
 
+    def ready(self) -> bool:
+        """Serving: not shutting down, and the engine can serve (``/health``)."""
+        return not self._closing and self.engine.ready()
+
     async def stop(self) -> None:
         """Tell every client the server is going away, then close the engine."""
         self._closing = True
@@ -276,6 +280,14 @@ class Broker:
         log.info("session %r removed (%s)", session.name, reason, extra=_about(session.name))
 
     # ------------------------------------------------------------------ engine events
+
+    def session_changed(self, session: Session, record: SessionRecord) -> None:
+        """Made or changed on another node: this node serves it as it is now."""
+        known = self.sessions.setdefault(session.name, session)
+        state = SessionState.SUSPENDED if record.suspended else SessionState.ACTIVE
+        if known.state is not state:
+            known.state = state
+            log.info("session %r %s (on another node)", known.name, state.value, extra=_about(known.name))
 
     def session_removed(self, session: Session, reason: CloseReason) -> None:
         text = "Session expired" if reason is CloseReason.SESSION_EXPIRED else "Session dropped"

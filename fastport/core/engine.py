@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from .connection import Connection, Peer
     from .delivery import Hash, Message
     from .errors import CloseReason, GiveUpReason
-    from .session import Session
+    from .session import Session, SessionRecord
     from .stats import Stats
 
 DEFAULT_DEDUP_WINDOW_MS = 10 * 60 * 1000
@@ -75,6 +75,10 @@ class GiveUp:
 class EngineEvents(Protocol):
     """How an engine tells the node what happened on its own (implemented by ``Broker``)."""
 
+    def session_changed(self, session: Session, record: SessionRecord) -> None:
+        """``session`` was created, suspended or resumed by another node of a cluster:
+        it is now as ``record`` says (a session the node does not know yet is new)."""
+
     def session_removed(self, session: Session, reason: CloseReason) -> None:
         """The engine removed ``session`` (it expired): the node closes its connections,
         which leave it with nothing given up, and forgets it."""
@@ -99,6 +103,10 @@ class Engine(Protocol):
     async def open(self, events: EngineEvents, stats: Stats) -> Sequence[Session]:
         """Start: load what was kept, start timers; returns the sessions that exist,
         built from their records. ``stats`` is the node's, for the engine to add to."""
+
+    def ready(self) -> bool:
+        """Whether the engine can serve now: what ``/health`` says (an engine on a
+        cluster is not ready while it cannot reach it)."""
 
     async def close(self) -> None:
         """Stop timers and make durable everything handed over so far. Called after the

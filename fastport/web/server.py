@@ -57,6 +57,7 @@ class WebDoor:
         open_admin: bool = False,
         ssl_context: ssl.SSLContext | None = None,
         store: str = "memory",
+        engine: str = "embedded",
         metrics_sessions: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -65,7 +66,7 @@ class WebDoor:
         self.websockets = WebSocketEndpoint(broker, max_payload_bytes)
         self._rest = RestApi(broker, auth, open_admin)
         self.logs = LogHub(broker)
-        self.portal = Portal(broker, auth, self.logs, store=store, clock=clock)
+        self.portal = Portal(broker, auth, self.logs, store=store, engine=engine, clock=clock)
         self._metrics = Metrics(broker, metrics_sessions)
         self._limiter = RateLimiter(api_rate_limit, clock=clock)
         self._origins = frozenset(cors_origins)
@@ -192,6 +193,7 @@ class WebDoor:
         raise web.HTTPNotFound()
 
     async def health(self, request: web.Request) -> web.Response:
-        ready = not self._stopping
-        body = {"status": "ok" if ready else "shutting_down", "live": True, "ready": ready}
+        ready = not self._stopping and self._broker.ready()
+        status = "ok" if ready else "shutting_down" if self._stopping else "unavailable"
+        body = {"status": status, "live": True, "ready": ready}
         return json_response(orjson.dumps(body), 200 if ready else 503)

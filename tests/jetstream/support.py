@@ -72,3 +72,11 @@ async def until_answered(request: Callable[[], Awaitable[T]]) -> T:
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.1)
+
+
+async def eventually(check: Callable[[], bool]) -> None:
+    """Wait until ``check()`` holds (WAIT_S at most: a guard against hanging)."""
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "not within WAIT_S"
+        await asyncio.sleep(0.01)

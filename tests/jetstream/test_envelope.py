@@ -75,7 +75,7 @@ async def test_notices_reach_the_publishers_node_in_order_and_stay_home_for_its_
         await clients[0].flush()
         await clients[1].flush()
         sent = [Notice(Kind.ACKED, "sé ssion", f"m{i}", subscriber="~3") for i in range(50)]
-        sent.append(Notice(Kind.GAVE_UP, "s", "m\r\n", subscriber="client é", reason="retry_limit"))
+        sent.append(Notice(Kind.GAVE_UP, "s", "m\r\n", subscriber="client é", reason="retry_limit", dead_lettered=True))
         for notice in sent:
             a.send("b", notice)
         received = [await asyncio.wait_for(got["b"].get(), WAIT_S) for _ in sent]

@@ -14,7 +14,7 @@ import pytest
 from nats.js.api import Header
 
 from fastport.core import BrokerError, ErrorCode
-from fastport.engines.jetstream.link import NatsLink, header_bytes, parse_servers
+from fastport.engines.jetstream.link import NatsLink, header_bytes
 from fastport.core.session import Limits
 from fastport.engines.jetstream.streams import consumer_config, stream_config, stream_name
 from fastport.engines.jetstream.subjects import SessionSubjects
@@ -37,18 +37,6 @@ async def link(nats_server: NatsServer) -> AsyncIterator[NatsLink]:
 async def add_session(link: NatsLink, name: str, **changes: object) -> SessionSubjects:
     await link.js.add_stream(stream_config(record(name, **changes), 60_000, 1))
     return SessionSubjects.of(name)
-
-
-def test_server_lists_are_checked_at_start_up() -> None:
-    assert parse_servers(" nats://a:4222, tls://b:4223 ,") == ("nats://a:4222", "tls://b:4223")
-    for bad, says in [
-        ("", "names no NATS server"),
-        ("http://a:4222", "is not a NATS URL"),
-        ("nats://:4222", "is not a NATS URL"),
-        ("nats://a:x", "bad port"),
-    ]:
-        with pytest.raises(ValueError, match=says):
-            parse_servers(bad)
 
 
 async def test_nats_down_at_start_is_a_clear_error() -> None:

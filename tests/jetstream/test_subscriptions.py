@@ -4,8 +4,6 @@ subscriptions once the servers delete their consumers."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 
 from nats.aio.msg import Msg
 
@@ -15,7 +13,7 @@ from fastport.engines.jetstream.mirror import Mirror
 from fastport.engines.jetstream.streams import stream_config
 from fastport.engines.jetstream.subscriptions import BUCKET, Entry, Registry, SubscriptionsKV, entry_key
 
-from .support import WAIT_S, record
+from .support import eventually, record
 
 
 def test_a_publish_counts_distinct_subscribers_less_the_publisher() -> None:
@@ -55,12 +53,6 @@ async def mirror_into(link: NatsLink, registry: Registry) -> Mirror[Entry]:
 async def ignore(msg: Msg) -> None:
     pass
 
-
-async def eventually(check: Callable[[], bool]) -> None:
-    deadline = asyncio.get_running_loop().time() + WAIT_S
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.02)
 
 
 async def test_a_subscription_made_on_one_node_is_counted_on_the_other(links: list[NatsLink]) -> None:

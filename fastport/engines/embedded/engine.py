@@ -173,6 +173,9 @@ class EmbeddedEngine:
             self._timers.arm(tracker)
         return sessions
 
+    def ready(self) -> bool:
+        return True  # everything it needs is in this process
+
     async def close(self) -> None:
         if self._timer_task is not None:
             self._timer_task.cancel()

@@ -24,7 +24,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 from nats.aio.client import Client
 from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
@@ -39,36 +38,20 @@ from ...core.errors import BrokerError, ErrorCode
 log = logging.getLogger("fastport.jetstream")
 T = TypeVar("T")
 
-SCHEMES = ("nats", "tls")
 # How long start-up tries to reach NATS before it gives up.
-CONNECT_TIMEOUT_S = 10.0
+CONNECT_TIMEOUT_S = 5.0
 # A publish is tried for this long in all (a JetStream leader election after a server
 # died took up to about 5 s in the tests, see docs/engines/jetstream.md), each try
 # waiting at most PUBLISH_TRY_S for its answer: a request sent while the client
 # reconnects can be lost, and must not use up the whole budget.
 PUBLISH_BUDGET_S = 8.0
 PUBLISH_TRY_S = 1.0
+# ... but while no NATS server is connected at all, for this long at most (nats-py
+# moves to another server of a cluster at once).
+AWAY_S = 2.0
 RETRY_PAUSE_S = 0.1
 # JetStream's err_codes for a stream at its max messages / max bytes (discard new).
 _STREAM_FULL = frozenset((10077, 10078))
-
-
-def parse_servers(text: str) -> tuple[str, ...]:
-    """``nats://h1:4222,nats://h2:4222`` as a tuple of URLs, each checked: scheme
-    ``nats`` or ``tls``, a host, a port if any a number. A bad one is a ValueError
-    naming it, so a typo stops start-up instead of retrying forever."""
-    urls = tuple(u.strip() for u in text.split(",") if u.strip())
-    if not urls:
-        raise ValueError("names no NATS server (nats://host:4222, comma-separated)")
-    for url in urls:
-        parts = urlsplit(url)
-        try:
-            parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
-        except ValueError:
-            raise ValueError(f"has a bad port in {url!r}") from None
-        if parts.scheme not in SCHEMES or not parts.hostname:
-            raise ValueError(f"is not a NATS URL: {url!r} (want nats://host:port or tls://host:port)")
-    return urls
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +89,15 @@ class NatsLink:
         # Called with True/False when the node can or cannot serve any more.
         self._listeners: list[Callable[[bool], None]] = []
         self._closing = False
+        self._refusals = 0  # connections refused during start-up
+        self._refused = asyncio.Event()  # ... by every server, twice: give up at once
 
     # ------------------------------------------------------------------ lifecycle
 
     async def open(self) -> None:
         """Connect, or raise ``unavailable`` saying which servers could not be reached
-        and why, after ``connect_timeout_s``."""
+        and why: after ``connect_timeout_s``, or as soon as every server has refused
+        the connection twice (nothing listens there: no use waiting)."""
         o = self.options
         if o.creds is not None and not o.creds.is_file():
             raise unavailable(f"NATS credentials file {o.creds} does not exist")
@@ -129,12 +115,19 @@ class NatsLink:
             disconnected_cb=self._on_disconnected,
             reconnected_cb=self._on_reconnected,
         )
+        attempt = asyncio.ensure_future(connecting)
+        refused = asyncio.ensure_future(self._refused.wait())
         try:
-            await asyncio.wait_for(connecting, o.connect_timeout_s)
-        except (TimeoutError, OSError, NatsError) as exc:
+            await asyncio.wait((attempt, refused), timeout=o.connect_timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            refused.cancel()
+        if not attempt.done() or attempt.exception() is not None:
+            attempt.cancel()
+            await asyncio.gather(attempt, return_exceptions=True)
             await nc.close()
-            why = self._last_error or str(exc) or type(exc).__name__
-            raise unavailable(f"cannot reach NATS at {', '.join(o.servers)}: {why}") from None
+            exc = attempt.exception() if attempt.done() and not attempt.cancelled() else None
+            why = self._last_error or (str(exc) if exc else "") or "no answer"
+            raise unavailable(f"cannot reach NATS at {', '.join(o.servers)}: {why}")
         self._nc = nc
         self._js = nc.jetstream(timeout=PUBLISH_TRY_S)
         log.info("connected to NATS at %s (max payload %d bytes)", nc.connected_url.netloc if nc.connected_url else "?", nc.max_payload)
@@ -142,7 +135,10 @@ class NatsLink:
     async def close(self) -> None:
         self._closing = True
         if self._nc is not None:
-            await self._nc.close()
+            try:
+                await self._nc.close()
+            except (OSError, NatsError) as exc:  # NATS gone already: nothing left to flush to
+                log.warning("NATS connection closed with an error: %s", exc)
 
     # ------------------------------------------------------------------ state
 
@@ -171,6 +167,10 @@ class NatsLink:
         self._listeners.append(listener)
 
     async def _on_error(self, exc: Exception) -> None:
+        if self._nc is None and isinstance(exc, ConnectionRefusedError):
+            self._refusals += 1  # at start-up: every server refusing twice is an answer
+            if self._refusals >= 2 * len(self.options.servers):
+                self._refused.set()
         why = str(exc) or type(exc).__name__
         if why != self._last_error:  # not once per reconnect attempt (one a second)
             log.warning("NATS: %s", why)
@@ -219,9 +219,10 @@ class NatsLink:
 
     async def call(self, request: Callable[[], Awaitable[T]], failed: str) -> T:
         """``request()`` (a JetStream API call), tried again while JetStream does not
-        answer, for ``publish_budget_s`` in all; then ``unavailable``, starting with
-        ``failed``. A try is made only while connected: a request written while
-        nats-py reconnects waits in its buffer and can be lost.
+        answer, for ``publish_budget_s`` in all, of which at most ``AWAY_S`` without
+        any NATS connection; then ``unavailable``, starting with ``failed``. A try is
+        made only while connected: a request written while nats-py reconnects waits
+        in its buffer and can be lost.
 
         No stream for a subject looks the same as a server that lost its routes (no
         responders), so that is tried again too: the engine only asks about sessions
@@ -229,8 +230,13 @@ class NatsLink:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.options.publish_budget_s
         why = "no NATS server reachable"
+        away_since: float | None = None
         while True:
-            if self.ready:
+            if not self.ready:  # reconnecting: a moment for a failover, no more
+                away_since = away_since or loop.time()
+                if loop.time() - away_since >= AWAY_S:
+                    deadline = loop.time()
+            else:
                 try:
                     return await request()
                 except ServiceUnavailableError as exc:  # no leader, or the stream is full

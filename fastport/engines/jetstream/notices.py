@@ -50,14 +50,17 @@ class Notice:
     message_id: str
     subscriber: str = ""  # the subscriber that ACKed, or whose delivery was given up
     reason: str = ""  # GAVE_UP: retry_limit, expired or subscriber_gone
+    dead_lettered: bool = False  # GAVE_UP: published to the session's dead-letter topic
 
     def encode(self) -> bytes:
-        return orjson.dumps([self.kind.value, self.session, self.message_id, self.subscriber, self.reason])
+        return orjson.dumps(
+            [self.kind.value, self.session, self.message_id, self.subscriber, self.reason, self.dead_lettered]
+        )
 
     @classmethod
     def decode(cls, data: bytes) -> Notice:
-        kind, session, message_id, subscriber, reason = orjson.loads(data)
-        return cls(Kind(kind), session, message_id, subscriber, reason)
+        kind, session, message_id, subscriber, reason, dead_lettered = orjson.loads(data)
+        return cls(Kind(kind), session, message_id, subscriber, reason, bool(dead_lettered))
 
 
 def node_subject(node: str) -> str:

@@ -33,6 +33,7 @@ subject is refused with ``invalid_topic`` (docs/engines/jetstream.md).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ def _level(token: str) -> str:
     return "" if token == EMPTY else unescape(token)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # asked for every message: the session's prefix
 def name_token(name: str) -> str:
     """A name as one short NATS token: 26 base32 characters of its SHA-256.
 
