@@ -41,6 +41,16 @@ def make_store(settings: Settings) -> Store:
 
 def make_engine(settings: Settings, clock: Clock | None = None, store: Store | None = None) -> Engine:
     """The engine the settings ask for; ``store`` in place of the configured one."""
+    if settings.engine == "jetstream":
+        from .engines.jetstream import JetStreamEngine, NatsOptions
+
+        return JetStreamEngine(
+            NatsOptions(settings.nats_url, creds=settings.nats_creds, tls_ca=settings.nats_tls_ca),
+            replicas=settings.nats_replicas,
+            clock=clock,
+            dedup_window_ms=settings.dedup_window_ms,
+            slow_consumer_timeout_ms=settings.slow_consumer_timeout * 1000,
+        )
     return EmbeddedEngine(
         store or make_store(settings),
         clock,
@@ -53,9 +63,9 @@ class BindError(OSError):
     """A port that cannot be had; the message names the setting that moves it."""
 
 
-def _bind_tcp(host: str, port: int) -> socket.socket:
+def _bind_tcp(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=1024)
+    return socket.create_server((host, port), family=family, backlog=1024, reuse_port=reuse_port)
 
 
 class App:
@@ -78,13 +88,15 @@ class App:
         if s.tls_cert is not None and s.tls_key is not None:
             self.certificate = ServerCertificate(s.tls_cert, s.tls_key)
         credentials = self.certificate.grpc_credentials() if self.certificate else None
-        grpc_door = GrpcDoor(max_payload_bytes=s.max_payload, credentials=credentials)
+        # Workers (--workers) share both ports: the kernel spreads new connections.
+        shared = s.workers > 1
+        grpc_door = GrpcDoor(max_payload_bytes=s.max_payload, credentials=credentials, reuse_port=shared)
         try:
             self.grpc_port = grpc_door.bind(s.host, s.grpc_port)
         except OSError as exc:
             raise BindError(f"gRPC port {s.grpc_port} on {s.host}: {exc}; choose another with --grpc-port or FASTPORT_GRPC_PORT") from None
         try:
-            http_socket = _bind_tcp(s.host, s.http_port)
+            http_socket = _bind_tcp(s.host, s.http_port, reuse_port=shared)
         except OSError as exc:
             await grpc_door.stop(0)
             raise BindError(
@@ -113,13 +125,14 @@ class App:
             open_admin=s.open_admin,
             ssl_context=self.certificate.context if self.certificate else None,
             store=s.store,
+            engine=s.engine,
             metrics_sessions=s.metrics_sessions,
         )
         self.http_port = await self.web.start(http_socket)
         log.info("listening http=%s:%d", s.host, self.http_port)
         if self.certificate is not None:
             log.info("TLS on (both ports): certificate %s", self.certificate.cert)
-        log.info("ready (store=%s)", s.store)
+        log.info("ready (%s)", f"store={s.store}" if s.engine == "embedded" else f"engine={s.engine}")
 
     def reload(self, settings: Settings) -> None:
         """SIGHUP: take the TLS certificate and the log level anew, and say what changed.

@@ -27,10 +27,11 @@ import grpc
 from fastport_proto.v1 import admin_pb2, admin_pb2_grpc, broker_pb2, broker_pb2_grpc
 
 from . import __version__, config, logs
-from .auth import read_token, token_path
+from .auth import load_or_create_token, read_token, token_path
 from .bench import cli as bench_cli
 from .rpc.admin import info_from_pb
 from .rpc.errors import ERROR_CODE_KEY
+from .core import BrokerError
 from .store.base import StoreError
 from .views import session_json
 
@@ -56,11 +57,47 @@ def _serve(args: argparse.Namespace) -> int:
     except config.ConfigError as exc:
         raise CliError("invalid_config", str(exc)) from None
     logs.configure(settings.log_level, settings.log_format)
+    if settings.workers > 1 and WORKER_ENV not in os.environ:
+        if settings.admin_token is None:  # made once, here: the workers read it, none races another
+            load_or_create_token(Path(settings.data_dir))
+        return _run_workers(settings.workers)
     import uvloop
 
     runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
     with runner:
         return runner.run(_run_server(App(settings), args))
+
+
+WORKER_ENV = "FASTPORT_WORKER"
+
+
+def _run_workers(count: int) -> int:
+    """``--workers N``: N ``fastport serve`` processes with the same settings on the
+    same ports (SO_REUSEPORT), each a node of the jetstream engine. Signals are passed
+    on to them; when one exits on its own the others are stopped, and its status is
+    this command's."""
+    import subprocess
+
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "fastport", *sys.argv[1:]], env={**os.environ, WORKER_ENV: str(i)})
+        for i in range(count)
+    ]
+
+    def forward(signum: int, _frame: object) -> None:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, forward)
+    pid, status = os.wait()  # the first to end
+    code = os.waitstatus_to_exitcode(status)
+    forward(signal.SIGTERM, None)
+    for proc in procs:
+        if proc.pid != pid:
+            proc.wait()
+    log.info("worker %d ended (status %d): workers stopped", pid, code)
+    return code if code >= 0 else 128 - code
 
 
 def _tune_gc() -> None:
@@ -97,6 +134,9 @@ async def _run_server(app: Any, args: argparse.Namespace) -> int:
     except StoreError as exc:
         await app.stop()
         raise CliError("storage_error", str(exc)) from None
+    except BrokerError as exc:  # the engine cannot serve (NATS unreachable)
+        await app.stop()
+        raise CliError(exc.code.value, exc.message) from None
     except OSError as exc:
         await app.stop()
         raise CliError("bind_failed", str(exc)) from None

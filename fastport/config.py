@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .core.engine import DEFAULT_DEDUP_WINDOW_MS, DEFAULT_SLOW_CONSUMER_TIMEOUT_MS
 
@@ -49,6 +50,12 @@ class Settings:
     log_level: str = "info"
     log_format: str = "text"
     metrics_sessions: int = 0
+    engine: str = "embedded"
+    nats_url: tuple[str, ...] = ("nats://127.0.0.1:4222",)
+    nats_creds: Path | None = None
+    nats_tls_ca: Path | None = None
+    nats_replicas: int = 1
+    workers: int = 1
 
 
 def _integer(text: str, wanted: str) -> int:
@@ -118,6 +125,31 @@ class Choice:
 
 def _origins(text: str) -> tuple[str, ...]:
     return tuple(o.strip() for o in text.split(",") if o.strip())
+
+
+def nats_urls(text: str) -> tuple[str, ...]:
+    """``nats://h1:4222,nats://h2:4222``, each URL checked (scheme ``nats`` or ``tls``,
+    a host, a numeric port if any), so that a typo stops start-up instead of being
+    retried for ever."""
+    urls = _origins(text)
+    if not urls:
+        raise ValueError("names no NATS server (nats://host:4222, comma-separated)")
+    for url in urls:
+        parts = urlsplit(url)
+        try:
+            parts.port  # noqa: B018 (a port that is not a number raises ValueError)
+        except ValueError:
+            raise ValueError(f"has a bad port in {url!r}") from None
+        if parts.scheme not in ("nats", "tls") or not parts.hostname:
+            raise ValueError(f"is not a NATS URL: {url!r} (want nats://host:port or tls://host:port)")
+    return urls
+
+
+def _replicas(text: str) -> int:
+    value = _integer(text, "1 or 3")
+    if value not in (1, 3):
+        raise ValueError("must be 1 or 3 (replicas of the streams and buckets fastport creates)")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +244,34 @@ OPTIONS: tuple[Option, ...] = (
         Choice(("text", "json")),
         "log lines as text, or one JSON object per line (time, level, logger, message, session, peer)",
     ),
+    Option(
+        "engine",
+        ("FASTPORT_ENGINE",),
+        Choice(("embedded", "jetstream")),
+        "embedded: one process on its store; jetstream: one of many nodes on a NATS JetStream cluster"
+        " (--nats-url; see docs/scaling.md)",
+    ),
+    Option(
+        "nats_url",
+        ("FASTPORT_NATS_URL",),
+        nats_urls,
+        "jetstream: the NATS servers, comma-separated (nats://host:port or tls://host:port)",
+    ),
+    Option("nats_creds", ("FASTPORT_NATS_CREDS",), Path, "jetstream: NATS credentials file (user JWT and seed)"),
+    Option("nats_tls_ca", ("FASTPORT_NATS_TLS_CA",), Path, "jetstream: CA to check the NATS servers' TLS certificates"),
+    Option(
+        "nats_replicas",
+        ("FASTPORT_NATS_REPLICAS",),
+        _replicas,
+        "jetstream: 1 or 3 replicas of the streams and buckets fastport creates (3 survives the loss of a NATS server)",
+    ),
+    Option(
+        "workers",
+        ("FASTPORT_WORKERS",),
+        _positive,
+        "node processes serving the same ports (SO_REUSEPORT), to use every core; more than 1 needs --engine"
+        " jetstream and fixed ports",
+    ),
 )
 
 
@@ -281,4 +341,8 @@ def load_settings(
     settings = replace(Settings(), **values)
     if (settings.tls_cert is None) != (settings.tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together")
+    if settings.workers > 1 and settings.engine != "jetstream":
+        raise ConfigError("--workers above 1 needs --engine jetstream (the embedded engine's store is one process's)")
+    if settings.workers > 1 and not (settings.grpc_port and settings.http_port):
+        raise ConfigError("--workers above 1 needs fixed ports: every worker listens on the same ones")
     return settings

@@ -27,14 +27,18 @@ REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 
 
 class GrpcDoor:
-    def __init__(self, *, max_payload_bytes: int, credentials: grpc.ServerCredentials | None = None) -> None:
+    def __init__(
+        self, *, max_payload_bytes: int, credentials: grpc.ServerCredentials | None = None, reuse_port: bool = False
+    ) -> None:
+        """``reuse_port``: share the port with other processes (``--workers``); without
+        it a port in use is an error, as it should be for one server."""
         self._credentials = credentials
         self._health = health.aio.HealthServicer()
         self._server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", max_payload_bytes + FRAME_OVERHEAD),
                 ("grpc.max_send_message_length", -1),
-                ("grpc.so_reuseport", 0),
+                ("grpc.so_reuseport", int(reuse_port)),
                 ("grpc.keepalive_time_ms", 30_000),
                 ("grpc.keepalive_timeout_ms", 10_000),
                 ("grpc.http2.max_pings_without_data", 0),
