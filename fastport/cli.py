@@ -29,10 +29,9 @@ from fastport_proto.v1 import admin_pb2, admin_pb2_grpc, broker_pb2, broker_pb2_
 from . import __version__, config, logs
 from .auth import load_or_create_token, read_token, token_path
 from .bench import cli as bench_cli
+from .core.errors import BrokerError, EngineError
 from .rpc.admin import info_from_pb
 from .rpc.errors import ERROR_CODE_KEY
-from .core import BrokerError
-from .store.base import StoreError
 from .views import session_json
 
 DEFAULT_SERVER = "127.0.0.1:50051"
@@ -131,7 +130,7 @@ async def _run_server(app: Any, args: argparse.Namespace) -> int:
     loop.add_signal_handler(signal.SIGHUP, _reload, app, args)
     try:
         await app.start()
-    except StoreError as exc:
+    except EngineError as exc:
         await app.stop()
         raise CliError("storage_error", str(exc)) from None
     except BrokerError as exc:  # the engine cannot serve (NATS unreachable)

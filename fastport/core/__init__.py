@@ -9,7 +9,7 @@ from .clock import Clock, ManualClock, SystemClock
 from .connection import Connection, Peer, PublishOutcome
 from .delivery import Message
 from .engine import Engine, EngineEvents
-from .errors import BrokerError, CloseReason, ErrorCode, GiveUpReason
+from .errors import BrokerError, CloseReason, EngineError, ErrorCode, GiveUpReason
 from .session import Limits, SessionInfo, SessionSpec
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "CloseReason",
     "Connection",
     "Engine",
+    "EngineError",
     "EngineEvents",
     "ErrorCode",
     "GiveUpReason",

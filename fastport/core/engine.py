@@ -102,7 +102,8 @@ class Engine(Protocol):
 
     async def open(self, events: EngineEvents, stats: Stats) -> Sequence[Session]:
         """Start: load what was kept, start timers; returns the sessions that exist,
-        built from their records. ``stats`` is the node's, for the engine to add to."""
+        built from their records. ``stats`` is the node's, for the engine to add to.
+        ``EngineError`` if the engine cannot be used (the server does not start)."""
 
     def ready(self) -> bool:
         """Whether the engine can serve now: what ``/health`` says (an engine on a

@@ -100,3 +100,9 @@ class GiveUpReason(StrEnum):
     RETRY_LIMIT = "retry_limit"
     EXPIRED = "expired"
     SUBSCRIBER_GONE = "subscriber_gone"
+
+
+class EngineError(Exception):
+    """An engine cannot be used at all: its store unreadable, locked by another process
+    or of a version this fastport does not know, or already closed. ``Engine.open``
+    raises it and the server does not start; a refused request is a ``BrokerError``."""

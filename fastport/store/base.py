@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from ..core.delivery import Hash
+from ..core.errors import EngineError
 
 if TYPE_CHECKING:
     from ..core.delivery import Message
@@ -35,9 +36,9 @@ Rejected = frozenset[tuple[str, str]]
 NOTHING_REJECTED: Rejected = frozenset()
 
 
-class StoreError(Exception):
+class StoreError(EngineError):
     """The store cannot be used: unreadable, locked by another process, of a schema
-    version this fastport does not know, or already closed."""
+    version this fastport does not know, or already closed (so neither can its engine)."""
 
 
 @dataclass(frozen=True, slots=True)
