@@ -488,6 +488,9 @@ def _measure(cfg: BenchConfig, pid: int | None, workers: _Workers, specs: list[d
         "max_process_cpu": max_cpu,
         "max_interval_cpu": round(interval_max_gen, 3),
         "total_cpu": round(sum(g["cpu"] for g in gen), 3),
+        # All generator processes' CPU per acked publish: beside the server's, it says
+        # which side of the run was the busy one.
+        "cpu_us_per_acked": round(sum(g["cpu"] for g in gen) * 1e6 / (acked_n / span), 2) if acked_n else None,
         "saturated": max_cpu > SATURATED or interval_max_gen > SATURATED,
     }
     if sa and sb and pid:
@@ -590,7 +593,8 @@ def report_text(report: dict[str, Any]) -> str:
         lines.append("  server: not local (no CPU/RSS figures)")
     g = report["generator"]
     procs = ", ".join(f"{p['role']} {100 * p['cpu']:.0f}%" for p in g["processes"])
-    lines.append(f"  generator cpu: {procs}" + ("   ** ABOVE 80% OF A CORE: may be the bottleneck **" if g["saturated"] else ""))
+    per = f", {g['cpu_us_per_acked']} µs per acked message in all" if g.get("cpu_us_per_acked") else ""
+    lines.append(f"  generator cpu: {procs}{per}" + ("   ** ABOVE 80% OF A CORE: may be the bottleneck **" if g["saturated"] else ""))
     for e in r["errors"]:
         lines.append(f"  error: {e}")
     return "\n".join(lines)

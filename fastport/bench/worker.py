@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import socket
 import threading
 import time
 from typing import Any
 
 import orjson
 
-from . import wsclient
+from . import mqttclient, wsclient
 from .hist import Histogram
+from .mqttclient import varint
 from .payloads import make_pool
 from .proc import raise_fd_limit, self_cpu
 
@@ -37,8 +37,6 @@ MAX_ERRORS_KEPT = 5
 GRPC_CONNECT = "/fastport.v1.Broker/Connect"
 # Streams opened per gRPC channel (one HTTP/2 connection) for idle connections.
 IDLE_STREAMS_PER_CHANNEL = 100
-# Most MQTT packets an MQTT subscriber reads before the event loop runs something else.
-READ_BURST = 200
 
 
 class SetupError(Exception):
@@ -435,21 +433,9 @@ class WsPublisher(_WsRole, _Publishing):
 # ---------------------------------------------------------------------- gRPC
 
 
-def _varint(n: int) -> bytes:
-    """Protobuf base-128 varint of a non-negative int."""
-    if n < 0x4000:  # lengths and request ids: one or two bytes, no loop
-        return bytes((n,)) if n < 0x80 else bytes(((n & 0x7F) | 0x80, n >> 7))
-    out = bytearray()
-    while n >= 0x80:
-        out.append(0x80 | (n & 0x7F))
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 def _len_field(key: int, data: bytes) -> bytes:
     """A length-delimited protobuf field; ``key`` is (field number << 3) | 2."""
-    return bytes((key,)) + _varint(len(data)) + data
+    return bytes((key,)) + varint(len(data)) + data
 
 
 def _ack_items(messages: Any, topics: dict[str, bytes]) -> list[bytes]:
@@ -647,14 +633,14 @@ class GrpcPublisher(_GrpcRole, _Publishing):
                 n = self.allowance()
                 if n > 0:
                     now_us = time.time_ns() // 1000
-                    tail = b"\x28" + _varint(now_us // 1000) + b"\x32"  # timestamp_ms, then message_id's key
+                    tail = b"\x28" + varint(now_us // 1000) + b"\x32"  # timestamp_ms, then message_id's key
                     suffix = b".%d" % now_us
                     seq = self.seq
                     items = []
                     for s in range(seq, seq + n):
                         mid = tag + b"%d" % s + suffix
-                        item = b"\x08" + _varint(s + 1) + static[s % count] + tail + _varint(len(mid)) + mid
-                        items.append(b"\x22" + _varint(len(item)) + item)  # ClientFrame.publish
+                        item = b"\x08" + varint(s + 1) + static[s % count] + tail + varint(len(mid)) + mid
+                        items.append(b"\x22" + varint(len(item)) + item)  # ClientFrame.publish
                     self.seq = seq + n
                     self.inflight += n
                     self.w.published += n
@@ -711,140 +697,61 @@ class GrpcPublisher(_GrpcRole, _Publishing):
 
 
 class _MqttRole:
-    """A paho-mqtt client (MQTT 3.1.1, clean session) driven by this process's event
-    loop through paho's external-loop API: ``loop_read`` when its socket is readable,
-    ``loop_write`` while it has packets to send, ``loop_misc`` for the keep-alive.
-    The baseline's generator is a maintained client library, not MQTT written here."""
+    """One MQTT 3.1.1 connection (``mqttclient``: the generator's own minimal QoS 1
+    client, so that the broker, not the generator, is the busy process)."""
 
-    KEEPALIVE_S = 60
+    client: mqttclient.MqttClient
 
     def __init__(self, w: Worker) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
         self.w = w
-        self._loop = asyncio.get_running_loop()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311, clean_session=True)
-        self.client.on_socket_open = self._socket_open
-        self.client.on_socket_close = self._socket_close
-        self.client.on_socket_register_write = self._register_write
-        self.client.on_socket_unregister_write = self._unregister_write
-        self.client.on_disconnect = self._disconnected
-        self._reply: asyncio.Future[Any] | None = None
-        self._misc: asyncio.Task[None] | None = None
-        self._closing = False
-
-    def _socket_open(self, client: Any, userdata: Any, sock: Any) -> None:
-        # paho leaves Nagle on; the other doors' clients (asyncio transports) have it off.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._loop.add_reader(sock, self._read)
-
-    def _socket_close(self, client: Any, userdata: Any, sock: Any) -> None:
-        self._loop.remove_reader(sock)
-        self._loop.remove_writer(sock)
-
-    def _register_write(self, client: Any, userdata: Any, sock: Any) -> None:
-        self._loop.add_writer(sock, self._write)
-
-    def _unregister_write(self, client: Any, userdata: Any, sock: Any) -> None:
-        self._loop.remove_writer(sock)
-
-    def _read(self) -> None:
-        self.client.loop_read()
-        self._flush()
-
-    def _write(self) -> None:
-        self._flush()
-
-    def _flush(self) -> None:
-        """Send what paho has queued. paho sends each packet with its own ``send()``;
-        corked, a batch (a window of publishes, a read's PUBACKs) leaves in full
-        segments, as the other doors' generators write a batch in one write, and the
-        broker does not read one small segment per packet (bench/README.md)."""
-        sock = self.client.socket()
-        if sock is None or not self.client.want_write():
-            return
-        assert isinstance(sock, socket.socket)  # plain TCP: the baseline uses neither TLS nor WebSockets
-        tcp: socket.socket = sock
-        tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
-        try:
-            self.client.loop_write()
-        finally:
-            if self.client.socket() is tcp:
-                tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
-
-    def _disconnected(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        if not self._closing:
-            self.w.closed += 1
-            self.w.note_error(f"mqtt: disconnected: {reason}")
-
-    def _answer(self, value: Any) -> None:
-        if self._reply is not None and not self._reply.done():
-            self._reply.set_result(value)
-
-    async def _await_reply(self, what: str) -> Any:
-        self._reply = self._loop.create_future()
-        try:
-            return await asyncio.wait_for(self._reply, CONNECT_TIMEOUT_S)
-        except TimeoutError:
-            raise SetupError(f"mqtt: no answer to {what}") from None
-
-    async def _misc_loop(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            self.client.loop_misc()
 
     async def setup(self) -> None:
         spec = self.w.spec
-        self.client.on_connect = lambda c, u, flags, reason, props: self._answer(reason)
-        self.client.connect(spec["host"], spec["port"], keepalive=self.KEEPALIVE_S)
-        reason = await self._await_reply("CONNECT")
-        if reason.is_failure:
-            raise SetupError(f"mqtt: connection refused: {reason}")
-        self._misc = asyncio.ensure_future(self._misc_loop())
+        try:
+            self.client = await mqttclient.connect(spec["host"], spec["port"], self.on_publish, self.on_puback, CONNECT_TIMEOUT_S)
+        except (TimeoutError, ConnectionError) as exc:
+            raise SetupError(f"mqtt: {exc or 'no answer to CONNECT'}") from None
+        self.client.closed.add_done_callback(self._on_closed)
+
+    def _on_closed(self, fut: asyncio.Future[str]) -> None:
+        self.w.closed += 1
+        self.w.note_error(f"mqtt: {fut.result()}")
+
+    def on_publish(self, publishes: list[mqttclient.Publish]) -> None:
+        self.w.note_error("mqtt: a PUBLISH for a connection that subscribed to nothing")
+
+    def on_puback(self, packet_ids: list[int]) -> None:
+        self.w.note_error("mqtt: a PUBACK for a connection that published nothing")
 
     async def close(self) -> None:
-        self._closing = True
-        if self._misc is not None:
-            self._misc.cancel()
-        if self.client.socket() is not None:
-            self.client.disconnect()
-            self.client.loop_write()  # sends DISCONNECT, closes the socket (_socket_close)
+        if hasattr(self, "client"):
+            self.client.closed.remove_done_callback(self._on_closed)
+            self.client.close()
 
 
 class MqttSubscriber(_MqttRole, _Receiving):
-    """A QoS 1 subscription: paho answers each delivery with a PUBACK once
-    ``on_message`` has returned."""
+    """A QoS 1 subscription: every delivery a read brought in is counted, then all
+    their PUBACKs leave in one write."""
 
     def __init__(self, w: Worker, index: int, topic: str) -> None:
         _MqttRole.__init__(self, w)
         _Receiving.__init__(self, w, index, topic)
-        self.client.on_message = self._message
 
     async def setup(self) -> None:
         await _MqttRole.setup(self)
-        self.client.on_subscribe = lambda c, u, mid, codes, props: self._answer(codes)
-        self.client.subscribe(self.topic, qos=1)
-        codes = await self._await_reply("SUBSCRIBE")
-        if codes[0].is_failure or codes[0].value != 1:
-            raise SetupError(f"mqtt: subscription not granted at QoS 1: {codes[0]}")
+        granted = await self.client.subscribe(self.topic, CONNECT_TIMEOUT_S)
+        if granted != 1:
+            raise SetupError(f"mqtt: subscription not granted at QoS 1 (SUBACK {granted:#x})")
 
-    def _read(self) -> None:
-        """paho reads one packet per ``loop_read`` when nothing of its own is in
-        flight, as for a subscriber: read on while deliveries keep coming, a bounded
-        number (what is left in the socket makes it readable again)."""
+    def on_publish(self, publishes: list[mqttclient.Publish]) -> None:
         w = self.w
-        for _ in range(READ_BURST):
-            before = w.delivered
-            self.client.loop_read()
-            if w.delivered == before:
-                break
-        self._flush()
-
-    def _message(self, client: Any, userdata: Any, msg: Any) -> None:
-        payload = msg.payload
-        self.w.delivered_by[self.index] += 1
-        self.w.on_message(self, payload[: payload.find(b" ")].decode(), time.time_ns() // 1000, msg.dup)
+        now = time.time_ns() // 1000
+        puback = mqttclient.puback_packet
+        for p in publishes:
+            payload = p.payload
+            w.on_message(self, payload[: payload.find(b" ")].decode(), now, p.dup)
+        w.delivered_by[self.index] += len(publishes)
+        self.client.send([puback(p.packet_id) for p in publishes])
 
 
 class MqttPublisher(_MqttRole, _Publishing):
@@ -864,11 +771,10 @@ class MqttPublisher(_MqttRole, _Publishing):
     def __init__(self, w: Worker, index: int, topic: str) -> None:
         _MqttRole.__init__(self, w)
         _Publishing.__init__(self, w, index, topic)
-        self.client.max_inflight_messages_set(self.window)
-        self.client.on_publish = self._puback
+        self._topic = mqttclient.utf8(topic)
         self._bodies = [b" " + p.data.encode() for p in w.pool]
         self._tag = b"%d." % index
-        self._seq_of: dict[int, int] = {}  # paho's packet id -> seq
+        self._seq_of: dict[int, int] = {}  # packet id -> seq
         self._subscribers = w.spec["subscribers_of"][topic]
         self._poll: asyncio.TimerHandle | None = None
 
@@ -889,32 +795,33 @@ class MqttPublisher(_MqttRole, _Publishing):
         n = self.allowance()
         if n <= 0:
             if self.inflight == 0 and self._poll is None:  # no PUBACK left to wake us
-                self._poll = self._loop.call_later(self.PACE_POLL_S, self._repoll)
+                self._poll = asyncio.get_running_loop().call_later(self.PACE_POLL_S, self._repoll)
             return
         now_us = time.time_ns() // 1000
         end = b".%d" % now_us
         bodies = self._bodies
         count = len(bodies)
-        publish = self.client.publish
+        topic = self._topic
+        tag = self._tag
         seq_of = self._seq_of
+        publish = mqttclient.publish_packet
+        packets = []
         for s in range(self.seq, self.seq + n):
-            info = publish(self.topic, self._tag + b"%d" % s + end + bodies[s % count], qos=1)
-            seq_of[info.mid] = s
+            packet_id = s % mqttclient.MAX_PACKET_ID + 1  # 1..65535; the window is far smaller
+            seq_of[packet_id] = s
+            packets.append(publish(topic, packet_id, tag + b"%d" % s + end + bodies[s % count]))
         self.seq += n
         self.inflight += n
         self.w.published += n
-        self._flush()
+        self.client.send(packets)
 
-    def _puback(self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
-        self.result(self._seq_of.pop(mid, -1), not reason.is_failure, str(reason))
-
-    def _read(self) -> None:
-        """paho reads up to one packet per publish in flight; the window is refilled
-        once per read, as the WebSocket publisher does per batch of frames."""
-        self.client.loop_read()
+    def on_puback(self, packet_ids: list[int]) -> None:
+        """A PUBACK at QoS 1 always means success (MQTT 3.1.1 has no reason codes)."""
+        seq_of = self._seq_of
+        for packet_id in packet_ids:
+            self.result(seq_of.pop(packet_id, -1), True, "")
         if self.sending and not self.rate:
             self.fill()
-        self._flush()
 
     async def close(self) -> None:
         self.sending = False

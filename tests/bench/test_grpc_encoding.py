@@ -7,12 +7,13 @@ from fastport_proto.v1 import broker_pb2 as pb
 
 pytest.importorskip("orjson")
 
-from fastport.bench.worker import _ack_items, _varint  # noqa: E402
+from fastport.bench.mqttclient import varint  # noqa: E402
+from fastport.bench.worker import _ack_items  # noqa: E402
 
 
 @pytest.mark.parametrize("n", [0, 1, 127, 128, 300, 16383, 16384, 1 << 21, (1 << 35) + 7])
 def test_varint(n: int) -> None:
-    assert pb.Publish.FromString(b"\x08" + _varint(n)).request_id == n
+    assert pb.Publish.FromString(b"\x08" + varint(n)).request_id == n
 
 
 def test_ack_items_match_protobuf() -> None:
