@@ -15,7 +15,8 @@ f  100,000 unacknowledged pending messages (RSS each)
 
 Beside fastport, in (a) and (b): Mosquitto with MQTT QoS 1 (issue 16), the C broker
 whose server CPU per message fastport is measured against, loaded by the generator's
-own lean QoS 1 client (``mqttclient``) so that Mosquitto is the busy process.
+own lean QoS 1 client (``mqttclient``) so that Mosquitto is the busy process; in (a)
+and (e) also the bare relay on picows, the candidate for the WebSocket door.
 
 For issue 10 (one tenant never hurts another), each on a fresh server so that
 its RSS peak is its own:
@@ -53,16 +54,17 @@ TARGETS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "grpc-sqlite": ("fastport-sqlite", "grpc", {}),
     "ws-relay": ("ws-relay", "ws", {"session": "bench", "password": "bench"}),
     "grpc-relay": ("grpc-relay", "grpc", {"session": "bench", "password": "bench", "batch": 1}),
+    "ws-picows": ("picows-relay", "ws", {"session": "bench", "password": "bench"}),
     "mqtt-mosquitto": ("mosquitto", "mqtt", {"procs": 4}),  # subscribers: two processes in (b)
 }
 SCENARIOS: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
-    "a": ("1 pub -> 1 sub, 256 B, window 100", {}, ("ws", "grpc", "ws-sqlite", "grpc-sqlite", "ws-relay", "grpc-relay", "mqtt-mosquitto")),
+    "a": ("1 pub -> 1 sub, 256 B, window 100", {}, ("ws", "grpc", "ws-sqlite", "grpc-sqlite", "ws-relay", "ws-picows", "grpc-relay", "mqtt-mosquitto")),
     "b": ("1 pub -> 10 subs", {"subs": 10}, ("ws", "grpc", "ws-relay", "grpc-relay", "mqtt-mosquitto")),
     "c": ("10 pubs -> 10 subs, 10 topics", {"pubs": 10, "subs": 10, "topics": 10}, ("ws", "grpc", "ws-relay", "grpc-relay")),
     "d": ("fixed 2,000 msg/s", {"rate": 2000}, ("ws", "grpc", "ws-sqlite", "grpc-sqlite", "ws-relay", "grpc-relay")),
 }
 MEMORY: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
-    "e": ("idle initialized connections", {}, ("ws", "grpc", "ws-relay")),
+    "e": ("idle initialized connections", {}, ("ws", "grpc", "ws-relay", "ws-picows")),
     "f": ("unacknowledged pending messages", {"ack": False, "window": 1000}, ("ws", "grpc")),
 }
 BIG_PAYLOAD = 64 * 1024
@@ -227,17 +229,26 @@ class Matrix:
     def run(self) -> None:
         a = self.args
         wanted = set(a.only.split(",")) if a.only else set(SCENARIOS) | set(MEMORY) | set(HEAVY) | {SLOW}
+        keep = set(a.targets.split(",")) if a.targets else set(TARGETS)
+        if keep - set(TARGETS):
+            raise SystemExit(f"--targets: unknown {', '.join(sorted(keep - set(TARGETS)))} (known: {', '.join(TARGETS)})")
+        Table = dict[str, tuple[str, dict[str, Any], tuple[str, ...]]]
+
+        def pick(table: Table) -> Table:
+            return {s: (title, extra, tuple(x for x in ts if x in keep)) for s, (title, extra, ts) in table.items()}
+
+        scenarios, memory, heavy = pick(SCENARIOS), pick(MEMORY), pick(HEAVY)
         t0 = time.monotonic()
         try:
             for round_no in range(1, a.runs + 1):
                 print(f"round {round_no}/{a.runs}", flush=True)
-                for scenario, (_, extra, targets) in SCENARIOS.items():
+                for scenario, (_, extra, targets) in scenarios.items():
                     if scenario in wanted:
                         for target in targets:
                             self.run_one(scenario, target, round_no, **extra)
             self.stop_servers()
             for round_no in range(1, a.runs + 1):
-                for scenario, (_, extra, targets) in MEMORY.items():
+                for scenario, (_, extra, targets) in memory.items():
                     if scenario not in wanted:
                         continue
                     for target in targets:
@@ -246,11 +257,11 @@ class Matrix:
                             self.run_fresh(scenario, target, round_no, idle=n, **extra)
                         else:
                             self.run_fresh(scenario, target, round_no, messages=a.pending, **extra)
-                for scenario, (_, extra, targets) in HEAVY.items():
+                for scenario, (_, extra, targets) in heavy.items():
                     if scenario in wanted:
                         for target in targets:
                             self.run_fresh(scenario, target, round_no, **extra)
-                if SLOW in wanted:
+                if SLOW in wanted and not a.targets:
                     self.run_slow(round_no)
         finally:
             self.stop_servers()
@@ -471,6 +482,14 @@ def write_markdown(m: Matrix, path: Path) -> None:
             "–",
             None,
         )
+    lines += ["", "## picows beside aiohttp (issue 16): bare relays, same logic", "", "| figure | measured | note |", "|---|---|---|"]
+    for text, values, fmt in (
+        ("(a): server CPU per acked msg, picows relay ÷ aiohttp relay", _ratios(e, ("a", "ws-picows", us), ("a", "ws-relay", us)), _ratio),
+        ("(a): server CPU per acked msg, picows relay, µs", [_get(r, us) for r in _reports(e, "a", "ws-picows")], _us),
+        ("(e): RSS per idle connection, picows relay, KiB", [(_get(r, "server.rss_per_connection") or 0) / 1024 for r in _reports(e, "e", "ws-picows")], lambda v: f"{v:.1f}"),
+        ("(e): RSS per idle connection, aiohttp relay, KiB", [(_get(r, "server.rss_per_connection") or 0) / 1024 for r in _reports(e, "e", "ws-relay")], lambda v: f"{v:.1f}"),
+    ):
+        lines.append(f"| {text} | {_span(values, fmt) if values else 'not measured'} | bench/README.md, picows |")
     failed = [x for x in e if not x["report"]]
     if failed or m.unavailable:
         lines += ["", "## Not measured", ""]
@@ -500,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slow-duration", type=float, default=40.0, help="seconds of scenario h (default 40: past the slow-consumer timeout)")
     p.add_argument("--slow-rate", type=float, default=440.0, help="64 KiB publishes/s in scenario h (default 440: ~28 MiB/s)")
     p.add_argument("--only", help="comma-separated scenarios, e.g. a,d (default: all)")
+    p.add_argument("--targets", help=f"comma-separated targets, e.g. ws,mqtt-mosquitto (default: all; scenario h needs none): {', '.join(TARGETS)}")
     p.add_argument("--out", type=Path, default=Path("bench"), help="directory for results.md and results.json")
     args = p.parse_args(argv)
     m = Matrix(args)

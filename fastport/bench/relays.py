@@ -11,7 +11,18 @@ one item per stream message in both directions (each publish result, each
 delivered message its own ServerFrame), the way a stream API is usually first
 written. Against it the generator sends one item per ClientFrame too (``--batch 1``).
 
-Run: ``python -m fastport.bench.relays ws|grpc [--host H] [--port P]``; logs
+``picows``: the ``ws`` relay's logic on picows (a Cython asyncio WebSocket library)
+instead of aiohttp's WebSocket, with aiohttp still serving plain HTTP on the same
+port (issue 16's evaluation of picows for the WebSocket door, bench/README.md).
+picows can only listen on a port of its own (``ws_create_server``, which answers
+GET requests without a body and nothing else), so a first protocol reads each
+connection's request head and hands the connection to picows (a WebSocket upgrade)
+or to aiohttp's low-level ``web.Server`` (anything else) with
+``transport.set_protocol``. picows has no public way to take over an accepted
+connection: ``_picows_protocol`` builds its server protocol the way
+``ws_create_server`` does, which is picows' private API.
+
+Run: ``python -m fastport.bench.relays ws|grpc|picows [--host H] [--port P]``; logs
 ``listening http=H:P`` or ``listening grpc=H:P`` then ``ready`` on stderr, as
 ``fastport serve`` does, and stops on SIGTERM/SIGINT.
 """
@@ -24,7 +35,7 @@ import logging
 import signal
 import sys
 import uuid
-from typing import Any
+from typing import Any, cast
 
 log = logging.getLogger("fastport.bench.relay")
 
@@ -97,6 +108,175 @@ async def _ws_relay(host: str, port: int) -> None:
     try:
         await _until_signalled()
     finally:
+        await runner.cleanup()
+
+
+class _Relay:
+    """The legacy JSON relay logic of the picows relay: one topic table, frames in,
+    frames out through ``send`` (one write per frame, as the aiohttp relay does)."""
+
+    def __init__(self) -> None:
+        self.topics: dict[str, set[Any]] = {}
+
+    def frame(self, me: Any, mine: set[str], raw: bytes, send: Any) -> None:
+        import orjson
+
+        f = orjson.loads(raw)
+        kind = f.get("type")
+        if kind == "publish":
+            topic = f.get("topic")
+            mid = f.get("messageId") or uuid.uuid4().hex
+            out = orjson.dumps(
+                {"type": "message", "topic": topic, "data": f.get("data"), "hash": f.get("hash"),
+                 "timestamp": f.get("timestamp"), "messageId": mid}
+            )
+            n = 0
+            for other in tuple(self.topics.get(topic, ())):
+                if other is not me:
+                    send(other, out)
+                    n += 1
+            send(me, orjson.dumps({"type": "publish_response", "success": True, "messageId": mid, "deliveredTo": n}))
+        elif kind == "ack":
+            return
+        elif kind == "init":
+            send(me, orjson.dumps({"type": "init_response", "success": True, "sessionName": f.get("sessionName")}))
+        elif kind == "subscribe":
+            topic = f.get("topic")
+            self.topics.setdefault(topic, set()).add(me)
+            mine.add(topic)
+            send(me, orjson.dumps({"type": "subscribe_response", "success": True, "topic": topic}))
+        else:
+            send(me, orjson.dumps({"error": "Unknown message type"}))
+
+    def leave(self, me: Any, mine: set[str]) -> None:
+        for topic in mine:
+            self.topics.get(topic, set()).discard(me)
+
+
+def _picows_protocol(listener_factory: Any) -> asyncio.BaseProtocol:
+    """picows' server protocol for one connection, built as ``ws_create_server``
+    builds it (picows 2.x; private API: picows has no public hand-off)."""
+    from picows import WSAutoPingStrategy, picows
+
+    return picows.WSProtocol(  # type: ignore[attr-defined, no-any-return]
+        None, None, False, listener_factory, logging.getLogger("picows.server"), True, 5,
+        False, 20, 20, WSAutoPingStrategy.PING_WHEN_IDLE, True, 10 * 1024 * 1024, None, 16 * 1024,
+    )
+
+
+class _Front(asyncio.Protocol):
+    """Reads a connection's first request head, then hands the connection (and what
+    was read) to picows for a WebSocket upgrade, or to aiohttp for anything else."""
+
+    MAX_HEAD = 16 * 1024
+
+    def __init__(self, websocket: Any, http: Any) -> None:
+        self._websocket = websocket
+        self._http = http
+        self._buf = bytearray()
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        assert self._transport is not None
+        self._buf += data
+        end = self._buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self._buf) > self.MAX_HEAD:
+                self._transport.close()
+            return
+        head = bytes(self._buf[:end]).lower()
+        upgrade = b"\r\nupgrade: websocket" in head or b"\r\nupgrade:websocket" in head
+        proto = _picows_protocol(self._websocket) if upgrade else self._http()
+        self._transport.set_protocol(proto)
+        proto.connection_made(self._transport)
+        received = bytes(self._buf)
+        if isinstance(proto, asyncio.BufferedProtocol):
+            view = memoryview(received)
+            while view:
+                buf = memoryview(proto.get_buffer(len(view)))
+                n = min(len(buf), len(view))
+                buf[:n] = view[:n]
+                proto.buffer_updated(n)
+                view = view[n:]
+        else:
+            cast(asyncio.Protocol, proto).data_received(received)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        pass  # closed before a request head: nothing was handed over
+
+
+async def _picows_relay(host: str, port: int) -> None:
+    from aiohttp import web
+    from picows import WSListener, WSMsgType
+
+    relay = _Relay()
+    text = WSMsgType.TEXT
+    # Flow control as the aiohttp relay has it (its ``await send_frame`` waits while a
+    # receiver's buffer is full, and meanwhile reads nothing more from the sender):
+    # a sender whose frame went to a socket with a full buffer stops being read until
+    # that socket drains. picows' ``send`` never waits, so without this one publisher
+    # fills a slow subscriber's buffer without bound.
+    full: dict[Any, set[Any]] = {}  # a socket whose buffer is full -> senders held back
+    sender: list[Any] = [None]  # whose frame is being handled
+
+    def send(transport: Any, data: bytes) -> None:
+        transport.send(text, data)
+        held = full.get(transport)
+        if held is not None and sender[0] not in held:
+            held.add(sender[0])
+            sender[0].underlying_transport.pause_reading()
+
+    class Listener(WSListener):
+        def __init__(self) -> None:
+            self.transport: Any = None
+            self.mine: set[str] = set()
+
+        def on_ws_connected(self, transport: Any) -> None:
+            self.transport = transport
+
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            if frame.msg_type == text:
+                sender[0] = transport
+                relay.frame(transport, self.mine, frame.get_payload_as_bytes(), send)
+            elif frame.msg_type == WSMsgType.CLOSE:
+                transport.send_close(frame.get_close_code())
+                transport.disconnect()
+
+        def pause_writing(self) -> None:
+            full.setdefault(self.transport, set())
+
+        def resume_writing(self) -> None:
+            for held in full.pop(self.transport, ()):
+                if not held.is_disconnected:
+                    held.underlying_transport.resume_reading()
+
+        def on_ws_disconnected(self, transport: Any) -> None:
+            relay.leave(transport, self.mine)
+            self.resume_writing()
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "door": "aiohttp"})
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response({"echo": await request.json()})
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    app.router.add_post("/api/echo", echo)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    http = runner.server
+    assert http is not None
+    server = await asyncio.get_running_loop().create_server(lambda: _Front(lambda request: Listener(), http), host, port)
+    bound = server.sockets[0].getsockname()
+    log.info("listening http=%s:%d", bound[0], bound[1])
+    try:
+        await _until_signalled()
+    finally:
+        server.close()
         await runner.cleanup()
 
 
@@ -180,7 +360,7 @@ async def _until_signalled() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fastport.bench.relays", description=__doc__.split("\n\n")[0])
-    parser.add_argument("kind", choices=("ws", "grpc"))
+    parser.add_argument("kind", choices=("ws", "grpc", "picows"))
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
@@ -191,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         factory = uvloop.new_event_loop
     except ImportError:
         factory = None
-    relay = _ws_relay if args.kind == "ws" else _grpc_relay
+    relay = {"ws": _ws_relay, "grpc": _grpc_relay, "picows": _picows_relay}[args.kind]
     with asyncio.Runner(loop_factory=factory) as runner:
         runner.run(relay(args.host, args.port))
     return 0
