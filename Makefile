@@ -8,7 +8,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PYPROJECTS := pyproject.toml protos/python/pyproject.toml clients/python/pyproject.toml
 
-.PHONY: install run test proto docs bench clean
+.PHONY: install run test proto docs bench profile clean
 
 # What the running server needs, and nothing else.
 $(RUN_STAMP): $(PYPROJECTS)
@@ -41,6 +41,15 @@ test: $(DEV_STAMP)
 BENCH_ARGS ?=
 bench: $(DEV_STAMP)
 	$(BIN)/python -m fastport.bench.matrix --out bench $(BENCH_ARGS)
+
+# Where a server's time goes: py-spy samples fastport under shape (a) on each door and
+# writes bench/profiles/<door>-a.txt (shares per layer and function, and µs per acked
+# message) and .collapsed (raw stacks); PROFILE_ARGS passes options, e.g.
+# PROFILE_ARGS="--subs 10" or "--seconds 15" (python -m fastport.bench.profile --help).
+PROFILE_ARGS ?=
+profile: $(DEV_STAMP)
+	$(BIN)/python -m fastport.bench.profile --door ws --out bench/profiles $(PROFILE_ARGS)
+	$(BIN)/python -m fastport.bench.profile --door grpc --out bench/profiles $(PROFILE_ARGS)
 
 # Everything generated from protos/: the Python package's code, the Node.js package's
 # copy of the contract and its TypeScript types, and docs/grpc-api.md (a test fails

@@ -11,6 +11,14 @@ machine, typically right after a socket write wakes the generator up) is counted
 whatever it was doing, which inflates the share of writes. So by default the server
 is pinned to CPU 0 and the generator to the others (``--no-pin`` to turn it off):
 then the server's samples are its own CPU time.
+
+Each share is also given in µs per acked message (share × the run's server CPU per
+acked message), and self time is summed per layer (the broker core, each door, the
+libraries under them), which is what bench/README.md's "where the time goes" quotes.
+``--out DIR`` writes ``DIR/<door>-<shape>.txt`` (the run's report and the summary)
+and ``.collapsed`` (py-spy's raw stacks); ``make profile`` does so for both doors
+under shape (a). py-spy needs ptrace rights on the server (root, or
+CAP_SYS_PTRACE, or kernel.yama.ptrace_scope 0).
 """
 
 from __future__ import annotations
@@ -29,13 +37,41 @@ from pathlib import Path
 from typing import Any
 
 from .runner import report_text, run
+from .proc import CLOCK_TICKS
 from .servers import ADMIN_TOKEN, Server
 from .settings import BenchConfig
 
 _LINE = re.compile(r":\d+\)$")
 
 
-def summarize(raw: str, top: int = 25) -> str:
+# Layers, by the path in a frame's name (first match wins).
+LAYERS: tuple[tuple[str, str], ...] = (
+    ("fastport/core/", "broker core (fastport/core)"),
+    ("fastport/engines/", "engine (fastport/engines)"),
+    ("fastport/store/", "store (fastport/store)"),
+    ("fastport/web/", "WebSocket door (fastport/web)"),
+    ("fastport/rpc/", "gRPC door (fastport/rpc)"),
+    ("fastport/", "fastport, other"),
+    ("aiohttp/", "aiohttp"),
+    ("grpc/", "grpc.aio (Python and Cython)"),
+    ("google/protobuf", "protobuf"),
+    ("asyncio/", "asyncio / uvloop"),
+    ("uvloop", "asyncio / uvloop"),
+)
+
+
+def layer(frame: str) -> str:
+    for marker, name in LAYERS:
+        if marker in frame:
+            return name
+    return "other (stdlib, C)"
+
+
+def summarize(raw: str, top: int = 25, us_per_msg: float | None = None) -> str:
+    """Self and total shares of the samples, per function and (self) per layer;
+    with ``us_per_msg`` (the sampled threads' CPU per acked message), each share also
+    as µs per acked message."""
+    layers: collections.Counter[str] = collections.Counter()
     self_counts: collections.Counter[str] = collections.Counter()
     total_counts: collections.Counter[str] = collections.Counter()
     samples = 0
@@ -51,16 +87,54 @@ def summarize(raw: str, top: int = 25) -> str:
             frames = frames[1:]
         if not frames or any("_bootstrap (threading.py)" in f for f in frames):
             continue  # idle pool threads (py-spy counts a thread waiting on a lock as busy)
+        if frames[-1].startswith(("epoll_wait ", "epoll_pwait ")):
+            continue  # the event loop waiting: with --native, py-spy counts it as busy
         samples += n
         self_counts[frames[-1]] += n
+        layers[layer(frames[-1])] += n
         for f in set(frames):
             total_counts[f] += n
-    out = [f"{samples} samples"]
-    for title, counts in (("self", self_counts), ("total", total_counts)):
+    out = [f"{samples} samples" + (f"; sampled threads' CPU {us_per_msg:.1f} µs per acked message" if us_per_msg else "")]
+    if not samples:
+        return out[0]
+
+    def share(n: int) -> str:
+        text = f"{100 * n / samples:5.1f}%"
+        return text + (f" {us_per_msg * n / samples:5.2f} µs" if us_per_msg else "")
+
+    for title, counts, limit in (("self, per layer", layers, len(layers)), ("self", self_counts, top), ("total", total_counts, top)):
         out.append(f"\n-- {title} --")
-        for name, n in counts.most_common(top):
-            out.append(f"{100 * n / samples:5.1f}%  {name}")
+        for name, n in counts.most_common(limit):
+            out.append(f"{share(n)}  {name}")
     return "\n".join(out)
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds (utime+stime) of each of a process's threads, summed by thread name:
+    py-spy sees only the threads that run Python, while grpc's C-core threads are in the
+    server's CPU figure too."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue  # the thread ended meanwhile
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return out
+
+
+def thread_shares(before: dict[str, float], after: dict[str, float], main_name: str) -> dict[str, float]:
+    """Each thread name's share of the process's CPU between two ``thread_cpu`` reads
+    (the main thread, whatever its name, as ``main``)."""
+    spent = {name: after[name] - before.get(name, 0.0) for name in after}
+    total = sum(spent.values()) or 1.0
+    shares: dict[str, float] = {}
+    for name, cpu in spent.items():
+        key = "main (event loop)" if name == main_name else name
+        shares[key] = shares.get(key, 0.0) + cpu / total
+    return shares
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--native", action="store_true", help="include C frames (slower sampling)")
     p.add_argument("--raw", type=Path, help="keep py-spy's collapsed stacks here")
+    p.add_argument("--out", type=Path, help="write <door>-<shape>.txt and .collapsed into this directory")
     p.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True, help="server on CPU 0, generator on the others")
     args = p.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -92,21 +167,37 @@ def main(argv: list[str] | None = None) -> int:
         thread = threading.Thread(target=lambda: report.update(run(cfg)), daemon=True)
         thread.start()
         time.sleep(3.0)  # processes started, warm-up done
+        main_name = Path(f"/proc/{server.pid}/comm").read_text().strip()
         with tempfile.NamedTemporaryFile("r", suffix=".txt") as out:
             cmd = [spy, "record", "--pid", str(server.pid), "--duration", str(int(args.seconds)), "--rate", str(args.rate),
                    "--format", "raw", "--output", out.name]
             if args.native:
                 cmd.append("--native")
+            before = thread_cpu(server.pid)
             subprocess.run(cmd, check=True, capture_output=True)
+            shares = thread_shares(before, thread_cpu(server.pid), main_name)
             raw = Path(out.name).read_text()
         thread.join(args.seconds + 60)
     finally:
         server.stop()
     if args.raw:
         args.raw.write_text(raw)
-    if report:
-        print(report_text(report))
-    print(summarize(raw, args.top))
+    us = (report.get("server") or {}).get("cpu_us_per_acked") if report else None
+    threads = "server CPU by thread (py-spy samples the main thread's Python; shares below are of it):\n" + "\n".join(
+        f"{100 * s:5.1f}%" + (f" {us * s:5.2f} µs" if us else "") + f"  {name}"
+        for name, s in sorted(shares.items(), key=lambda kv: -kv[1])
+        if s >= 0.005
+    )
+    main_us = us * shares.get("main (event loop)", 0.0) if us else None
+    text = (report_text(report) + "\n" if report else "") + threads + "\n" + summarize(raw, args.top, main_us)
+    print(text)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        shape = "a" if args.pubs == args.subs == args.topics == 1 else f"{args.pubs}x{args.subs}x{args.topics}"
+        stem = f"{args.door}-{shape}" + ("" if args.store == "memory" else f"-{args.store}")
+        (args.out / f"{stem}.txt").write_text(text + "\n")
+        (args.out / f"{stem}.collapsed").write_text(raw)
+        print(f"wrote {args.out / stem}.txt and .collapsed")
     return 0
 
 
