@@ -153,6 +153,12 @@ class _Relay:
             self.topics.get(topic, set()).discard(me)
 
 
+# picows allocates each connection's read buffer up front (16 KiB by default) and grows
+# it when a read does not fit: 1 KiB keeps an idle connection small (measured: 23.8 KiB
+# per idle connection with 16 KiB) and busy ones grow theirs once.
+READ_BUFFER = 1024
+
+
 def _picows_protocol(listener_factory: Any) -> asyncio.BaseProtocol:
     """picows' server protocol for one connection, built as ``ws_create_server``
     builds it (picows 2.x; private API: picows has no public hand-off)."""
@@ -160,7 +166,7 @@ def _picows_protocol(listener_factory: Any) -> asyncio.BaseProtocol:
 
     return picows.WSProtocol(  # type: ignore[attr-defined, no-any-return]
         None, None, False, listener_factory, logging.getLogger("picows.server"), True, 5,
-        False, 20, 20, WSAutoPingStrategy.PING_WHEN_IDLE, True, 10 * 1024 * 1024, None, 16 * 1024,
+        False, 20, 20, WSAutoPingStrategy.PING_WHEN_IDLE, True, 10 * 1024 * 1024, None, READ_BUFFER,
     )
 
 
