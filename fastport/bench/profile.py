@@ -109,30 +109,29 @@ def summarize(raw: str, top: int = 25, us_per_msg: float | None = None) -> str:
     return "\n".join(out)
 
 
-def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds (utime+stime) of each of a process's threads, summed by thread name:
-    py-spy sees only the threads that run Python, while grpc's C-core threads are in the
-    server's CPU figure too."""
-    out: dict[str, float] = {}
+def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
+    """Each of a process's threads: its name and CPU seconds (utime+stime). py-spy sees
+    only the threads that run Python, while grpc's C-core threads are in the server's
+    CPU figure too."""
+    out: dict[int, tuple[str, float]] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             stat = (task / "stat").read_text()
         except OSError:
             continue  # the thread ended meanwhile
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        out[int(task.name)] = (stat[stat.index("(") + 1 : stat.rindex(")")], (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
     return out
 
 
-def thread_shares(before: dict[str, float], after: dict[str, float], main_name: str) -> dict[str, float]:
-    """Each thread name's share of the process's CPU between two ``thread_cpu`` reads
-    (the main thread, whatever its name, as ``main``)."""
-    spent = {name: after[name] - before.get(name, 0.0) for name in after}
-    total = sum(spent.values()) or 1.0
+def thread_shares(pid: int, before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """Each thread name's share of the process's CPU between two ``thread_cpu`` reads;
+    the main thread (whose id is the process's) as ``main (event loop)``."""
+    spent = {tid: (name, cpu - before.get(tid, (name, 0.0))[1]) for tid, (name, cpu) in after.items()}
+    total = sum(cpu for _, cpu in spent.values()) or 1.0
     shares: dict[str, float] = {}
-    for name, cpu in spent.items():
-        key = "main (event loop)" if name == main_name else name
+    for tid, (name, cpu) in spent.items():
+        key = "main (event loop)" if tid == pid else name
         shares[key] = shares.get(key, 0.0) + cpu / total
     return shares
 
@@ -167,7 +166,6 @@ def main(argv: list[str] | None = None) -> int:
         thread = threading.Thread(target=lambda: report.update(run(cfg)), daemon=True)
         thread.start()
         time.sleep(3.0)  # processes started, warm-up done
-        main_name = Path(f"/proc/{server.pid}/comm").read_text().strip()
         with tempfile.NamedTemporaryFile("r", suffix=".txt") as out:
             cmd = [spy, "record", "--pid", str(server.pid), "--duration", str(int(args.seconds)), "--rate", str(args.rate),
                    "--format", "raw", "--output", out.name]
@@ -175,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                 cmd.append("--native")
             before = thread_cpu(server.pid)
             subprocess.run(cmd, check=True, capture_output=True)
-            shares = thread_shares(before, thread_cpu(server.pid), main_name)
+            shares = thread_shares(server.pid, before, thread_cpu(server.pid))
             raw = Path(out.name).read_text()
         thread.join(args.seconds + 60)
     finally:
