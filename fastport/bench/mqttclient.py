@@ -1,15 +1,13 @@
 """A minimal MQTT 3.1.1 QoS 1 client for the load generator, on asyncio.Protocol.
 
 Why not a client library: the Mosquitto baseline is only fair when Mosquitto, not
-the generator, is the busy process, and Mosquitto spends ~8 µs of CPU per acked
-message. paho-mqtt (the first generator) reads each packet with several ``recv``
-calls and sends each with its own ``send``: its processes sat at 80% of a core
-while Mosquitto used 37%. The codec libraries cost as much per packet as Mosquitto
-does per message (zmqtt 0.2.5, measured here: 4.9 µs to encode a PUBLISH, 6.5 µs
-to decode one, ~3.5 µs per PUBACK). So, as ``wsclient.py`` does for WebSocket,
-everything one read brings in is parsed in one loop, and a batch (the PUBACKs for
-what one read brought, the publishes a window opening allows) leaves in one
-``transport.write``.
+the generator, is the busy process. paho-mqtt (the first generator) reads each
+packet with several ``recv`` calls and sends each with its own ``send``, and was the
+busier side; the MQTT codec libraries cost as much per packet as Mosquitto spends per
+message (the figures: bench/README.md, "The Mosquitto baseline"). So, as
+``wsclient.py`` does for WebSocket, everything one read brings in is parsed in one
+loop, and a batch (the PUBACKs for what one read brought, the publishes a window
+opening allows) leaves in one ``transport.write``.
 
 Only what the generator needs is implemented (MQTT 3.1.1, OASIS standard): CONNECT
 (clean session, no keep-alive: runs are short) and CONNACK, SUBSCRIBE at QoS 1 and

@@ -154,8 +154,8 @@ class _Relay:
 
 
 # picows allocates each connection's read buffer up front (16 KiB by default) and grows
-# it when a read does not fit: 1 KiB keeps an idle connection small (measured: 23.8 KiB
-# per idle connection with 16 KiB) and busy ones grow theirs once.
+# it when a read does not fit: 1 KiB keeps an idle connection small and busy ones grow
+# theirs once (the figures: bench/README.md, "picows for the WebSocket door?").
 READ_BUFFER = 1024
 
 
