@@ -45,6 +45,16 @@ async def publish(link: NatsLink, subjects: SessionSubjects, topic: str, message
     await link.publish(subjects.topic(topic), message_id.encode(), envelope.headers())
 
 
+async def until_unbound(link: NatsLink, consumer: Consumer) -> None:
+    """Wait until the servers know nobody listens to ``consumer``'s pushes. Until then
+    (interest travels between the servers of a cluster asynchronously) the consumer may
+    push a message to the inbox that was just closed, and that push counts as a delivery."""
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    while (await link.js.consumer_info(consumer.stream, consumer.name)).push_bound:
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.02)
+
+
 async def stored(link: NatsLink, r: SessionRecord) -> int:
     return (await link.js.stream_info(stream_name(r.name))).state.messages
 
@@ -75,6 +85,7 @@ async def test_a_durable_consumer_collects_while_away_and_follows_its_subscriber
     consumer = await Consumer.open(a, r, "t/#", on_a.push, durable=name)
     assert (consumer.name, consumer.durable) == (name, True)
     await consumer.close(a, delete=False)  # the connection on node A ends
+    await until_unbound(b, consumer)
     for i in range(3):
         await publish(b, subjects, f"t/{i}", f"m{i}")
     on_b = Inbox()
