@@ -563,6 +563,23 @@ class Broker:
         if session is not None:
             session.connections.discard(conn)
 
+    def can_relay(self, conn: Connection, topic: str) -> BrokerError | None:
+        """Why ``conn`` may not relay frames to ``topic`` (see ``relay_peers``), or None
+        when it may: it is initialized, its session runs, the topic is valid. The
+        messages are the legacy file relay's (legacy-json.md §3)."""
+        session = conn.session
+        if session is None:
+            return BrokerError(ErrorCode.NOT_INITIALIZED, "Not initialized")
+        if session.dropped:
+            return BrokerError(ErrorCode.SESSION_NOT_FOUND, "Session Error")
+        if session.suspended:
+            return BrokerError(ErrorCode.SESSION_SUSPENDED, "Session Invalid or Suspended")
+        try:
+            validate_topic(topic)
+        except BrokerError as err:
+            return err
+        return None
+
     def relay_peers(self, conn: Connection, topic: str) -> list[Peer]:
         """Peers of the other connected subscribers of ``topic`` in ``conn``'s session.
 

@@ -45,7 +45,6 @@ class Message:
         "session",
         "created_ms",
         "expires_ms",
-        "wire",
     )
 
     def __init__(
@@ -73,5 +72,3 @@ class Message:
         self.session = session  # the session's name
         self.created_ms = created_ms  # when the broker took it (the publisher's clock is timestamp_ms)
         self.expires_ms = expires_ms  # 0 = never
-        # Free for a door to cache this message's encoded form, so a fan-out encodes once.
-        self.wire: object = None

@@ -69,7 +69,12 @@ PUBLISH_SLICE = 50
 RECENT_FRAMES = 16
 QUIET_STREAMS = 2
 _MESSAGES_KEY = b"\x2a"  # ServerFrame.messages: field 5, length-delimited
-_WIRE_TAG = object()  # marks what this door caches on Message.wire
+# The first-send item of the message this door encoded last: the broker hands a
+# message to its subscribers one after another, so this one slot makes a fan-out
+# encode once here (the WebSocket door keeps its own, web/peer.py). It keeps the last
+# message alive until the next one is encoded, no longer.
+_last_message: Message | None = None
+_last_item = b""
 _Request = TypeVar("_Request")
 
 
@@ -110,15 +115,14 @@ def message_item(message: Message, retry: int) -> bytes:
 
     In the protobuf encoding the items of a repeated field may stand anywhere in the
     message, so a frame's bytes are its other fields as protobuf serializes them,
-    followed by these items. A first send is encoded once per message and cached on
-    ``Message.wire``: a fan-out to N streams costs one encoding and N references
+    followed by these items. A first send is encoded once per fan-out (the last one
+    is cached): a fan-out to N streams costs one encoding and N references
     instead of N copies into N ServerFrames and N serializations, which were where a
     1 -> 10 fan-out spent its time (bench/README.md, "What profiling found", 4.).
     Re-sends carry their own ``retry`` and are encoded each time (they are rare)."""
-    if not retry:
-        wire = message.wire
-        if type(wire) is tuple and wire[0] is _WIRE_TAG:
-            return wire[1]  # type: ignore[no-any-return]
+    global _last_message, _last_item
+    if message is _last_message and not retry:
+        return _last_item
     msg = pb.Message(
         topic=message.topic,
         message_id=message.id,
@@ -136,8 +140,8 @@ def message_item(message: Message, retry: int) -> bytes:
         msg.attributes.update(message.attributes)
     body = msg.SerializeToString()
     item = _MESSAGES_KEY + _varint(len(body)) + body
-    if not retry and message.wire is None:  # the WebSocket door may cache its frame there
-        message.wire = (_WIRE_TAG, item)
+    if not retry:
+        _last_message, _last_item = message, item
     return item
 
 

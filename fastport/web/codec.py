@@ -157,8 +157,6 @@ INVALID_FRAME: Final = error_reply("Invalid frame", ErrorCode.INVALID_FRAME)
 UNKNOWN_MESSAGE_TYPE: Final = error_reply("Unknown message type", UNKNOWN_TYPE)
 INTERNAL_ERROR: Final = error_reply("Internal server error", ErrorCode.INTERNAL)
 MISSING_TOPIC_OR_FILE_ID: Final = file_error("Missing topic or fileId", ErrorCode.INVALID_FIELD)
-FILE_SESSION_SUSPENDED: Final = file_error("Session Invalid or Suspended", ErrorCode.SESSION_SUSPENDED)
-FILE_SESSION_ERROR: Final = file_error("Session Error", ErrorCode.SESSION_NOT_FOUND)
 
 _UNSUPPORTED_MESSAGE = "Push notifications are not supported"
 UNSUPPORTED: Final[dict[str, bytes]] = {

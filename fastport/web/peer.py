@@ -6,7 +6,7 @@ outgoing list; the first append in an event-loop turn schedules one flush with
 to the transport in a single ``writelines``. A fan-out of N messages to one socket,
 or the replies to a burst of client frames, is therefore one write, not N.
 
-A message's frame is encoded once and cached on ``Message.wire``, so a fan-out to many
+A message's frame is encoded once per fan-out (``message_wire``), so a fan-out to many
 sockets encodes once; re-sends (``retry`` > 0) carry ``"retry":K`` and are encoded
 separately.
 
@@ -47,7 +47,13 @@ _MAX_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, 2 of th
 # backlog, not this turn's queue.
 FLUSH_BYTES = 256 * 1024
 
-_WIRE_TAG = object()  # marks the value this door caches on Message.wire
+# The first-send frame of the message this door delivered last. The broker hands a
+# message to its subscribers one after another, so this one slot makes a fan-out encode
+# once here; the gRPC door keeps its own (a door's encoded form is its own business,
+# not the message's: centrifuge caches per broadcast the same way). It keeps the last
+# message alive until the next one is delivered, no longer.
+_last_message: Message | None = None
+_last_frame = b""
 
 
 def close_reason(reason: str) -> bytes:
@@ -59,12 +65,12 @@ def close_reason(reason: str) -> bytes:
 
 
 def message_wire(message: Message) -> bytes:
-    """The complete first-send frame of ``message``, encoded once per message."""
-    wire = message.wire
-    if type(wire) is tuple and wire[0] is _WIRE_TAG:
-        return wire[1]  # type: ignore[no-any-return]
-    frame = codec.text_frame(codec.message_frame(message))
-    message.wire = (_WIRE_TAG, frame)
+    """The complete first-send frame of ``message``, encoded once per fan-out."""
+    global _last_message, _last_frame
+    if message is _last_message:
+        return _last_frame
+    frame = _last_frame = codec.text_frame(codec.message_frame(message))
+    _last_message = message
     return frame
 
 

@@ -37,7 +37,6 @@ from aiohttp.streams import EofStream
 from aiohttp.web_protocol import RequestHandler
 
 from ..core import Broker, BrokerError, Connection, ErrorCode
-from ..core.topics import validate_topic
 from . import codec
 from .peer import WebPeer
 from .rest import error_response, http_error
@@ -536,20 +535,9 @@ class WebSocketEndpoint:
 
     def _file_signal(self, sock: _Socket, cmd: codec.FileSignal) -> None:
         conn, peer = sock.conn, sock.peer
-        session = conn.session
-        if session is None:
-            peer.reply(codec.NOT_INITIALIZED)
-            return
-        if session.dropped:
-            peer.reply(codec.FILE_SESSION_ERROR)
-            return
-        if session.suspended:
-            peer.reply(codec.FILE_SESSION_SUSPENDED)
-            return
-        try:
-            validate_topic(cmd.topic)
-        except BrokerError as err:
-            peer.reply(codec.file_error(err.message, err.code))
+        err = self._broker.can_relay(conn, cmd.topic)
+        if err is not None:
+            peer.reply(self._refused(err) or codec.file_error(err.message, err.code))
             return
         uploads = sock.uploads
         if uploads is None:
@@ -570,8 +558,7 @@ class WebSocketEndpoint:
     def _chunk(self, sock: _Socket, cmd: codec.Chunk) -> Step | None:
         uploads = sock.uploads
         topic = uploads.get(cmd.file_id) if uploads else None
-        session = sock.conn.session
-        if topic is None or session is None or session.suspended or session.dropped:
+        if topic is None or self._broker.can_relay(sock.conn, topic) is not None:
             return None
         frame = codec.binary_frame(cmd.frame)
         congested = []

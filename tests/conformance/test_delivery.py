@@ -450,6 +450,24 @@ async def test_relay_peers_are_other_connected_subscribers(broker: Broker, clien
     assert broker.relay_peers(sender.conn, "elsewhere") == []
 
 
+async def test_can_relay_says_why_not(broker: Broker, client) -> None:
+    """Initialized into a running session, to a valid topic: the legacy file relay's
+    refusals otherwise, each with its code."""
+    await make_session(broker)
+    sender = await client()
+    assert broker.can_relay(sender.conn, "files/x") is None
+    assert broker.can_relay(sender.conn, "files/+").code is ErrorCode.INVALID_TOPIC
+    assert broker.can_relay(Client(broker).conn, "files/x").code is ErrorCode.NOT_INITIALIZED
+    await broker.set_suspended("s", True)
+    err = broker.can_relay(sender.conn, "files/x")
+    assert (err.code, err.message) == (ErrorCode.SESSION_SUSPENDED, "Session Invalid or Suspended")
+    session = sender.conn.session
+    await broker.drop_session("s")
+    sender.conn.session = session  # a connection still on its way out: its session is gone
+    err = broker.can_relay(sender.conn, "files/x")
+    assert (err.code, err.message) == (ErrorCode.SESSION_NOT_FOUND, "Session Error")
+
+
 async def test_send_refused_by_slow_reader_waits_for_room_without_using_an_attempt(
     broker: Broker, client, clock: ManualClock
 , run_timers: Callable[[], None]) -> None:

@@ -11,6 +11,7 @@ from fastport.core.delivery import ABSENT, Hash, Message
 from fastport.core.errors import BrokerError, ErrorCode
 from fastport.web import codec
 from fastport.web.codec import Ack, Chunk, Close, FileSignal, Init, Publish, RestError, Subscribe, Unsubscribe
+from fastport.rpc.stream import message_item
 from fastport.web.peer import close_reason, message_wire
 from fastport.web.ratelimit import RateLimiter
 
@@ -195,11 +196,17 @@ def test_message_frames() -> None:
     assert orjson.loads(codec.message_frame(make_message(b"{oops", json=True)))["data"] == "{oops"
 
 
-def test_message_wire_is_encoded_once() -> None:
+def test_message_wire_is_encoded_once_per_fan_out_by_each_door() -> None:
+    """Each door keeps its own encoded form of the message being fanned out, so
+    deliveries through both doors, interleaved, still encode once per door."""
     message = make_message(b"abc")
-    first = message_wire(message)
-    assert message_wire(message) is first
+    first, item = message_wire(message), message_item(message, 0)
+    assert message_wire(message) is first and message_item(message, 0) is item
     assert first == codec.text_frame(codec.message_frame(message))
+    assert message_item(message, 1) != item  # a re-send carries its retry count
+    assert message_item(message, 0) is item
+    other = make_message(b"def")
+    assert message_wire(other) == codec.text_frame(codec.message_frame(other))
 
 
 @pytest.mark.parametrize("size, header", [(0, b"\x81\x00"), (125, b"\x81\x7d"), (126, b"\x81\x7e\x00\x7e"),

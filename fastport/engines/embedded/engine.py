@@ -459,11 +459,6 @@ class EmbeddedEngine:
             if sub.connection is not None and sub.window.admit(delivery, limit):
                 self._send(delivery, now)
         message.remaining = len(deliveries)
-        # A door's encoded form of the message (see Message.wire) is shared by the sends
-        # of this fan-out; re-sends are encoded anew. Dropping it here keeps it from
-        # staying in memory with every unacknowledged message (what it cost:
-        # bench/README.md, "What the core's and the embedded engine's structures cost").
-        message.wire = None
         if message.expires_ms:
             tracker.expiry_queue.append(message)
             self._timers.wake_at(tracker, message.expires_ms)

@@ -53,7 +53,6 @@ class TrackedMessage(Message):
         self.session = tracker.name
         self.created_ms = created_ms
         self.expires_ms = expires_ms
-        self.wire = None
         self.tracker = tracker
         self.publisher = publisher
         self.deliveries: list[Delivery] = []
