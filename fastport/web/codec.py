@@ -637,6 +637,7 @@ _OP_TEXT = 0x81  # FIN + text
 _OP_BINARY = 0x82  # FIN + binary
 _OP_PING = 0x89  # FIN + ping
 _OP_PONG = 0x8A  # FIN + pong
+_OP_CLOSE = 0x88  # FIN + close
 _LEN2 = struct.Struct("!BBH").pack
 _LEN8 = struct.Struct("!BBQ").pack
 
@@ -666,6 +667,12 @@ PING_FRAME = _frame(_OP_PING, b"")
 def pong_frame(payload: bytes) -> bytes:
     """The answer to a client's ping: a pong echoing its payload (RFC 6455 §5.5.3)."""
     return _frame(_OP_PONG, payload)
+
+
+def close_frame(code: int, reason: bytes = b"") -> bytes:
+    """A close frame: the status code, then the reason (RFC 6455 §5.5.1; at most 123
+    bytes of it, see ``peer.close_reason``)."""
+    return _frame(_OP_CLOSE, struct.pack("!H", code) + reason)
 
 
 # ---------------------------------------------------------------------- REST bodies

@@ -8,7 +8,8 @@ import struct
 
 import pytest
 
-from fastport.web import websocket as web_socket
+from fastport.web import legacy
+from fastport.web.legacy import State
 
 from .test_limits import eventually
 from .wire import compact
@@ -121,39 +122,11 @@ async def test_open_transfers_are_limited(joined, count: int) -> None:
     assert await sender.silent(0.1)
 
 
-def test_file_signal_in_a_session_that_is_gone_is_a_session_error() -> None:
-    """Unreachable over a socket (dropping a session closes its sockets first), but the
-    documented reply exists: check it on the handler directly."""
-    from fastport.core import Broker
-    from fastport.core.connection import Connection
-    from fastport.core.session import Limits, Session, SessionRecord, SessionState
-    from fastport.engines.embedded import EmbeddedEngine
-    from fastport.web.codec import FileSignal
-    from fastport.web.websocket import WebSocketEndpoint, _Socket
-
-    class Peer:
-        def __init__(self) -> None:
-            self.replies: list[bytes] = []
-
-        def reply(self, payload: bytes) -> None:
-            self.replies.append(payload)
-
-    peer = Peer()
-    conn = Connection(peer)  # type: ignore[arg-type]
-    conn.session = Session(SessionRecord("gone", "", "", 0, 0, 0, 0, Limits(), False, 0))
-    conn.session.state = SessionState.DROPPED
-    endpoint = WebSocketEndpoint(Broker(EmbeddedEngine()), 1024)
-    sock = _Socket(None, set())  # type: ignore[arg-type]
-    sock.conn, sock.peer = conn, peer  # type: ignore[assignment]
-    endpoint._file_signal(sock, FileSignal("init_file", "files", FILE_ID, b"{}"))
-    assert peer.replies == [b'{"type":"error","error":"Session Error","code":"session_not_found"}']
-
-
 async def test_a_congested_receiver_holds_the_sender_back_and_loses_no_chunk(app, joined, monkeypatch) -> None:
     """Chunks are not dropped for a receiver that is behind: the sender's socket waits
     for it (its later frames are kept back meanwhile), and once the receiver reads,
     every chunk arrives, in order, and then the sender's next frame is answered."""
-    monkeypatch.setattr(web_socket, "READ_PAUSE_BYTES", 64 * 1024)
+    monkeypatch.setattr(legacy, "READ_PAUSE_BYTES", 64 * 1024)
     receiver = await joined("files")  # reads nothing until the end
     sender = await joined("files")
     await sender.send(init_file())
@@ -167,7 +140,7 @@ async def test_a_congested_receiver_holds_the_sender_back_and_loses_no_chunk(app
         await sender.send({"type": "subscribe", "topic": "after/chunks"})
 
     sending = asyncio.create_task(send_all())
-    await eventually(lambda: any(s.idle == web_socket._HANDLING for s in app.web.websockets._sockets))
+    await eventually(lambda: any(p.legacy.state is State.RELAYING for p in app.web.websockets._sockets))
     assert await sender.silent(0.3)
     for frame in frames:
         assert await receiver.recv_raw() == frame

@@ -1,7 +1,8 @@
-"""The WebSocket door handles frames as aiohttp's parser produces them (``_Socket`` is
-the parser's sink, through private aiohttp API): the start-up guard on those internals,
-and the frame-level behaviour that path has to keep — fragments, frames held back while
-an init waits, the close handshake in both directions, protocol errors."""
+"""The WebSocket door takes upgraded connections from aiohttp and parses their frames
+with aiohttp's parser into its own sink (``handoff.py``, private aiohttp API): the
+start-up guard on those internals, and the frame-level behaviour the door has to keep —
+fragments, frames held back while an init waits, the close handshake in both
+directions, protocol errors."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from fastport.app import App
-from fastport.web import websocket as web_socket
+from fastport.web import handoff, websocket as web_socket
 
 from .wire import compact, connect
 
@@ -27,7 +28,7 @@ from .wire import compact, connect
 
 
 def test_check_aiohttp_accepts_the_installed_aiohttp() -> None:
-    web_socket.check_aiohttp()
+    handoff.check_aiohttp()
 
 
 def test_check_aiohttp_refuses_a_changed_post_start(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,7 +37,7 @@ def test_check_aiohttp_refuses_a_changed_post_start(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(web.WebSocketResponse, "_post_start", _post_start)
     with pytest.raises(RuntimeError, match=r"written against \(aiohttp 3\.14.*_post_start"):
-        web_socket.check_aiohttp()
+        handoff.check_aiohttp()
 
 
 def test_check_aiohttp_refuses_a_parser_that_bypasses_the_sink(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,15 +50,15 @@ def test_check_aiohttp_refuses_a_parser_that_bypasses_the_sink(monkeypatch: pyte
         def feed_data(self, data: bytes) -> tuple[bool, bytes]:
             return False, b""
 
-    monkeypatch.setattr(web_socket, "WebSocketReader", Reader)
+    monkeypatch.setattr(handoff, "WebSocketReader", Reader)
     with pytest.raises(RuntimeError, match="the parser fed"):
-        web_socket.check_aiohttp()
+        handoff.check_aiohttp()
 
 
-def test_check_aiohttp_refuses_a_request_handler_without_its_request_queue(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delattr(RequestHandler, "_messages")
-    with pytest.raises(RuntimeError, match="RequestHandler has no _messages"):
-        web_socket.check_aiohttp()
+def test_check_aiohttp_refuses_a_request_handler_without_its_message_tail(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(RequestHandler, "_message_tail")
+    with pytest.raises(RuntimeError, match="RequestHandler has no _message_tail"):
+        handoff.check_aiohttp()
 
 
 def test_the_server_does_not_start_on_changed_internals(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,7 +70,7 @@ def test_the_server_does_not_start_on_changed_internals(monkeypatch: pytest.Monk
 def test_check_aiohttp_with_the_pure_python_parser() -> None:
     """aiohttp falls back to its Python parser without its C extensions."""
     code = (
-        "from fastport.web import websocket as w; w.check_aiohttp(); "
+        "from fastport.web import handoff as w; w.check_aiohttp(); "
         "print(w.WebSocketReader.__module__)"
     )
     out = subprocess.run(
@@ -142,16 +143,27 @@ async def s1(rest) -> None:  # type: ignore[no-untyped-def]
 # ---------------------------------------------------------------------- frames
 
 
-async def test_an_upgraded_connection_keeps_nothing_of_its_http_life(app: App, s1: None) -> None:
+async def test_an_upgraded_connection_is_the_doors_alone(app: App, s1: None) -> None:
+    """Once upgraded, the transport talks to the door's protocol and aiohttp's server
+    has let go of the connection (its handler, request and tasks)."""
     client = await connect(app.http_port)
     await client.init("s1", "pw")
-    [sock] = app.web.websockets._sockets  # type: ignore[union-attr]
-    assert sock.protocol._parser is None
-    assert sock.protocol._messages == ()
-    assert len(sock.ws.headers) == 0
+    [peer] = app.web.websockets._sockets
+    assert peer._transport.get_protocol() is peer
+    server = app.web._runner.server  # type: ignore[union-attr]
+    for _ in range(100):
+        if peer._transport not in server._connections.values():
+            break
+        await asyncio.sleep(0.01)
+    assert peer._transport not in server._connections.values()
     await client.send({"type": "subscribe", "topic": "still/read"})
     assert (await client.recv())["success"] is True
     await client.close()
+    for _ in range(100):
+        if not app.web.websockets._sockets:
+            break
+        await asyncio.sleep(0.01)
+    assert not app.web.websockets._sockets
 
 
 async def test_a_fragmented_message_is_one_frame(app: App, s1: None) -> None:
