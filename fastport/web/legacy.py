@@ -3,7 +3,7 @@ and waits out.
 
 ``LegacyConnection`` knows the protocol (``shared/protocol/legacy-json.md``) and the
 broker's API, and nothing of sockets, aiohttp or the event loop: the I/O layer
-(``websocket.py``) feeds it each parsed frame (``receive``), writes what it sends
+(``peer.py``'s ``WebPeer``) feeds it each parsed frame (``receive``), writes what it sends
 through its ``Output`` (the socket's side of the core's ``Peer``), and runs the waits
 it asks for (``work``). Its tests drive it with plain values and a recording output.
 
