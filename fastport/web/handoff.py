@@ -47,9 +47,15 @@ Parser = WebSocketReader  # what ``make_parser`` returns
 CLOSE: WSMsgType = WSMsgType.CLOSE
 
 
+# A frame as the parser hands it over: ``type`` (its opcode, an int enum) and ``data``.
+Frame = WSMessage | WSMessageTextBytes
+
+
 class FrameSink(WebSocketDataQueue):
-    """What aiohttp's frame parser feeds: a parsed frame (``frame``), or the end of the
-    stream (``failed``: a ``WebSocketError`` such as 1002 or 1009).
+    """What aiohttp's frame parser feeds: a subclass implements ``feed_data(frame,
+    size)`` (a parsed frame, or a whole fragmented message with the opcode of its first
+    frame) and ``set_exception(exc)`` (the parser refused the stream, e.g. a
+    ``WebSocketError`` 1002 or 1009; nothing more is parsed).
 
     The parser is typed to feed a ``WebSocketDataQueue``, which queues frames in a
     deque for ``receive()``; a subclass takes its calls instead, and its base's
@@ -63,24 +69,14 @@ class FrameSink(WebSocketDataQueue):
     _size = 0
     _limit = 0
 
-    def frame(self, opcode: int, data: bytes) -> None:
-        """A parsed frame, or a whole fragmented message (opcode of its first frame)."""
+    def feed_data(self, msg: Frame, size: int) -> None:
         raise NotImplementedError
 
-    def failed(self, exc: BaseException) -> None:
-        """The parser refused the stream; nothing more is parsed."""
+    def set_exception(self, exc: BaseException, exc_cause: BaseException | None = None) -> None:
         raise NotImplementedError
-
-    # -- the parser's side (aiohttp calls these) --
-
-    def feed_data(self, msg: WSMessage | WSMessageTextBytes, size: int) -> None:
-        self.frame(msg.type, msg.data)
 
     def feed_eof(self) -> None:
         pass  # the door's protocol sees the end of the stream itself (connection_lost)
-
-    def set_exception(self, exc: BaseException, exc_cause: BaseException | None = None) -> None:
-        self.failed(exc)
 
 
 def make_parser(sink: FrameSink, max_msg_size: int) -> Parser:
@@ -143,10 +139,10 @@ class _ProbeSink(FrameSink):
         self.frames: list[tuple[int, bytes]] = []
         self.error: BaseException | None = None
 
-    def frame(self, opcode: int, data: bytes) -> None:
-        self.frames.append((opcode, data))
+    def feed_data(self, msg: Frame, size: int) -> None:
+        self.frames.append((msg.type, msg.data))
 
-    def failed(self, exc: BaseException) -> None:
+    def set_exception(self, exc: BaseException, exc_cause: BaseException | None = None) -> None:
         self.error = exc
 
 

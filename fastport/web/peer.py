@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 
 from ..core import Message, PublishOutcome
 from . import codec
-from .handoff import CLOSE, FrameSink, Parser, close_code, make_parser
+from .handoff import CLOSE, Frame, FrameSink, Parser, close_code, make_parser
 
 if TYPE_CHECKING:
     from .legacy import LegacyConnection
@@ -170,15 +170,18 @@ class WebPeer(FrameSink, LegacyPeer, asyncio.Protocol):
         if parser is not None:
             parser.feed_data(data)
 
-    def frame(self, opcode: int, data: bytes) -> None:
+    def feed_data(self, msg: Frame, size: int) -> None:
+        """A frame from the parser."""
         if self.ended:
             return
+        opcode = msg.type
         if opcode is CLOSE:  # the client's close: answered at once (RFC 6455 §5.5.1)
             self._end(1000)
-        elif self.legacy.receive(opcode, data) and self._task is None:
+        elif self.legacy.receive(opcode, msg.data) and self._task is None:
             self._task = self._loop.create_task(self._work())
 
-    def failed(self, exc: BaseException) -> None:
+    def set_exception(self, exc: BaseException, exc_cause: BaseException | None = None) -> None:
+        """The parser refused the stream."""
         if not self.ended:
             self._end(close_code(exc))
 
