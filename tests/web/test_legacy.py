@@ -1,6 +1,6 @@
 """LegacyConnection without sockets: frames in, frames and waits out, state transitions,
-every error reply. A real core Broker (the embedded engine, memory store, manual clock) on the other side;
-a recording ``Output`` in place of the socket."""
+every error reply. A real Broker on the other side (the embedded engine, memory store,
+manual clock); a recording ``Output`` in place of the socket."""
 
 from __future__ import annotations
 
