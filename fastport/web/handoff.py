@@ -7,8 +7,8 @@ checks the handshake and writes the 101 answer (``WebSocketResponse.prepare``). 
 protocol (``transport.set_protocol``, public asyncio API) and aiohttp is told the
 connection is gone, so that it lets go of everything it kept for it — the connection's
 ``RequestHandler`` and its task, the request and the handler's task, the
-``WebSocketResponse`` and its writer: about 8 KiB per socket, most of an idle socket's
-cost (bench/README.md, "Memory per idle WebSocket"). The door then writes frames
+``WebSocketResponse`` and its writer: most of what an idle socket cost (figures in
+bench/README.md, "Memory per idle WebSocket, again"). The door then writes frames
 itself (``codec``) and parses them with aiohttp's frame parser, fed by the door's
 ``FrameSink``. What aiohttp would have done beyond that for an open WebSocket (the
 close handshake, write flow control, the idle sweep instead of its heartbeat) the door

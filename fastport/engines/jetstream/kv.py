@@ -60,8 +60,8 @@ async def watch_bucket(js: JetStreamContext, bucket: str) -> AsyncIterator[Chang
     An ordered consumer of the bucket's stream, as nats-py's own KV watcher, but with a
     heartbeat every WATCH_HEARTBEAT_S: the consumer lives on one NATS server, and when
     that server dies the client notices the missing heartbeats (two in a row) and
-    re-creates the consumer after the last change it saw. With nats-py's watcher (5 s
-    heartbeats, no way to ask for others) that took 20 s.
+    re-creates the consumer after the last change it saw. nats-py's watcher (5 s
+    heartbeats, no way to ask for others) notices far later (docs/engines/jetstream.md).
     """
     prefix = _prefix(bucket)
     sub = await js.subscribe(
