@@ -21,24 +21,13 @@ import asyncio
 import os
 from collections.abc import Callable
 
+from ..varint import varint
+
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, DISCONNECT = 1, 2, 3, 4, 8, 9, 14
 QOS1_PUBLISH = 0x32  # PUBLISH, QoS 1, no DUP, no RETAIN
 DUP = 0x08
 SUBACK_FAILURE = 0x80
 MAX_PACKET_ID = 0xFFFF
-
-
-def varint(n: int) -> bytes:
-    """Base-128, least significant group first: MQTT's Remaining Length (§2.2.3) and
-    protobuf's varint (the gRPC generator's hand-encoded frames) alike."""
-    if n < 0x4000:  # lengths and request ids: one or two bytes, no loop
-        return bytes((n,)) if n < 0x80 else bytes(((n & 0x7F) | 0x80, n >> 7))
-    out = bytearray()
-    while n >= 0x80:
-        out.append(0x80 | (n & 0x7F))
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def utf8(text: str) -> bytes:

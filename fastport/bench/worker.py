@@ -28,7 +28,7 @@ import orjson
 
 from . import mqttclient, wsclient
 from .hist import Histogram
-from .mqttclient import varint
+from ..varint import varint
 from .payloads import make_pool
 from .proc import raise_fd_limit, self_cpu
 

@@ -34,6 +34,7 @@ from google.protobuf.message import DecodeError
 from ..core import Broker, BrokerError, Connection, ErrorCode, Message, PublishOutcome
 from ..core.delivery import ABSENT, NO_ATTRIBUTES
 from .errors import abort, client_address
+from ..varint import varint
 
 log = logging.getLogger("fastport.rpc")
 
@@ -99,17 +100,6 @@ def _lenient(parse: Callable[[bytes], _Request]) -> Callable[[bytes], _Request |
     return decode
 
 
-def _varint(n: int) -> bytes:
-    if n < 0x4000:  # a message item's length: one or two bytes, no loop
-        return bytes((n,)) if n < 0x80 else bytes(((n & 0x7F) | 0x80, n >> 7))
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 def message_item(message: Message, retry: int) -> bytes:
     """``message`` encoded as one item of ``ServerFrame.messages`` (key, length, body).
 
@@ -139,7 +129,7 @@ def message_item(message: Message, retry: int) -> bytes:
     if message.attributes:
         msg.attributes.update(message.attributes)
     body = msg.SerializeToString()
-    item = _MESSAGES_KEY + _varint(len(body)) + body
+    item = _MESSAGES_KEY + varint(len(body)) + body
     if not retry:
         _last_message, _last_item = message, item
     return item

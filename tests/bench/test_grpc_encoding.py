@@ -7,7 +7,7 @@ from fastport_proto.v1 import broker_pb2 as pb
 
 pytest.importorskip("orjson")
 
-from fastport.bench.mqttclient import varint  # noqa: E402
+from fastport.varint import varint  # noqa: E402
 from fastport.bench.worker import _ack_items  # noqa: E402
 
 
