@@ -10,6 +10,7 @@ import type { CreateSessionRequest } from './generated/fastport/v1/CreateSession
 import type { CreateSessionResponse__Output } from './generated/fastport/v1/CreateSessionResponse';
 import type { DeliveryFailed__Output } from './generated/fastport/v1/DeliveryFailed';
 import type { Error__Output } from './generated/fastport/v1/Error';
+import type { Limits } from './generated/fastport/v1/Limits';
 import type { Message__Output } from './generated/fastport/v1/Message';
 import type { PublishResult__Output } from './generated/fastport/v1/PublishResult';
 import type { Publish } from './generated/fastport/v1/Publish';
@@ -103,6 +104,9 @@ export class FastPortError extends Error {
 /** The broker refused a request; `code` is its Error's code. */
 export class BrokerError extends FastPortError {
   readonly code: Error__Output['code'];
+  /** The broker's word: the same request, sent again unchanged, may succeed later
+   *  (overloaded, storage_error, shutting_down ...). publish() retries these itself. */
+  readonly temporary: Error__Output['temporary'];
 }
 
 export class CryptoError extends Error {
@@ -163,6 +167,8 @@ export interface SessionOptions {
   password: NonNullable<CreateSessionRequest['password']>;
   retryIntervalMs?: CreateSessionRequest['retry_interval_ms'];
   maxRetryLimit?: CreateSessionRequest['max_retry_limit'];
+  maxPendingMessages?: Limits['max_pending_messages'];
+  maxInFlight?: Limits['max_in_flight'];
   rootCerts?: Buffer;
 }
 

@@ -4,7 +4,8 @@
 //
 // * Publish until confirmed: `publish()` resolves with the broker's result once the
 //   message is stored. Without a result within `publishTimeout` the same message (same
-//   id, same ciphertext) is sent again; the broker de-duplicates by id.
+//   id, same ciphertext) is sent again; the broker de-duplicates by id. A refusal the
+//   broker calls temporary (`overloaded`, `shutting_down` ...) is retried the same way.
 // * ACK after handling: with `autoAck` (the default) a message is ACKed once every
 //   handler for it has returned; a handler that throws leaves it unACKed, so the broker
 //   re-sends it. Without autoAck the application calls `message.ack()` or
@@ -33,7 +34,6 @@ const VERSION = require('./package.json').version;
 const DEFAULT_PORT = 50051;
 const FINAL_CLOSINGS = new Set(['session_dropped', 'session_expired', 'replaced']);
 const FINAL_REFUSALS = new Set(['session_not_found', 'invalid_password', 'invalid_field', 'unauthenticated', 'permission_denied']);
-const RETRY_PUBLISH = new Set(['shutting_down']);
 const KIND = { init: 1, subscribe: 2, unsubscribe: 3, publish: 4, ack: 5, nack: 6 };
 const FRAME_BYTES = 1 << 20;
 const CLOSE_FLUSH_MS = 2000;
@@ -50,11 +50,14 @@ class FastPortError extends Error {
   }
 }
 
-/** The broker refused a request; `code` is the broker's error code. */
+/** The broker refused a request; `code` is the broker's error code. `temporary` is the
+ *  broker's word on whether the same request, sent again unchanged, may succeed later
+ *  (overloaded, storage_error, shutting_down ...): publish() retries those itself. */
 class BrokerError extends FastPortError {
-  constructor(code, message) {
+  constructor(code, message, temporary = false) {
     super(code, message);
     this.name = 'BrokerError';
+    this.temporary = temporary;
   }
 }
 
@@ -82,7 +85,7 @@ function topicMatches(pattern, topic) {
 }
 
 function brokerError(err) {
-  return new BrokerError(err.code || 'internal', err.message || err.code || 'Request refused');
+  return new BrokerError(err.code || 'internal', err.message || err.code || 'Request refused', Boolean(err.temporary));
 }
 
 /** A received message, decrypted and checked. Settle it with ack() or nack(). */
@@ -432,7 +435,9 @@ class FastPort extends EventEmitter {
       this._unconfirmed.set(messageId, pending);
       const send = () => {
         if (Date.now() - started >= this._emitTimeout) {
-          pending.reject(new FastPortError('publish_timeout', `Message ${messageId} was not confirmed within ${this._emitTimeout} ms`));
+          const error = new FastPortError('publish_timeout', `Message ${messageId} was not confirmed within ${this._emitTimeout} ms`);
+          if (pending.refused) error.cause = pending.refused;
+          pending.reject(error);
           return;
         }
         if (this._connected) this._queue('publish', item, payload.length + topic.length + 48);
@@ -446,7 +451,8 @@ class FastPort extends EventEmitter {
     const pending = this._unconfirmed.get(r.message_id);
     if (!pending) return;
     if (!r.error) pending.resolve({ messageId: r.message_id, deliveredTo: r.delivered_to, duplicate: r.duplicate });
-    else if (!RETRY_PUBLISH.has(r.error.code)) pending.reject(brokerError(r.error));
+    else if (r.error.temporary) pending.refused = brokerError(r.error); // sent again after publishTimeout
+    else pending.reject(brokerError(r.error));
   }
 
   // ------------------------------------------------------------------ subscribing
@@ -621,13 +627,15 @@ function createSession(url, adminToken, options) {
     password: options.password,
     retry_interval_ms: options.retryIntervalMs || 0,
     max_retry_limit: options.maxRetryLimit || 0,
+    limits: { max_pending_messages: options.maxPendingMessages || 0, max_in_flight: options.maxInFlight || 0 },
   };
   return new Promise((resolve, reject) => {
     admin.CreateSession(request, metadata, (err, reply) => {
       admin.close();
       if (err) {
         const code = err.metadata && err.metadata.get('fastport-error-code')[0];
-        reject(new BrokerError(String(code || 'internal'), err.details || err.message));
+        const temporary = Boolean(err.metadata) && err.metadata.get('fastport-error-temporary')[0] === 'true';
+        reject(new BrokerError(String(code || 'internal'), err.details || err.message, temporary));
       } else {
         resolve({ name: reply.session.name, secretKey: reply.secret_key });
       }

@@ -113,10 +113,34 @@ test('a refused subscribe rejects with the broker\'s code', async (t) => {
   const session = await newSession();
   const fp = await connected(t, session);
   await assert.rejects(fp.subscribe('a/#/b', () => {}), { name: 'BrokerError', code: 'invalid_topic' });
-  await assert.rejects(fp.publish('a/+', 'x'), { code: 'invalid_topic' });
+  await assert.rejects(fp.publish('a/+', 'x'), { code: 'invalid_topic', temporary: false });
   const bad = new FastPort({ url: GRPC(), session: session.name, password: 'wrong', key: session.key });
   await assert.rejects(bad.connect(), { code: 'invalid_password' });
   await bad.close();
+});
+
+test('a temporary refusal (overloaded) is published again until accepted; past emitTimeout it is the cause', async (t) => {
+  const session = await newSession({ maxPendingMessages: 1, retryIntervalMs: 3_600_000 });
+  const sub = await connected(t, session, { autoAck: false });
+  const held = [];
+  const first = deferred();
+  await sub.subscribe('full', (m) => {
+    held.push(m);
+    first.resolve();
+  });
+  const pub = await connected(t, session, { publishTimeout: 100 });
+  await pub.publish('full', 'one'); // now the session holds its one pending message
+  await first.promise;
+  const impatient = await connected(t, session, { publishTimeout: 100, emitTimeout: 600 });
+  const err = await impatient.publish('full', 'never').then(() => null, (e) => e);
+  assert.equal(err && err.code, 'publish_timeout');
+  assert.equal(err.cause.name, 'BrokerError');
+  assert.deepEqual([err.cause.code, err.cause.temporary], ['overloaded', true]);
+  const second = pub.publish('full', 'two'); // refused as overloaded, sent again every 100 ms
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepEqual(held.map((m) => m.text), ['one']);
+  held[0].ack(); // room again: the next re-send is accepted
+  assert.equal((await second).deliveredTo, 1);
 });
 
 test('retryOnFailedConnect waits for the server; a restart is survived with re-subscribe and re-send', async (t) => {

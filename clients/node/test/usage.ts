@@ -32,7 +32,7 @@ async function example(): Promise<void> {
   try {
     await fp.subscribe('a/#/b', () => undefined);
   } catch (err) {
-    if (err instanceof BrokerError) console.log(err.code);
+    if (err instanceof BrokerError) console.log(err.code, err.temporary ? 'may succeed later' : 'refused for good');
   }
   await fp.close();
 }
