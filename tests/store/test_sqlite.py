@@ -259,10 +259,11 @@ async def test_a_row_that_cannot_be_stored_fails_its_own_publish_only(
     mine = [await pub.peer.result() for _ in range(2)]
     theirs = [await other_pub.peer.result() for _ in range(3)]
     assert writes[0] == 1  # they did share one transaction
+    assert theirs[1].error is not None and not theirs[1].error.temporary
     assert [(o.message_id, o.error) for o in mine] == [("mine1", None), ("mine2", None)]
     assert [(o.message_id, o.error and o.error.code) for o in theirs] == [
         ("theirs1", None),
-        (bad, ErrorCode.STORAGE_ERROR),
+        (bad, ErrorCode.INTERNAL),  # permanent: sent again, it would fail again
         ("theirs2", None),
     ]
     assert kept.peer.ids() == ["mine1", "mine2"] and bound.peer.ids() == ["theirs1", "theirs2"]

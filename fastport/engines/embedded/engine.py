@@ -58,6 +58,13 @@ SCHEDULED, SETTLED = DeliveryState.SCHEDULED, DeliveryState.SETTLED
 # database cannot take (sqlite3 errors are the store's to translate).
 STORE_ERRORS = (StoreError, OSError)
 
+# Why a publish was not stored, as its refusal: the database's state (temporary: it is
+# stored once the database can be written again), or a value of this message that
+# passed the node's checks but not the database's (permanent: sent again, it would
+# fail again, and a client retrying it would retry until its own timeout).
+NOT_STORED = (ErrorCode.STORAGE_ERROR, "Message could not be stored")
+UNSTORABLE = (ErrorCode.INTERNAL, "Message could not be stored: a value out of the database's range")
+
 
 class EmbeddedEngine:
     def __init__(
@@ -424,13 +431,15 @@ class EmbeddedEngine:
         now = self.clock.now_ms()
         for message, targets, ref in stored:
             if rejected and (message.session, message.id) in rejected:
-                self._publish_failed(message, ref)
+                # Not the database's state but this message's values (which passed the
+                # node's checks): the same publish would fail again, so not temporary.
+                self._publish_failed(message, ref, UNSTORABLE)
             else:
                 self._commit(message, targets, ref, now)
 
-    def _publish_failed(self, message: TrackedMessage, ref: object) -> None:
+    def _publish_failed(self, message: TrackedMessage, ref: object, why: tuple[ErrorCode, str] = NOT_STORED) -> None:
         self._remove_pending(message)
-        err = BrokerError(ErrorCode.STORAGE_ERROR, "Message could not be stored")
+        err = BrokerError(*why)
         for conn, r in [(message.publisher, ref), *message.waiters]:
             if conn is not None and not conn.closed:
                 conn.peer.publish_result(PublishOutcome(r, message.id, error=err))
