@@ -58,7 +58,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--session", help="use this existing session instead of creating one")
     p.add_argument("--password", help="password of --session")
     p.add_argument("--retry-interval", type=int, default=0, metavar="MS", help="session retry interval (default: 5000; an hour with --no-ack)")
-    p.add_argument("--server-pid", type=int, help="the server's pid (default: found from the port when local)")
+    p.add_argument(
+        "--sub-server",
+        dest="sub_servers",
+        action="append",
+        metavar="HOST:PORT",
+        help="subscribers connect here instead of --server (repeatable: subscriber i to the i-th mod N), "
+        "e.g. another node of a cluster",
+    )
+    p.add_argument(
+        "--server-pid",
+        dest="server_pids",
+        action="append",
+        metavar="[ROLE=]PID",
+        help="a server process to measure (repeatable, e.g. node-a=PID node-b=PID nats=PID: CPU per role "
+        "and in total; default: the process listening on the port, when local)",
+    )
     p.add_argument("--drain-timeout", type=float, default=d.drain_timeout, metavar="S", help="wait this long for outstanding deliveries")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress line")
@@ -69,6 +84,7 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
 
     names = {f.name for f in fields(BenchConfig)}
     values = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    values["server_pids"] = server_pids(args.server_pids or [])
     cfg = BenchConfig(**values)
     cfg.progress = not args.quiet
     if not cfg.server and cfg.door == "grpc":
@@ -83,6 +99,18 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
     if cfg.session and not cfg.password:
         raise BenchError("--session needs --password")
     return cfg
+
+
+def server_pids(items: list[str]) -> dict[str, int]:
+    """``--server-pid [ROLE=]PID`` values by role; a bare PID is the role ``server``."""
+    pids: dict[str, int] = {}
+    for item in items:
+        role, _, pid = item.rpartition("=")
+        role = role or "server"
+        if not pid.isdigit() or role in pids:
+            raise BenchError(f"--server-pid must be PID or ROLE=PID, each role once, not {item!r}")
+        pids[role] = int(pid)
+    return pids
 
 
 def main(args: argparse.Namespace) -> int:

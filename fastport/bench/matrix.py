@@ -18,6 +18,12 @@ whose server CPU per message fastport is measured against, loaded by the generat
 own lean QoS 1 client (``mqttclient``) so that Mosquitto is the busy process; in (a)
 and (e) also the bare relay on picows, the candidate for the WebSocket door.
 
+The jetstream engine (issue 12), in (a) and (b): two ``fastport serve --engine
+jetstream`` nodes on one nats-server (``servers.Cluster``), the publisher on node A and
+the subscribers on node B ((a): every message crosses nodes) or on B and A in turn
+((b)); CPU per message of each node and of nats-server, and the ratio to the embedded
+engine (targets ``ws``, ``grpc``) within each round.
+
 For issue 10 (one tenant never hurts another), each on a fresh server so that
 its RSS peak is its own:
 
@@ -43,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from .runner import run
-from .servers import ADMIN_TOKEN, Server
+from .servers import ADMIN_TOKEN, Cluster, Server, Target
 from .settings import BenchConfig, BenchError
 
 # target name -> (server name, door, extra config)
@@ -56,10 +62,13 @@ TARGETS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "grpc-relay": ("grpc-relay", "grpc", {"session": "bench", "password": "bench", "batch": 1}),
     "ws-picows": ("picows-relay", "ws", {"session": "bench", "password": "bench"}),
     "mqtt-mosquitto": ("mosquitto", "mqtt", {"procs": 4}),  # subscribers: two processes in (b)
+    "ws-jetstream": (Cluster.name, "ws", {}),
+    "grpc-jetstream": (Cluster.name, "grpc", {}),
 }
+JETSTREAM = {"ws-jetstream": "ws", "grpc-jetstream": "grpc"}  # and the embedded engine's target beside each
 SCENARIOS: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
-    "a": ("1 pub -> 1 sub, 256 B, window 100", {}, ("ws", "grpc", "ws-sqlite", "grpc-sqlite", "ws-relay", "ws-picows", "grpc-relay", "mqtt-mosquitto")),
-    "b": ("1 pub -> 10 subs", {"subs": 10}, ("ws", "grpc", "ws-relay", "grpc-relay", "mqtt-mosquitto")),
+    "a": ("1 pub -> 1 sub, 256 B, window 100", {}, ("ws", "grpc", "ws-sqlite", "grpc-sqlite", "ws-relay", "ws-picows", "grpc-relay", "mqtt-mosquitto", "ws-jetstream", "grpc-jetstream")),
+    "b": ("1 pub -> 10 subs", {"subs": 10}, ("ws", "grpc", "ws-relay", "grpc-relay", "mqtt-mosquitto", "ws-jetstream")),
     "c": ("10 pubs -> 10 subs, 10 topics", {"pubs": 10, "subs": 10, "topics": 10}, ("ws", "grpc", "ws-relay", "grpc-relay")),
     "d": ("fixed 2,000 msg/s", {"rate": 2000}, ("ws", "grpc", "ws-sqlite", "grpc-sqlite", "ws-relay", "grpc-relay")),
 }
@@ -109,16 +118,16 @@ def _ratio(v: float) -> str:
 class Matrix:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.servers: dict[str, Server] = {}
+        self.servers: dict[str, Target] = {}
         self.unavailable: dict[str, str] = {}
         self.reports: list[dict[str, Any]] = []
 
-    def server(self, name: str) -> Server | None:
+    def server(self, name: str) -> Target | None:
         if name in self.unavailable:
             return None
         if name not in self.servers:
             kind, _, store = name.partition("-")
-            server = Server("fastport", store) if kind == "fastport" else Server(name)
+            server: Target = Server("fastport", store) if kind == "fastport" else Cluster() if name == Cluster.name else Server(name)
             try:
                 self.servers[name] = server.start()
             except Exception as exc:
@@ -132,16 +141,17 @@ class Matrix:
             server.stop()
         self.servers.clear()
 
-    def config(self, target: str, server: Server, **extra: Any) -> BenchConfig:
+    def config(self, target: str, server: Target, **extra: Any) -> BenchConfig:
         _, door, options = TARGETS[target]
         a = self.args
         cfg = BenchConfig(
             door=door,
             server=server.address(door),
+            sub_servers=server.sub_addresses(door),
             duration=a.duration,
             warmup=a.warmup,
             admin_token=ADMIN_TOKEN,
-            server_pid=server.pid,
+            server_pids=server.pids,
             progress=False,
         )
         for key, value in {**options, **extra}.items():
@@ -163,6 +173,8 @@ class Matrix:
         extra = ""
         if "rss_per_pending_message" in s:
             extra = f"  {s['rss_per_pending_message']:.0f} B/pending message"
+        if len(s.get("processes") or ()) > 1:
+            extra += "  (" + ", ".join(f"{role} {x['cpu_us_per_acked'] or 0:.1f}" for role, x in s["processes"].items()) + " µs/acked)"
         print(
             f"  {scenario} {target:12} round {round_no}: acked {r['acked_per_s']:>9,.0f}/s  deliveries {r['deliveries_per_s']:>9,.0f}/s"
             f"  {s.get('cpu_us_per_acked') or 0:6.1f} µs/acked  p50 {(r['latency_us']['p50'] or 0) / 1000:6.2f} ms"
@@ -288,13 +300,31 @@ def _get(report: dict[str, Any], path: str) -> Any:
     return cur
 
 
-def _ratios(entries: list[dict[str, Any]], a: tuple[str, str, str], b: tuple[str, str, str]) -> list[float]:
-    """Per round: metric a / metric b, each (scenario, target, field path)."""
+Metric = str | Callable[[dict[str, Any]], Any]  # a report's field path, or a function of the report
+
+
+def _value(report: dict[str, Any], metric: Metric) -> Any:
+    return _get(report, metric) if isinstance(metric, str) else metric(report)
+
+
+def _nodes(field: str) -> Callable[[dict[str, Any]], float | None]:
+    """A cluster's nodes together (its ``node-*`` processes): the part of the server
+    that is fastport, without nats-server."""
+
+    def get(report: dict[str, Any]) -> float | None:
+        values = [x.get(field) for role, x in (_get(report, "server.processes") or {}).items() if role.startswith("node-")]
+        return sum(values) if values and None not in values else None
+
+    return get
+
+
+def _ratios(entries: list[dict[str, Any]], a: tuple[str, str, Metric], b: tuple[str, str, Metric]) -> list[float]:
+    """Per round: metric a / metric b, each (scenario, target, metric)."""
     ra = _by_round(entries, a[0], a[1])
     rb = _by_round(entries, b[0], b[1])
     out = []
     for rnd in sorted(set(ra) & set(rb)):
-        x, y = _get(ra[rnd], a[2]), _get(rb[rnd], b[2])
+        x, y = _value(ra[rnd], a[2]), _value(rb[rnd], b[2])
         if x is not None and y:
             out.append(x / y)
     return out
@@ -354,6 +384,70 @@ def _bounded_rows(e: list[dict[str, Any]]) -> list[str]:
                 _span([_get(r, "results.latency_us.p99") for r in rs], _ms),
                 _span([_get(r, "server.rss_peak") for r in rs], _mib),
                 str(sum(_get(r, "results.connections_closed") or 0 for r in rs)),
+            )
+        )
+    return lines
+
+
+def _jetstream_rows(e: list[dict[str, Any]]) -> list[str]:
+    """Issue 12: each process's CPU per message on the jetstream engine, and the
+    engine against the embedded one in the same rounds."""
+    runs = [(scenario, target) for scenario, (_, _, targets) in SCENARIOS.items() for target in targets if target in JETSTREAM]
+    runs = [(scenario, target) for scenario, target in runs if _reports(e, scenario, target)]
+    if not runs:
+        return []
+    lines = [
+        "",
+        "## The jetstream engine (issue 12): two nodes on one nats-server, same sitting",
+        "",
+        "The publisher on node A; the subscriber on node B in (a), the ten on B and A in turn in (b). "
+        "Server CPU per acked message of each process (in (b), per delivery after the slash); "
+        "the throughput table's server figures for these targets are the three processes together.",
+        "",
+        "| scenario | target | acked/s | node A µs | node B µs | nats-server µs | all three µs | lost | dup |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for scenario, target in runs:
+        rs = _reports(e, scenario, target)
+
+        def cell(prefix: str, rs: list[dict[str, Any]] = rs, scenario: str = scenario) -> str:
+            text = _span([_get(r, f"{prefix}.cpu_us_per_acked") for r in rs], _us)
+            if scenario != "a":
+                text += " / " + _span([_get(r, f"{prefix}.cpu_us_per_delivery") for r in rs], _us)
+            return text
+
+        lines.append(
+            _row(
+                f"{scenario}: {SCENARIOS[scenario][0]}",
+                target,
+                _span([_get(r, "results.acked_per_s") for r in rs], _num),
+                cell("server.processes.node-a"),
+                cell("server.processes.node-b"),
+                cell("server.processes.nats"),
+                cell("server"),
+                str(sum(_get(r, "results.lost") or 0 for r in rs)),
+                str(sum(_get(r, "results.duplicates") or 0 for r in rs)),
+            )
+        )
+    us, acked = "server.cpu_us_per_acked", "results.acked_per_s"
+    lines += [
+        "",
+        "### jetstream ÷ embedded, same sitting",
+        "",
+        "Within each round, against the embedded engine (memory store) on the same door and shape.",
+        "",
+        "| scenario | jetstream ÷ embedded | both nodes' CPU per acked msg | nodes + nats-server CPU per acked msg | acked/s |",
+        "|---|---|---|---|---|",
+    ]
+    for scenario, target in runs:
+        embedded = JETSTREAM[target]
+        lines.append(
+            _row(
+                scenario,
+                f"{target} ÷ {embedded}",
+                _span(_ratios(e, (scenario, target, _nodes("cpu_us_per_acked")), (scenario, embedded, us)), _ratio),
+                _span(_ratios(e, (scenario, target, us), (scenario, embedded, us)), _ratio),
+                _span(_ratios(e, (scenario, target, acked), (scenario, embedded, acked)), _ratio),
             )
         )
     return lines
@@ -421,6 +515,7 @@ def write_markdown(m: Matrix, path: Path) -> None:
                 f"| server RSS per pending message, B | {_span([_get(r, 'server.rss_per_pending_message') for r in rs], _num)} |"
             )
     lines += _bounded_rows(e)
+    lines += _jetstream_rows(e)
     lines += ["", "## Targets (issue 5)", "", "| target | measured | goal | met |", "|---|---|---|---|"]
 
     def target_row(text: str, values: list[float], fmt: Callable[[float], str], goal: str, ok: Callable[[float], bool] | None) -> None:

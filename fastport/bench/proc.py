@@ -8,6 +8,7 @@ all its threads in /proc/PID/stat, and VmRSS/VmHWM from /proc/PID/status.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,18 @@ def sample(pid: int) -> ProcSample:
         elif line.startswith("VmHWM:"):
             peak = int(line.split()[1]) * 1024
     return ProcSample(cpu, rss, peak)
+
+
+def sample_all(pids: Mapping[str, int]) -> dict[str, ProcSample]:
+    """Each of several processes (a cluster's nodes and its NATS server), by role."""
+    return {role: sample(pid) for role, pid in pids.items()}
+
+
+def total(samples: Iterable[ProcSample]) -> ProcSample:
+    """Several processes as one: CPU and RSS summed; the peak is the sum of each one's
+    peak (they need not peak at once: an upper bound)."""
+    got = list(samples)
+    return ProcSample(sum(x.cpu_s for x in got), sum(x.rss for x in got), sum(x.rss_peak for x in got))
 
 
 def self_cpu() -> float:

@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = BenchConfig(
             door=args.door, server=server.address(args.door), pubs=args.pubs, subs=args.subs, topics=args.topics,
-            duration=args.seconds + 2, warmup=1.0, admin_token=ADMIN_TOKEN, server_pid=server.pid, progress=False,
+            duration=args.seconds + 2, warmup=1.0, admin_token=ADMIN_TOKEN, server_pids=server.pids, progress=False,
         )
         thread = threading.Thread(target=lambda: report.update(run(cfg)), daemon=True)
         thread.start()

@@ -6,6 +6,10 @@ samples every worker and — when the server is on this machine — the server's
 once a second, and takes two exact marks: the start and the end of the measured
 window (after a warm-up). Rates, CPU and latency are computed between the marks;
 lost and duplicate deliveries are computed at the end from per-message bitmaps.
+
+The server may be several processes (a cluster's nodes and its nats-server, given by
+role in ``server_pids``): each is sampled, and the report has each role's figures
+beside their total.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -248,8 +253,12 @@ def _plan(cfg: BenchConfig, session: _Session) -> list[dict[str, Any]]:
     pub_procs = max(1, procs - sub_procs) if cfg.pubs else 0
     subs = [(i, topics[i % len(topics)]) for i in range(cfg.subs)]
     pubs = [(i, topics[i % len(topics)]) for i in range(cfg.pubs)]
-    for group in _split(subs, sub_procs) if subs else []:
-        specs.append({**base, "role": "sub", "subscribers": group})
+    # Subscriber i connects to the i-th address mod N: a process per address at least.
+    addresses = cfg.sub_addresses[: max(1, cfg.subs)]
+    for k, (sub_host, sub_port) in enumerate(addresses):
+        mine = subs[k :: len(addresses)]
+        for group in _split(mine, max(1, sub_procs // len(addresses))) if mine else []:
+            specs.append({**base, "host": sub_host, "port": sub_port, "role": "sub", "subscribers": group})
     for group in _split(pubs, pub_procs) if pubs else []:
         specs.append({**base, "role": "pub", "publishers": group})
     if cfg.stalled:
@@ -283,13 +292,13 @@ def _progress(cfg: BenchConfig, text: str, final: bool = False) -> None:
     sys.stderr.flush()
 
 
-def _server_pid(cfg: BenchConfig) -> int | None:
-    if cfg.server_pid:
-        return cfg.server_pid
+def _server_pids(cfg: BenchConfig) -> dict[str, int]:
+    """The server's processes by role: as given, else the local listener of the port."""
+    if cfg.server_pids:
+        return cfg.server_pids
     host, port = cfg.address
-    if host in proc.LOCAL_HOSTS:
-        return proc.find_listener(port)
-    return None
+    pid = proc.find_listener(port) if host in proc.LOCAL_HOSTS else None
+    return {"server": pid} if pid else {}
 
 
 def run(cfg: BenchConfig) -> dict[str, Any]:
@@ -300,7 +309,7 @@ def run(cfg: BenchConfig) -> dict[str, Any]:
         raise BenchError("the mqtt door measures QoS 1 publish/subscribe only (no --idle, no --no-ack)")
     if not cfg.idle and (cfg.pubs < 0 or cfg.subs < 0 or (cfg.pubs == 0 and cfg.subs == 0)):
         raise BenchError("need publishers or subscribers (or --idle)")
-    pid = _server_pid(cfg)
+    pids = _server_pids(cfg)
     session = _Session(cfg)
     session.create()
     workers: _Workers | None = None
@@ -312,15 +321,15 @@ def run(cfg: BenchConfig) -> dict[str, Any]:
         if failed:
             raise BenchError(f"set-up failed: {failed[0]}")
         if cfg.idle:
-            return _idle(cfg, pid, workers)
-        return _measure(cfg, pid, workers, specs)
+            return _idle(cfg, pids, workers)
+        return _measure(cfg, pids, workers, specs)
     finally:
         if workers is not None:
             workers.close()
         session.drop()
 
 
-def _idle(cfg: BenchConfig, pid: int | None, workers: _Workers) -> dict[str, Any]:
+def _idle(cfg: BenchConfig, pids: dict[str, int], workers: _Workers) -> dict[str, Any]:
     """RSS per idle initialized connection, as the marginal cost: a first batch of
     connections is opened and the RSS read before the rest are. The first ones pay
     one-time costs (the first init's password hashing in a thread pool, allocator
@@ -340,12 +349,12 @@ def _idle(cfg: BenchConfig, pid: int | None, workers: _Workers) -> dict[str, Any
     t0 = time.monotonic()
     open_on([warm] + [0] * (n - 1))
     time.sleep(0.5)
-    server0 = proc.sample(pid) if pid else None
+    server0 = _with_total(proc.sample_all(pids))
     open_on([rest // n + (1 if k < rest % n else 0) for k in range(n)])
     setup_s = time.monotonic() - t0
     time.sleep(1.0)  # let the server settle after the connection storm
     samples = [s for _, s in workers.ask({"cmd": "sample"}, 30)]
-    server1 = proc.sample(pid) if pid else None
+    server1 = _with_total(proc.sample_all(pids))
     report = _base_report(cfg)
     report["idle"] = {
         "connections": cfg.idle,
@@ -354,17 +363,33 @@ def _idle(cfg: BenchConfig, pid: int | None, workers: _Workers) -> dict[str, Any
         "closed": _sum(samples, "closed"),
         "errors": sorted({e for s in samples for e in s["errors"]}),
     }
-    if server0 and server1:
-        report["server"] = {
-            "pid": pid,
-            "rss_before": server0.rss,
-            "rss_after": server1.rss,
-            "rss_peak": server1.rss_peak,
-            "rss_per_connection": round((server1.rss - server0.rss) / max(1, rest), 1),
-        }
-    else:
-        report["server"] = None
+    report["server"] = _per_role(
+        pids,
+        lambda x: {
+            "rss_before": server0[x].rss,
+            "rss_after": server1[x].rss,
+            "rss_peak": server1[x].rss_peak,
+            "rss_per_connection": round((server1[x].rss - server0[x].rss) / max(1, rest), 1),
+        },
+    )
     return report
+
+
+Samples = dict[str, proc.ProcSample]
+ALL = ""  # the role standing for every process together in ``_per_role``
+
+
+def _per_role(pids: dict[str, int], figures: Callable[[str], dict[str, Any]]) -> dict[str, Any] | None:
+    """The server's figures, all its processes together, with each role's beside them
+    (``processes``). ``figures(role)`` computes them from samples keyed by role, where
+    the role ``ALL`` is the processes' total (``proc.total``)."""
+    if not pids:
+        return None
+    return {**figures(ALL), "processes": {role: {"pid": pid, **figures(role)} for role, pid in pids.items()}}
+
+
+def _with_total(samples: Samples) -> Samples:
+    return {**samples, ALL: proc.total(samples.values())} if samples else {}
 
 
 def _base_report(cfg: BenchConfig) -> dict[str, Any]:
@@ -376,22 +401,22 @@ def _base_report(cfg: BenchConfig) -> dict[str, Any]:
     return {"tool": "fastport bench", "format": 1, "config": conf, "started_at": time.time()}
 
 
-def _measure(cfg: BenchConfig, pid: int | None, workers: _Workers, specs: list[dict[str, Any]]) -> dict[str, Any]:
+def _measure(cfg: BenchConfig, pids: dict[str, int], workers: _Workers, specs: list[dict[str, Any]]) -> dict[str, Any]:
     report = _base_report(cfg)
-    server_ready = proc.sample(pid) if pid else None
+    server_ready = _with_total(proc.sample_all(pids))
     count_mode = cfg.messages > 0
     workers.send_all({"cmd": "start"})
     t0 = time.monotonic()
     warm = 0.0 if count_mode else cfg.warmup
     win_start_t = t0 + warm
     win_end_t = t0 + warm + cfg.duration if not count_mode else t0 + cfg.max_time
-    marks: dict[str, tuple[float, list[dict[str, Any]], proc.ProcSample | None]] = {}
+    marks: dict[str, tuple[float, list[dict[str, Any]], Samples]] = {}
     interval_max_gen = 0.0
 
-    def take(reset: bool, latency: bool) -> tuple[float, list[dict[str, Any]], proc.ProcSample | None]:
+    def take(reset: bool, latency: bool) -> tuple[float, list[dict[str, Any]], Samples]:
         got = workers.ask({"cmd": "sample", "reset": reset, "latency": latency}, 30)
         samples = [s for _, s in sorted(got)]
-        return time.monotonic(), samples, proc.sample(pid) if pid else None
+        return time.monotonic(), samples, _with_total(proc.sample_all(pids))
 
     if count_mode or warm == 0:
         marks["start"] = take(True, False)
@@ -461,6 +486,7 @@ def _measure(cfg: BenchConfig, pid: int | None, workers: _Workers, specs: list[d
     for spec, x, y in zip(specs, a, b):
         gen.append({"role": spec["role"], "cpu": round((y["cpu"] - x["cpu"]) / span, 3)})
     acked_n = _sum(b, "acked") - _sum(a, "acked")
+    delivered_n = _sum(b, "delivered") - _sum(a, "delivered")
     results: dict[str, Any] = {
         "window_s": round(span, 3),
         "acked_per_s": round(acked_n / span, 1),
@@ -493,33 +519,29 @@ def _measure(cfg: BenchConfig, pid: int | None, workers: _Workers, specs: list[d
         "cpu_us_per_acked": round(sum(g["cpu"] for g in gen) * 1e6 / (acked_n / span), 2) if acked_n else None,
         "saturated": max_cpu > SATURATED or interval_max_gen > SATURATED,
     }
-    if sa and sb and pid:
-        cpu = sb.cpu_s - sa.cpu_s
-        report["server"] = {
-            "pid": pid,
+    def figures(role: str) -> dict[str, Any]:
+        cpu = sb[role].cpu_s - sa[role].cpu_s
+        out = {
             "cpu": round(cpu / span, 3),
             "cpu_us_per_acked": round(cpu * 1e6 / acked_n, 2) if acked_n else None,
-            "cpu_us_per_delivery": round(cpu * 1e6 / (results["deliveries_per_s"] * span), 2)
-            if results["deliveries_per_s"]
-            else None,
-            "rss_ready": server_ready.rss if server_ready else None,
-            "rss_end": server_final.rss if server_final else None,
-            "rss_peak": server_final.rss_peak if server_final else None,
+            "cpu_us_per_delivery": round(cpu * 1e6 / delivered_n, 2) if delivered_n else None,
+            "rss_ready": server_ready[role].rss,
+            "rss_end": server_final[role].rss,
+            "rss_peak": server_final[role].rss_peak,
         }
-        if not cfg.ack and cfg.messages and server_ready and server_final and results["acked"]:
-            report["server"]["rss_per_pending_message"] = round(
-                (server_final.rss - server_ready.rss) / results["acked"], 1
-            )
-    else:
-        report["server"] = None
+        if not cfg.ack and cfg.messages and results["acked"]:
+            out["rss_per_pending_message"] = round((server_final[role].rss - server_ready[role].rss) / results["acked"], 1)
+        return out
+
+    report["server"] = _per_role(pids, figures)
     return report
 
 
 def _line(
     cfg: BenchConfig,
     t0: float,
-    a: tuple[float, list[dict[str, Any]], proc.ProcSample | None],
-    b: tuple[float, list[dict[str, Any]], proc.ProcSample | None],
+    a: tuple[float, list[dict[str, Any]], Samples],
+    b: tuple[float, list[dict[str, Any]], Samples],
     measuring: bool,
 ) -> float:
     """Print one progress line for the interval a→b; returns the busiest generator process's CPU."""
@@ -531,7 +553,8 @@ def _line(
     deliv = (_sum(b[1], "delivered") - _sum(a[1], "delivered")) / dt
     server = ""
     if a[2] and b[2]:
-        server = f"  server cpu {100 * (b[2].cpu_s - a[2].cpu_s) / dt:3.0f}% rss {b[2].rss / 2**20:.0f} MiB"
+        x, y = a[2][ALL], b[2][ALL]
+        server = f"  server cpu {100 * (y.cpu_s - x.cpu_s) / dt:3.0f}% rss {y.rss / 2**20:.0f} MiB"
     phase = "measure" if measuring else "warm-up"
     _progress(
         cfg,
@@ -560,11 +583,12 @@ def report_text(report: dict[str, Any]) -> str:
         i = report["idle"]
         lines.append(f"  set up in {i['setup_s']} s, {i['closed']} closed (RSS measured after the first {i['warm_up_connections']})")
         s = report.get("server")
-        if s:
-            lines.append(
-                f"  server RSS {s['rss_before'] / 2**20:.1f} -> {s['rss_after'] / 2**20:.1f} MiB: "
-                f"{s['rss_per_connection'] / 1024:.1f} KiB per connection"
-            )
+        for role, x in [("server", s)] + (list(s["processes"].items()) if s and len(s["processes"]) > 1 else []):
+            if x:
+                lines.append(
+                    f"  {role} RSS {x['rss_before'] / 2**20:.1f} -> {x['rss_after'] / 2**20:.1f} MiB: "
+                    f"{x['rss_per_connection'] / 1024:.1f} KiB per connection"
+                )
         return "\n".join(lines)
     r = report["results"]
     lat = r["latency_us"]
@@ -589,6 +613,13 @@ def report_text(report: dict[str, Any]) -> str:
         )
         if "rss_per_pending_message" in s:
             lines.append(f"  server RSS per pending message: {s['rss_per_pending_message']:.0f} B")
+        if len(s["processes"]) > 1:
+            for role, x in s["processes"].items():
+                per = f" ({x['cpu_us_per_delivery']} per delivery)" if c["subs"] > 1 and x["cpu_us_per_delivery"] else ""
+                lines.append(
+                    f"    {role} (pid {x['pid']}): cpu {100 * x['cpu']:.0f}%, {x['cpu_us_per_acked']} µs per acked message{per}, "
+                    f"RSS {x['rss_end'] / 2**20:.1f} MiB"
+                )
     else:
         lines.append("  server: not local (no CPU/RSS figures)")
     g = report["generator"]

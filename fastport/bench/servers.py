@@ -4,7 +4,13 @@
 ``ready``; that is how the ports are learnt (as in tests/support.py). Mosquitto (the
 C baseline) gets a free port and a config file written here; its log reaches a pipe
 only when it exits (stdio buffering), so it counts as ready once its port accepts a
-connection.
+connection. nats-server (JetStream on, a temporary store) likewise.
+
+``Cluster`` is the jetstream engine on this machine: one nats-server and two
+``fastport serve --engine jetstream`` nodes. Every server says which processes it is
+(``pids``, by role: the bench reports CPU per role) and where subscribers connect
+(``sub_addresses``: on a cluster, the nodes in turn, starting with the one the
+publishers are not on).
 """
 
 from __future__ import annotations
@@ -24,7 +30,10 @@ import time
 
 ADMIN_TOKEN = "bench-admin-token"
 _LISTENING = re.compile(r"listening (grpc|http)=(\S+):(\d+)")
-MOSQUITTO = "mosquitto"  # looked up on PATH, then in /usr/sbin (Debian puts it there)
+# Binaries of the baselines and services, looked up on PATH, then in /usr/sbin (Debian
+# puts these two there), and their Debian packages.
+MOSQUITTO = "mosquitto"
+NATS_SERVER = "nats-server"
 # QoS 1 throughout; the limits sit above the bench's windows (100 publishes in flight
 # per publisher) so that Mosquitto never holds a delivery back or drops one: its
 # default is 20 in flight and 1,000 queued per client.
@@ -47,10 +56,12 @@ def _raise_limits() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def _mosquitto() -> str:
-    found = shutil.which(MOSQUITTO) or shutil.which(MOSQUITTO, path="/usr/sbin")
+def _binary(name: str, package: str) -> str:
+    """A server binary; missing, the error says how to install it (the matrix lists it
+    under "Not measured")."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin")
     if found is None:
-        raise RuntimeError("mosquitto is not installed (Debian: apt-get install mosquitto)")
+        raise RuntimeError(f"{name} is not installed (Debian: apt-get install {package})")
     return found
 
 
@@ -61,11 +72,13 @@ def _free_port() -> int:
 
 
 class Server:
-    """``kind`` is ``fastport`` (with ``store``), ``ws-relay``, ``grpc-relay`` or ``mosquitto``."""
+    """``kind`` is ``fastport`` (with ``store``, or ``engine_args`` for a jetstream
+    node), ``ws-relay``, ``grpc-relay``, ``picows-relay``, ``mosquitto`` or ``nats-server``."""
 
-    def __init__(self, kind: str, store: str = "memory") -> None:
+    def __init__(self, kind: str, store: str = "memory", engine_args: tuple[str, ...] = ()) -> None:
         self.kind = kind
         self.store = store
+        self.engine_args = engine_args
         self.proc: subprocess.Popen[str] | None = None
         self.ports: dict[str, int] = {}
         self.log: collections.deque[str] = collections.deque(maxlen=200)
@@ -80,22 +93,35 @@ class Server:
         assert self.proc is not None
         return self.proc.pid
 
+    @property
+    def pids(self) -> dict[str, int]:
+        return {"server": self.pid}
+
+    def sub_addresses(self, door: str) -> list[str]:
+        """Subscribers connect where publishers do."""
+        return []
+
     def command(self) -> list[str]:
         if self.kind == "fastport":
             self._tmp = tempfile.TemporaryDirectory(prefix="fastport-bench-")
             return [
                 sys.executable, "-m", "fastport", "serve", "--host", "127.0.0.1", "--grpc-port", "0",
                 "--http-port", "0", "--store", self.store, "--data-dir", self._tmp.name,
-                "--admin-token", ADMIN_TOKEN, "--api-rate-limit", "1000000",
+                "--admin-token", ADMIN_TOKEN, "--api-rate-limit", "1000000", *self.engine_args,
             ]
         if self.kind == "mosquitto":
-            binary = _mosquitto()
+            binary = _binary(MOSQUITTO, "mosquitto")
             self._tmp = tempfile.TemporaryDirectory(prefix="fastport-bench-")
             self.ports["mqtt"] = _free_port()
             conf = os.path.join(self._tmp.name, "mosquitto.conf")
             with open(conf, "w") as f:
                 f.write(MOSQUITTO_CONF.format(port=self.ports["mqtt"]))
             return [binary, "-c", conf]
+        if self.kind == "nats-server":
+            binary = _binary(NATS_SERVER, "nats-server")
+            self._tmp = tempfile.TemporaryDirectory(prefix="fastport-bench-")
+            self.ports["nats"] = _free_port()
+            return [binary, "--jetstream", "--store_dir", self._tmp.name, "--addr", "127.0.0.1", "--port", str(self.ports["nats"])]
         return [sys.executable, "-m", "fastport.bench.relays", self.kind.split("-")[0], "--host", "127.0.0.1"]
 
     def start(self, timeout: float = 30.0) -> Server:
@@ -106,7 +132,7 @@ class Server:
         )
         assert self.proc.stderr is not None
         deadline = time.monotonic() + timeout
-        if self.kind == "mosquitto":
+        if self.kind in ("mosquitto", "nats-server"):
             threading.Thread(target=self._drain, daemon=True).start()
             return self._await_port(deadline, timeout)
         while time.monotonic() < deadline:
@@ -125,13 +151,16 @@ class Server:
         raise RuntimeError(f"{self.name} did not start in {timeout} s:\n" + "".join(self.log))
 
     def _await_port(self, deadline: float, timeout: float) -> Server:
+        """Ready once its one port accepts a connection (nats-server: with JetStream
+        already on, as a single server enables it before it listens)."""
         assert self.proc is not None
+        (port,) = self.ports.values()
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 time.sleep(0.1)  # let _drain read what it logged on exit
                 raise RuntimeError(f"{self.name} exited during start-up:\n" + "".join(self.log))
             try:
-                socket.create_connection(("127.0.0.1", self.ports["mqtt"]), timeout=1).close()
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 return self
             except OSError:
                 time.sleep(0.05)
@@ -163,3 +192,48 @@ class Server:
             self.proc.kill()
             self.proc.wait(10)
 
+
+
+class Cluster:
+    """The jetstream engine on this machine: a nats-server and two fastport nodes on
+    it, each on its own free ports. Publishers connect to node A; subscribers to node B
+    and node A in turn, so that in (a) every message crosses from one node to the
+    other, and in (b) the ten subscribers are split between the two."""
+
+    name = "jetstream"
+
+    def __init__(self) -> None:
+        self.nats = Server("nats-server")
+        self.nodes: list[Server] = []
+
+    def start(self, timeout: float = 30.0) -> Cluster:
+        try:
+            self.nats.start(timeout)
+            engine = ("--engine", "jetstream", "--nats-url", f"nats://127.0.0.1:{self.nats.ports['nats']}")
+            for _ in range(2):
+                self.nodes.append(Server("fastport", engine_args=engine).start(timeout))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    @property
+    def pids(self) -> dict[str, int]:
+        a, b = self.nodes
+        return {"node-a": a.pid, "node-b": b.pid, "nats": self.nats.pid}
+
+    def address(self, door: str) -> str:
+        return self.nodes[0].address(door)
+
+    def sub_addresses(self, door: str) -> list[str]:
+        a, b = self.nodes
+        return [b.address(door), a.address(door)]
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        self.nodes.clear()
+        self.nats.stop()
+
+
+Target = Server | Cluster  # what the matrix measures

@@ -45,7 +45,14 @@ class BenchConfig:
     session: str | None = None  # use this existing session instead of creating one
     password: str | None = None
     retry_interval: int = 0  # ms; 0 = 5000 with ACKs, an hour without
-    server_pid: int | None = None
+    # The server's processes by role (``--server-pid ROLE=PID``), e.g. a cluster's
+    # {"node-a": ..., "node-b": ..., "nats": ...}: CPU and RSS are reported per role and
+    # in total. Empty: the one process listening on the door's port, when local.
+    server_pids: dict[str, int] = field(default_factory=dict)
+    # Subscriber i connects to sub_servers[i mod N] instead of ``server`` (where the
+    # publishers, and the session's creation, go): a cluster's nodes, so that messages
+    # cross from one node to another.
+    sub_servers: list[str] = field(default_factory=list)
     drain_timeout: float = 10.0
     max_time: float = 300.0  # bound on a --messages run
     progress: bool = True
@@ -54,8 +61,16 @@ class BenchConfig:
 
     @property
     def address(self) -> tuple[str, int]:
-        text = self.server or DEFAULT_ADDRESS[self.door]
-        host, _, port = text.rpartition(":")
-        if not port.isdigit():
-            raise BenchError(f"--server must be HOST:PORT, not {text!r}")
-        return host.strip("[]") or "127.0.0.1", int(port)
+        return host_port(self.server or DEFAULT_ADDRESS[self.door], "--server")
+
+    @property
+    def sub_addresses(self) -> list[tuple[str, int]]:
+        """Where subscriber i connects: the i-th mod N of these."""
+        return [host_port(text, "--sub-server") for text in self.sub_servers] or [self.address]
+
+
+def host_port(text: str, option: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not port.isdigit():
+        raise BenchError(f"{option} must be HOST:PORT, not {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)

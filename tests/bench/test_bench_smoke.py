@@ -65,7 +65,7 @@ def test_bench_reports_a_clean_run(server: Server, door: str) -> None:
     assert {p["role"] for p in gen["processes"]} == {"pub", "sub"}
     assert isinstance(gen["saturated"], bool)
     s = report["server"]  # local: found from the port
-    assert s["pid"] == server.pid
+    assert s["processes"] == {"server": {"pid": server.pid, **{k: v for k, v in s.items() if k != "processes"}}}
     assert s["cpu_us_per_acked"] > 0 and s["rss_end"] > 0
 
 

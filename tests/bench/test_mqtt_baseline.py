@@ -47,7 +47,7 @@ def test_qos1_fan_out_is_measured_without_loss(mosquitto: Server) -> None:
     assert {p["role"] for p in gen["processes"]} == {"pub", "sub"}
     assert gen["cpu_us_per_acked"] > 0  # beside the server's: which side was busy
     s = report["server"]  # mosquitto's own /proc, found from its port
-    assert s["pid"] == mosquitto.pid
+    assert s["processes"]["server"]["pid"] == mosquitto.pid
     assert s["cpu_us_per_acked"] > 0 and s["cpu_us_per_delivery"] > 0
 
 
