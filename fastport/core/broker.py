@@ -443,10 +443,18 @@ class Broker:
         log.info("connected%s", f" as client id {client_id!r}" if client_id else "", extra=_about(session.name, conn.address))
         old = self.engine.join(conn, session, client_id)
         if old is not None:
-            self._leave_session(old)
-            old.peer.close(CloseReason.REPLACED, "Another connection took over this client id")
-            audit.info("client id %r taken over, the older connection closed", client_id, extra=_about(session.name, old.address))
+            self.replaced(old)
         return self._info(session)
+
+    def replaced(self, old: Connection) -> None:
+        """Another connection took over ``old``'s client id (on this node, or on another
+        node of a cluster: ``EngineEvents.replaced``); ``old`` has left the engine."""
+        session, client_id = old.session, old.client_id
+        if session is None:
+            return
+        self._leave_session(old)
+        old.peer.close(CloseReason.REPLACED, "Another connection took over this client id")
+        audit.info("client id %r taken over, the older connection closed", client_id, extra=_about(session.name, old.address))
 
     async def _login(
         self,

@@ -95,6 +95,11 @@ class EngineEvents(Protocol):
         """``conn``'s door had no room for its deliveries for ``timeout_ms``: the node
         disconnects it (its deliveries are those of a connection that left)."""
 
+    def replaced(self, conn: Connection) -> None:
+        """A connection on another node of a cluster took over ``conn``'s client id;
+        ``conn`` has left the engine, and the node closes it as it closes the one
+        ``Engine.join`` returns (``CloseReason.REPLACED``)."""
+
 
 class Engine(Protocol):
     """Messages and subscriptions of every session. Methods that are not coroutines

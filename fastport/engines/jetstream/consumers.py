@@ -63,6 +63,14 @@ class Consumer:
             raise
         return cls(stream, info.name, durable is not None, sub)
 
+    async def retake(self, link: NatsLink, record: SessionRecord, pattern: str) -> None:
+        """Make this durable push to this node's subscription again (another node may
+        have pointed it at its own since this one was made: a client id taken over
+        while both nodes were making it, engine.py). An update of the same consumer:
+        what it holds stays."""
+        config = consumer_config(record, pattern, self.sub.subject, durable=self.name)
+        await link.call(lambda: link.js.add_consumer(self.stream, config), "Subscription not made")
+
     async def close(self, link: NatsLink, delete: bool) -> None:
         """Stop listening; ``delete``: remove the consumer too (what only it held goes).
         A durable not deleted keeps collecting for its subscriber's return. Closing

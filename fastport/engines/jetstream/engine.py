@@ -25,7 +25,7 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from nats.aio.msg import Msg
@@ -39,9 +39,10 @@ from ...core.errors import BrokerError, CloseReason, ErrorCode, GiveUpReason
 from ...core.session import Session, SessionRecord
 from ...core.stats import Stats
 from ...core.topics import TopicIndex
+from .claims import Claim, Claims
 from .consumers import Consumer
 from .envelope import Envelope, Origin
-from .link import NatsLink, NatsOptions
+from .link import ConsumerInUse, NatsLink, NatsOptions
 from .mirror import Mirror
 from .notices import Kind, Notice, Notices
 from .sessions import BUCKET as SESSIONS_BUCKET
@@ -68,6 +69,10 @@ MAX_PENDING = 100_000
 CLOSE_WAIT_S = 2.0
 # How stale a session's pending counts (read from its stream) may be when shown.
 LOAD_REFRESH_S = 1.0
+# A client id's durable consumers still in use by its older connection on another node
+# are asked for again every TAKE_OVER_PAUSE_S, for TAKE_OVER_WAIT_S at most (claims.py).
+TAKE_OVER_PAUSE_S = 0.25
+TAKE_OVER_WAIT_S = 10.0
 
 
 @dataclass(slots=True, eq=False)
@@ -78,6 +83,7 @@ class Subscription:
     persistent: bool
     consumer: Consumer | None = None  # None while it is being made
     key: str = ""  # its registry entry, once written
+    kept: bool = False  # ended, its durable consumer kept for the client id's return
 
 
 @dataclass(slots=True, eq=False)
@@ -95,7 +101,10 @@ class Held:
 class Client:
     """What the engine keeps for a connection (``Connection.subscriber``)."""
 
-    __slots__ = ("conn", "session", "number", "id", "named", "subscriptions", "held", "blocked_since", "last_result")
+    __slots__ = (
+        "conn", "session", "number", "id", "named", "subscriptions", "held", "blocked_since", "last_result",
+        "claim", "overtaken",
+    )  # fmt: skip
 
     def __init__(self, conn: Connection, session: Session, node: str, number: int, client_id: str | None) -> None:
         self.conn = conn
@@ -109,6 +118,10 @@ class Client:
         # Set once this connection's latest publish has been answered: results go
         # out in publish order.
         self.last_result: asyncio.Future[None] | None = None
+        # A client id's claim across nodes (claims.py): its revision once written, and
+        # the latest claim of another node heard while it was written.
+        self.claim = 0
+        self.overtaken: Claim | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -164,6 +177,7 @@ class JetStreamEngine:
         self._session_mirror: Mirror[SessionRecord] | None = None
         self._entry_mirror: Mirror[Entry] | None = None
         self._notices: Notices | None = None
+        self._claims: Claims | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -201,6 +215,9 @@ class JetStreamEngine:
         await self._subscriptions_kv.clean_up_after_servers(self.link.nc, entries.values)
         self._notices = Notices(self.link.nc, self.node, self._notice)
         await self._notices.start()
+        self._claims = await self.link.call(
+            lambda: Claims.open(js, self.link.nc, self.node, self.replicas, self._claimed), "Client ids not read"
+        )
         for record in await sessions.start():
             self._add_session(Session(record))
         log.info("jetstream engine: node %s, %d sessions", self.node, len(self.sessions))
@@ -224,6 +241,8 @@ class JetStreamEngine:
             await self._subscriptions_kv.close()
         if self._notices is not None:
             await self._notices.close()
+        if self._claims is not None:
+            await self._claims.close()
         await self.link.close()
 
     def _spawn(self, work: Awaitable[object]) -> None:
@@ -380,7 +399,79 @@ class JetStreamEngine:
             self._named[session.name, client_id] = conn
             for pattern in self.registry.persistent_patterns(session.name, client_id):
                 self._subscribe(client, pattern, persistent=True)
+            self._spawn(self._claim(client))
         return old
+
+    async def _claim(self, client: Client) -> None:
+        """Tell the other nodes that ``client`` holds its client id now: the one holding
+        an older connection with it closes that (claims.py). A claim another node made
+        later, heard meanwhile, closes this one instead."""
+        try:
+            claim = await self.link.call(
+                lambda: self._claims_().claim(client.session.name, client.id, client.number), "Client id not claimed"
+            )
+        except BrokerError as err:
+            log.warning(
+                "client id %r: other nodes not told (%s); a connection with it on another node stays open",
+                client.id,
+                err.message,
+                extra={"session": client.session.name},
+            )
+            return
+        client.claim = claim.revision
+        later = client.overtaken
+        if later is not None and later.revision > claim.revision and client.conn.subscriber is client:
+            self._replaced(client, later.node)
+
+    def _claims_(self) -> Claims:
+        assert self._claims is not None
+        return self._claims
+
+    def _claimed(self, claim: Claim) -> None:
+        """Another node took a client id: a connection holding it here with an older
+        claim is closed (``replaced``); one whose claim is being written compares
+        when it is."""
+        conn = self._named.get((claim.session, claim.client_id))
+        if conn is None:
+            return
+        client: Client = conn.subscriber
+        if not client.claim:
+            if client.overtaken is None or claim.revision > client.overtaken.revision:
+                client.overtaken = claim
+        elif claim.revision > client.claim:
+            self._replaced(client, claim.node)
+
+    def _replaced(self, client: Client, winner: str) -> None:
+        """``client``'s client id was taken by a connection of node ``winner``: it leaves as on a take-over here (persistent subscriptions
+        kept), the node closes it, and ``winner`` is told to make the durable consumers
+        push to it again, once what this node was still making of them is done (made
+        last, they would push here, to nobody)."""
+        conn = client.conn
+        persistent = any(s.persistent for s in client.subscriptions.values())
+        self.leave(conn)
+        self.events.replaced(conn)
+        log.info("client id %r taken over on another node", client.id, extra={"session": client.session.name})
+        if persistent:
+            self._spawn(self._hand_over(client, winner))
+
+    async def _hand_over(self, client: Client, winner: str) -> None:
+        session, client_id = client.session.name, client.id
+        await self._opened(session)
+        self.notices.send(winner, Notice(Kind.RETAKE, session, "", client_id))
+
+    def _retake(self, session: str, client_id: str) -> None:
+        """The node that held ``client_id`` before has closed its connection: make the
+        durable consumers of its persistent subscriptions push here again."""
+        conn = self._named.get((session, client_id))
+        if conn is not None:
+            self._spawn(self._retake_consumers(conn.subscriber))
+
+    async def _retake_consumers(self, client: Client) -> None:
+        await self._opened(client.session.name)
+        record = client.session.record()
+        for sub in list(client.subscriptions.values()):
+            if sub.persistent and sub.consumer is not None and not sub.consumer.closed:
+                await sub.consumer.retake(self.link, record, sub.pattern)
 
     def leave(self, conn: Connection, give_up: bool = True) -> None:
         client: Client | None = conn.subscriber
@@ -439,25 +530,53 @@ class JetStreamEngine:
         async def on_message(msg: Msg) -> None:
             self._received(client, sub, msg)
 
-        durable = durable_name(client.id, sub.pattern) if sub.persistent else None
         try:
-            consumer = await Consumer.open(self.link, session.record(), sub.pattern, on_message, durable=durable)
+            consumer = await self._make_consumer(client, sub, on_message)
             sub.key = entry_key(consumer.stream, consumer.name)
             await self.link.call(lambda: self._subscriptions_kv_().put(sub.key, entry), "Subscription not stored")
         except BrokerError as err:
+            if isinstance(err, ConsumerInUse) and client.subscriptions.get(sub.pattern) is not sub:
+                return  # its connection left while it waited (replaced itself)
             log.error("subscription to %r not made: %s", sub.pattern, err.message, extra={"session": session.name})
             if client.subscriptions.get(sub.pattern) is sub:
                 self._end(client, sub, delete=True)
             return
         sub.consumer = consumer
         if client.subscriptions.get(sub.pattern) is not sub:  # ended while being made
-            self._spawn(self._close_consumer(sub, delete=True))
+            self._spawn(self._close_consumer(sub, delete=not sub.kept))
+
+    async def _make_consumer(
+        self, client: Client, sub: Subscription, on_message: Callable[[Msg], Awaitable[None]]
+    ) -> Consumer:
+        """``sub``'s consumer. A persistent subscription's durable that a client id's
+        older connection on another node still listens to cannot be moved here until
+        that node has closed it (claims.py): asked for again every TAKE_OVER_PAUSE_S,
+        for TAKE_OVER_WAIT_S at most. Meanwhile publishes do not wait for it: it exists
+        on the servers, collecting what they publish."""
+        durable = durable_name(client.id, sub.pattern) if sub.persistent else None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TAKE_OVER_WAIT_S
+        while True:
+            try:
+                return await Consumer.open(self.link, client.session.record(), sub.pattern, on_message, durable=durable)
+            except ConsumerInUse:
+                if loop.time() > deadline or client.subscriptions.get(sub.pattern) is not sub:
+                    raise
+            self._opening.get(client.session.name, set()).discard(asyncio.current_task())
+            await asyncio.sleep(TAKE_OVER_PAUSE_S)
+
+    async def _opened(self, session: str) -> None:
+        """Until the consumers of ``session``'s subscriptions being made now are made."""
+        opening = self._opening.get(session)
+        if opening:
+            await asyncio.gather(*list(opening), return_exceptions=True)
 
     def _end(self, client: Client, sub: Subscription, delete: bool) -> None:
         """End ``sub`` on this node; ``delete``: for good (its consumer and entry too),
         else a durable kept collecting for the client id's return."""
         if client.subscriptions.get(sub.pattern) is sub:
             del client.subscriptions[sub.pattern]
+            sub.kept = not delete
             index = self._clients.get(client.session.name)
             if index is not None:
                 index.remove(sub.pattern, client)
@@ -567,9 +686,7 @@ class JetStreamEngine:
         key = (session.name, message.id)
         mine: Pending | None = None
         try:
-            opening = self._opening.get(session.name)
-            if opening:
-                await asyncio.gather(*list(opening), return_exceptions=True)
+            await self._opened(session.name)
             delivered_to = self.registry.count(session.name, message.topic, skip=client.id)
             earlier = self._pending.get(key)
             if earlier is None and delivered_to:
@@ -639,7 +756,11 @@ class JetStreamEngine:
     # ------------------------------------------------------------------ the publisher's node
 
     def _notice(self, notice: Notice) -> None:
-        """A delivery of a message published here was ACKed or given up."""
+        """A delivery of a message published here was ACKed or given up (or a client
+        id taken over from another node: RETAKE)."""
+        if notice.kind is Kind.RETAKE:
+            self._retake(notice.session, notice.subscriber)
+            return
         key = (notice.session, notice.message_id)
         pending = self._pending.get(key)
         if pending is None or notice.subscriber in pending.settled:

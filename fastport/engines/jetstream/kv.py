@@ -37,19 +37,19 @@ class Change:
     revision: int
 
 
-async def open_bucket(js: JetStreamContext, bucket: str, replicas: int) -> KeyValue:
+async def open_bucket(js: JetStreamContext, bucket: str, replicas: int, ttl_s: float = 0.0) -> KeyValue:
     """Bind to ``bucket``, or create it if this is the first node ever.
 
     Binding first keeps a node's start-up to one read, not a cluster-wide write, and
     leaves the bucket as the first node made it (``replicas`` applies then). One
     revision per key is kept (history 1): a value is the whole truth about its key,
     older ones are of no use. File storage: it survives a restart of the whole NATS
-    cluster.
+    cluster. ``ttl_s``: how long a value is kept (0: until it is replaced or deleted).
     """
     try:
         return await js.key_value(bucket)
     except BucketNotFoundError:
-        config = KeyValueConfig(bucket=bucket, history=1, replicas=replicas, storage=StorageType.FILE)
+        config = KeyValueConfig(bucket=bucket, history=1, replicas=replicas, storage=StorageType.FILE, ttl=ttl_s or None)
         return await js.create_key_value(config)
 
 

@@ -52,6 +52,9 @@ AWAY_S = 2.0
 RETRY_PAUSE_S = 0.1
 # JetStream's err_codes for a stream at its max messages / max bytes (discard new).
 _STREAM_FULL = frozenset((10077, 10078))
+# ... and for a durable push consumer that another subscription still listens to:
+# its deliver subject cannot be moved while it is active.
+_CONSUMER_IN_USE = 10013
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,14 @@ class NatsOptions:
 
 def unavailable(why: str) -> BrokerError:
     return BrokerError(ErrorCode.UNAVAILABLE, why)
+
+
+class ConsumerInUse(BrokerError):
+    """A durable consumer could not be taken over: another node's subscription still
+    listens to it (a client id's older connection there, not closed yet)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(ErrorCode.UNAVAILABLE, why)
 
 
 class NatsLink:
@@ -248,6 +259,8 @@ class NatsLink:
                         ) from None
                     why = exc.description or "JetStream unavailable"
                 except APIError as exc:
+                    if exc.err_code == _CONSUMER_IN_USE:
+                        raise ConsumerInUse(f"{failed}: {exc.description} (by another node)") from None
                     raise unavailable(f"{failed}: JetStream refused it: {exc.description}") from None
                 except (NatsTimeoutError, NoStreamResponseError, NoRespondersError):
                     why = "JetStream did not answer"

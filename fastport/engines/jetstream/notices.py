@@ -1,4 +1,5 @@
-"""Notices between nodes: what a subscriber's node tells a publisher's node.
+"""Notices between nodes: what a subscriber's node tells a publisher's node (and, on a
+client id taken over across nodes, the old holder's node tells the new one).
 
 fastport tells a publisher of every ACK of its message (``ack_received``, with how many
 deliveries remain) and of every delivery given up. With the jetstream engine the
@@ -39,6 +40,11 @@ log = logging.getLogger("fastport.jetstream")
 class Kind(StrEnum):
     ACKED = "acked"  # a subscriber ACKed the message
     GAVE_UP = "gave_up"  # a delivery of the message was given up (``reason``)
+    # Not about a message: the receiving node took client id ``subscriber`` over from
+    # the sender, which has closed its connection; the durable consumers of its
+    # persistent subscriptions may still push to the sender, so the receiver makes
+    # them push to itself again (engine.py, claims.py).
+    RETAKE = "retake"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +53,8 @@ class Notice:
 
     kind: Kind
     session: str
-    message_id: str
-    subscriber: str = ""  # the subscriber that ACKed, or whose delivery was given up
+    message_id: str  # "" for RETAKE
+    subscriber: str = ""  # the subscriber that ACKed, or whose delivery was given up (RETAKE: the client id)
     reason: str = ""  # GAVE_UP: retry_limit, expired or subscriber_gone
     dead_lettered: bool = False  # GAVE_UP: published to the session's dead-letter topic
 
