@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .core.engine import DEFAULT_DEDUP_WINDOW_MS, DEFAULT_SLOW_CONSUMER_TIMEOUT_MS
+from .urls import hide_secret, hide_secrets
 
 MIB = 1024 * 1024
 
@@ -130,7 +131,7 @@ def _origins(text: str) -> tuple[str, ...]:
 def nats_urls(text: str) -> tuple[str, ...]:
     """``nats://h1:4222,nats://h2:4222``, each URL checked (scheme ``nats`` or ``tls``,
     a host, a numeric port if any), so that a typo stops start-up instead of being
-    retried for ever."""
+    retried for ever. Errors show a URL without its password or token."""
     urls = _origins(text)
     if not urls:
         raise ValueError("names no NATS server (nats://host:4222, comma-separated)")
@@ -139,9 +140,9 @@ def nats_urls(text: str) -> tuple[str, ...]:
         try:
             parts.port  # noqa: B018 (a port that is not a number raises ValueError)
         except ValueError:
-            raise ValueError(f"has a bad port in {url!r}") from None
+            raise ValueError(f"has a bad port in {hide_secret(url)!r}") from None
         if parts.scheme not in ("nats", "tls") or not parts.hostname:
-            raise ValueError(f"is not a NATS URL: {url!r} (want nats://host:port or tls://host:port)")
+            raise ValueError(f"is not a NATS URL: {hide_secret(url)!r} (want nats://host:port or tls://host:port)")
     return urls
 
 
@@ -160,6 +161,7 @@ class Option:
     help: str
     is_flag: bool = False
     default_text: str | None = None  # --help's default when the value alone would not say
+    shown: Callable[[str], str] | None = None  # how an error shows a value that may hold a secret
 
     @property
     def flag(self) -> str:
@@ -255,7 +257,9 @@ OPTIONS: tuple[Option, ...] = (
         "nats_url",
         ("FASTPORT_NATS_URL",),
         nats_urls,
-        "jetstream: the NATS servers, comma-separated (nats://host:port or tls://host:port)",
+        "jetstream: the NATS servers, comma-separated (nats://host:port or tls://host:port;"
+        " nats://user:password@host:port to log in, never shown)",
+        shown=hide_secrets,
     ),
     Option("nats_creds", ("FASTPORT_NATS_CREDS",), Path, "jetstream: NATS credentials file (user JWT and seed)"),
     Option("nats_tls_ca", ("FASTPORT_NATS_TLS_CA",), Path, "jetstream: CA to check the NATS servers' TLS certificates"),
@@ -309,7 +313,8 @@ def _parse(opt: Option, raw: object, source: str) -> Any:
     try:
         return opt.parse(raw)
     except ValueError as exc:
-        raise ConfigError(f"{opt.name} from {source}: {raw!r} {exc}") from None
+        shown = opt.shown(raw) if opt.shown is not None else raw
+        raise ConfigError(f"{opt.name} from {source}: {shown!r} {exc}") from None
 
 
 def load_settings(

@@ -164,13 +164,13 @@ def wait_ready(servers: list[NatsServer], timeout: float = START_TIMEOUT_S) -> N
         time.sleep(0.05)
 
 
-def start_server(binary: str, store_dir: Path, tries: int = 3) -> NatsServer:
-    """One server, ready. Another process on this busy machine can take a port between
-    ``free_port()`` and the server's bind: then the server exits saying so, and is
-    started again on other ports."""
+def start_server(binary: str, store_dir: Path, tries: int = 3, extra: list[str] | None = None) -> NatsServer:
+    """One server, ready (``extra``: more options, as ``NatsServer.extra``). Another
+    process on this busy machine can take a port between ``free_port()`` and the
+    server's bind: then the server exits saying so, and is started again on other ports."""
     while True:
         tries -= 1
-        server = NatsServer(binary, "solo", store_dir)
+        server = NatsServer(binary, "solo", store_dir, extra=list(extra or ()))
         server.start()
         try:
             wait_ready([server])

@@ -6,7 +6,6 @@ confirmed), and messages the server would refuse refused before they are sent.""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from fastport.core.session import Limits
 from fastport.engines.jetstream.streams import consumer_config, stream_config, stream_name
 from fastport.engines.jetstream.subjects import SessionSubjects
 
+from ..support import self_signed_certificate
 from .support import WAIT_S, link_options, record
 from .servers import NatsServer, free_port, wait_ready
 
@@ -118,28 +118,14 @@ async def test_nats_lost_mid_run_makes_the_node_unready_and_refuses_publishes(na
         await node.close()
 
 
-def make_tls_files(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """A CA, and a server certificate for 127.0.0.1 signed by it."""
-    ca_key, ca = tmp_path / "ca.key", tmp_path / "ca.pem"
-    key, csr, cert = tmp_path / "server.key", tmp_path / "server.csr", tmp_path / "server.pem"
-    ext = tmp_path / "ext.cnf"
-    ext.write_text("subjectAltName=IP:127.0.0.1\n")
-
-    def run(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
-        "-subj", "/CN=test ca", "-keyout", str(ca_key), "-out", str(ca))  # fmt: skip
-    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(csr))  # fmt: skip
-    run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
-        "-days", "1", "-extfile", str(ext), "-out", str(cert))  # fmt: skip
-    return ca, cert, key
+def tls_options(cert: Path, key: Path) -> list[str]:
+    return ["--tls", "--tlscert", str(cert), "--tlskey", str(key)]
 
 
 async def test_tls_servers_are_checked_against_the_given_ca(nats_binary: str, tmp_path: Path) -> None:
-    ca, cert, key = make_tls_files(tmp_path)
-    server = NatsServer(nats_binary, "tls", tmp_path / "nats", extra=["--tls", "--tlscert", str(cert), "--tlskey", str(key)])
+    (tmp_path / "tls").mkdir()
+    ca, key = self_signed_certificate(tmp_path / "tls")  # its own CA
+    server = NatsServer(nats_binary, "tls", tmp_path / "nats", extra=tls_options(ca, key))
     server.start()
     try:
         wait_ready([server])

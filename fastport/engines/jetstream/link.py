@@ -34,6 +34,7 @@ from nats.js.api import PubAck
 from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
 
 from ...core.errors import BrokerError, ErrorCode
+from ...urls import hide_secret
 
 log = logging.getLogger("fastport.jetstream")
 T = TypeVar("T")
@@ -50,6 +51,10 @@ PUBLISH_TRY_S = 1.0
 # moves to another server of a cluster at once).
 AWAY_S = 2.0
 RETRY_PAUSE_S = 0.1
+# How long closing waits for nats-py to close the connection: while it reconnects to a
+# server whose TLS certificate it refuses, nats-py's close waits on that socket for
+# ever (seen with nats-py 2.16), and a node must still stop.
+CLOSE_WAIT_S = 2.0
 # JetStream's err_codes for a stream at its max messages / max bytes (discard new).
 _STREAM_FULL = frozenset((10077, 10078))
 # ... and for a durable push consumer that another subscription still listens to:
@@ -138,16 +143,18 @@ class NatsLink:
             await nc.close()
             exc = attempt.exception() if attempt.done() and not attempt.cancelled() else None
             why = self._last_error or (str(exc) if exc else "") or "no answer"
-            raise unavailable(f"cannot reach NATS at {', '.join(o.servers)}: {why}")
+            raise unavailable(f"cannot reach NATS at {', '.join(map(hide_secret, o.servers))}: {why}")
         self._nc = nc
         self._js = nc.jetstream(timeout=PUBLISH_TRY_S)
-        log.info("connected to NATS at %s (max payload %d bytes)", nc.connected_url.netloc if nc.connected_url else "?", nc.max_payload)
+        log.info("connected to NATS at %s (max payload %d bytes)", self.where(), nc.max_payload)
 
     async def close(self) -> None:
         self._closing = True
         if self._nc is not None:
             try:
-                await self._nc.close()
+                await asyncio.wait_for(self._nc.close(), CLOSE_WAIT_S)
+            except TimeoutError:  # first: it is an OSError too
+                log.warning("NATS connection not closed within %.0f s: left behind", CLOSE_WAIT_S)
             except (OSError, NatsError) as exc:  # NATS gone already: nothing left to flush to
                 log.warning("NATS connection closed with an error: %s", exc)
 
@@ -193,9 +200,13 @@ class NatsLink:
             for listener in self._listeners:
                 listener(False)
 
-    async def _on_reconnected(self) -> None:
+    def where(self) -> str:
+        """The server connected to, as ``host:port`` (its URL may hold a password)."""
         url = self.nc.connected_url
-        log.info("NATS connection back (%s): ready", url.netloc if url else "?")
+        return f"{url.hostname}:{url.port}" if url is not None else "?"
+
+    async def _on_reconnected(self) -> None:
+        log.info("NATS connection back (%s): ready", self.where())
         for listener in self._listeners:
             listener(True)
 
