@@ -8,6 +8,7 @@ never shown: not in log lines, errors, ``/health``, ``/api/admin/stats`` or ``--
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import os
@@ -29,12 +30,14 @@ from fastport.engines.jetstream.link import NatsLink
 
 from ..support import ADMIN_TOKEN, make_settings, self_signed_certificate
 from .servers import NatsServer, start_server, wait_ready
-from .support import eventually, link_options
+from .support import WAIT_S, eventually, link_options
 from .test_link import tls_options
 from .test_nodes import health
 from .test_settings import settings
 
 PASSWORD = "pw-that-must-not-show"
+# A connect timeout no test waits out: a refusal must end start-up before it.
+NEVER_S = 10 * WAIT_S
 
 
 @pytest.fixture
@@ -72,9 +75,9 @@ async def test_a_wrong_password_is_a_clear_error_that_does_not_show_it(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     wrong = "wrong-pw-that-must-not-show"
-    node = NatsLink(link_options(url(password_server, wrong), connect_timeout_s=1.0))
+    node = NatsLink(link_options(url(password_server, wrong), connect_timeout_s=NEVER_S))
     with pytest.raises(BrokerError) as err:
-        await node.open()
+        await asyncio.wait_for(node.open(), WAIT_S)  # refused twice: an answer, not waited out
     assert err.value.code == ErrorCode.UNAVAILABLE
     assert f"cannot reach NATS at nats://fastport:***@127.0.0.1:{password_server.port}" in err.value.message
     assert "authorization violation" in err.value.message.lower()
@@ -173,9 +176,9 @@ async def test_a_credentials_file_logs_in_and_a_stranger_is_refused(
         await app.stop()
 
     stranger = creds_file(tmp_path / "stranger.creds", keypair(nkeys.PREFIX_BYTE_ACCOUNT))
-    node = NatsLink(link_options(server.url, creds=stranger, connect_timeout_s=1.0))
+    node = NatsLink(link_options(server.url, creds=stranger, connect_timeout_s=NEVER_S))
     with pytest.raises(BrokerError) as err:
-        await node.open()
+        await asyncio.wait_for(node.open(), WAIT_S)
     assert err.value.code == ErrorCode.UNAVAILABLE
     assert f"cannot reach NATS at {server.url}" in err.value.message
     assert "authorization violation" in err.value.message.lower()

@@ -32,6 +32,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
+from nats.protocol.parser import AUTHORIZATION_VIOLATION
 
 from ...core.errors import BrokerError, ErrorCode
 from ...urls import hide_secret
@@ -113,7 +114,7 @@ class NatsLink:
     async def open(self) -> None:
         """Connect, or raise ``unavailable`` saying which servers could not be reached
         and why: after ``connect_timeout_s``, or as soon as every server has refused
-        the connection twice (nothing listens there: no use waiting)."""
+        the connection twice (see ``refused``: no use waiting)."""
         o = self.options
         if o.creds is not None and not o.creds.is_file():
             raise unavailable(f"NATS credentials file {o.creds} does not exist")
@@ -185,7 +186,7 @@ class NatsLink:
         self._listeners.append(listener)
 
     async def _on_error(self, exc: Exception) -> None:
-        if self._nc is None and isinstance(exc, ConnectionRefusedError):
+        if self._nc is None and refused(exc):
             self._refusals += 1  # at start-up: every server refusing twice is an answer
             if self._refusals >= 2 * len(self.options.servers):
                 self._refused.set()
@@ -280,6 +281,15 @@ class NatsLink:
             if loop.time() + RETRY_PAUSE_S > deadline:
                 raise unavailable(f"{failed}: {why} (try again)")
             await asyncio.sleep(RETRY_PAUSE_S)
+
+
+def refused(exc: Exception) -> bool:
+    """An answer that asking again will not change: nothing listens there, the
+    server's certificate is not signed by the CA, or it refuses the credentials
+    (nats-py reports that as a plain error with the server's words)."""
+    return isinstance(exc, (ConnectionRefusedError, ssl.SSLCertVerificationError)) or (
+        AUTHORIZATION_VIOLATION in str(exc).lower()
+    )
 
 
 def header_bytes(headers: dict[str, str]) -> int:
