@@ -331,10 +331,12 @@ async def _pub_encrypted(args: argparse.Namespace) -> int:
     from fastport_client import FastPortError
 
     try:
-        async with _fastport_client(args) as fp:
+        async with _fastport_client(args, emit_timeout=args.timeout) as fp:
             receipt = await fp.emit(args.topic, args.message)
     except FastPortError as exc:
-        raise CliError(exc.code, exc.message) from None
+        refused = exc.__cause__  # the temporary refusal retried until the timeout
+        why = f" (last refused: {refused.code}: {refused.message})" if isinstance(refused, FastPortError) else ""
+        raise CliError(exc.code, exc.message + why) from None
     _print({"messageId": receipt.message_id, "deliveredTo": receipt.delivered_to, "duplicate": receipt.duplicate})
     return 0
 
@@ -392,7 +394,8 @@ async def _pub(args: argparse.Namespace) -> int:
         )
         try:
             result = await stub.Publish(
-                broker_pb2.PublishRequest(session=args.session, password=_required_password(args), publish=publish)
+                broker_pb2.PublishRequest(session=args.session, password=_required_password(args), publish=publish),
+                timeout=args.timeout,
             )
         except grpc.aio.AioRpcError as exc:
             raise _rpc_error(exc) from None
@@ -492,6 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastport", description="fastport: a multi-tenant pub/sub broker")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     count = config.argument_type(config.non_negative)
+    seconds = config.argument_type(config.positive_seconds)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the broker", description="Run the broker in the foreground.")
@@ -580,6 +584,14 @@ def build_parser() -> argparse.ArgumentParser:
     pub = commands.add_parser("pub", help="publish one message", description="Publish one message and print the result.")
     session_options(pub)
     pub.add_argument("--message-id", help="message id (default: made by the server; ignored with --key)")
+    pub.add_argument(
+        "--timeout",
+        type=seconds,
+        default=10.0,
+        metavar="S",
+        help="give up after S seconds without the broker's confirmation; with --key, temporary refusals"
+        " (overloaded, shutting_down ...) are retried until then (default 10)",
+    )
     pub.add_argument("topic")
     pub.add_argument("message")
     pub.set_defaults(func=lambda a: asyncio.run(_pub(a)))

@@ -90,6 +90,17 @@ def non_negative(text: str) -> int:
     return value
 
 
+def positive_seconds(text: str) -> float:
+    """A duration in seconds, fractions allowed (``0.5``), above zero and finite."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError("is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise ValueError("must be a number of seconds above 0")
+    return value
+
+
 def argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     """``parse`` as an argparse ``type``: its message becomes the usage error."""
 

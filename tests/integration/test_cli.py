@@ -6,11 +6,15 @@ import base64
 import importlib.metadata
 import json
 import os
+import queue
 import stat
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+
+import grpc
+from fastport_proto.v1 import broker_pb2, broker_pb2_grpc
 
 import fastport as fastport_package
 
@@ -159,6 +163,36 @@ def test_pub_sub_with_end_to_end_key(server_process: ServerProcess) -> None:
     assert "top secret" not in data and data.startswith("fp.v1.")
     bad = fastport("pub", *common[:-1], "not-base64!", "t", "x", check=False)
     assert bad.returncode == 1 and "invalid_key" in bad.stderr
+
+
+def test_pub_gives_up_after_its_timeout_and_names_the_refusal(server_process: ServerProcess) -> None:
+    """A session holding all it may (one message a subscriber never ACKs): plain ``pub``
+    says ``overloaded`` at once; with ``--key`` the client retries the temporary refusal
+    until ``--timeout``, then says both."""
+    server_process.start()
+    server = ["--server", server_process.grpc_address]
+    admin = ["--admin-token", server_process.admin_token or ""]
+    fastport("session", "create", "full", "--password", "pw", "--max-pending", "1", "--retry-interval", "3600000", *server, *admin)
+    frames: queue.Queue[broker_pb2.ClientFrame | None] = queue.Queue()
+    frames.put(broker_pb2.ClientFrame(init=broker_pb2.Init(request_id=1, session="full", password="pw")))
+    frames.put(broker_pb2.ClientFrame(subscribe=[broker_pb2.Subscribe(request_id=2, topic="t")]))
+    with grpc.insecure_channel(server_process.grpc_address) as channel:
+        stream = broker_pb2_grpc.BrokerStub(channel).Connect(iter(frames.get, None))  # never ACKs
+        try:
+            while not next(stream).subscribe_results:
+                pass
+            common = [*server, "--session", "full", "--password", "pw"]
+            assert json.loads(fastport("pub", *common, "t", "held").stdout)["deliveredTo"] == 1
+            plain = fastport("pub", *common, "t", "refused", check=False)
+            assert plain.returncode == 1 and "overloaded" in plain.stderr, plain.stderr
+            key = fastport("keygen").stdout.strip()
+            # (fastport() allows 30 s: the default emit timeout, 300 s, would not pass)
+            retried = fastport("pub", *common, "--key", key, "--timeout", "1.5", "t", "retried", check=False)
+            assert retried.returncode == 1, retried.stderr
+            assert "publish_timeout" in retried.stderr and "last refused: overloaded" in retried.stderr, retried.stderr
+        finally:
+            frames.put(None)
+            stream.cancel()
 
 
 def test_cli_and_rest_show_a_session_in_one_shape(server_process: ServerProcess) -> None:
