@@ -78,18 +78,32 @@ def token_path(data_dir: Path) -> Path:
 
 
 def load_or_create_token(data_dir: Path) -> str:
-    """The admin token stored in the data directory, generated (mode 0600) on first start."""
+    """The admin token stored in the data directory, generated (mode 0600) on first start.
+
+    Servers started at once on one data directory agree on one token: a new token is
+    written whole to a file of this process's own and then linked into place, which
+    fails if another server got there first; that one's token is then used. (Writing
+    the file in place would let one server serve a token that another overwrote.)"""
     path = token_path(data_dir)
-    if path.exists():
-        token = path.read_text().strip()
-        if token:
-            return token
+    token = read_token(data_dir)
+    if token is not None:
+        return token
     data_dir.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    os.chmod(path, 0o600)
+    mine = path.with_name(f".{TOKEN_FILE}.{os.getpid()}")
+    fd = os.open(mine, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(token + "\n")
+        try:
+            os.link(mine, path)
+        except FileExistsError:
+            theirs = read_token(data_dir)
+            if theirs is not None:
+                return theirs
+            os.replace(mine, path)  # an empty token file: replaced
+    finally:
+        mine.unlink(missing_ok=True)
     log.warning("generated an admin token; it is stored in %s", path.resolve())
     return token
 

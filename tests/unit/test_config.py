@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import secrets
 import stat
 from pathlib import Path
 
@@ -93,6 +94,28 @@ def test_token_file_created_private_and_reused(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_or_create_token(tmp_path / "data") == token == read_token(tmp_path / "data")
     assert read_token(tmp_path / "elsewhere") is None
+
+
+def test_servers_starting_at_once_agree_on_one_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another server writes its token between this one's look and its write: both use
+    the first one written, and nothing of this one's attempt is left behind."""
+    data = tmp_path / "data"
+    make = secrets.token_urlsafe
+
+    def another_server_first(n: int) -> str:
+        (data / "admin-token").write_text("theirs\n")
+        return make(n)
+
+    monkeypatch.setattr(secrets, "token_urlsafe", another_server_first)
+    assert load_or_create_token(data) == "theirs" == read_token(data)
+    assert sorted(p.name for p in data.iterdir()) == ["admin-token"]
+
+
+def test_an_empty_token_file_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "admin-token").write_text("")
+    token = load_or_create_token(tmp_path)
+    assert token and read_token(tmp_path) == token
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["admin-token"]
 
 
 def test_admin_auth_headers() -> None:
