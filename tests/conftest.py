@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -12,7 +12,7 @@ from fastport_proto.v1 import admin_pb2_grpc, broker_pb2_grpc
 from fastport.app import App
 from fastport.core import ManualClock
 
-from .support import ServerProcess, make_settings
+from .support import ServerProcess, Stream, make_settings
 
 
 @pytest.fixture
@@ -55,3 +55,18 @@ def server_process(tmp_path: Path) -> Iterator[ServerProcess]:
         yield proc
     finally:
         proc.kill()
+
+
+@pytest.fixture
+async def streams(broker_stub: broker_pb2_grpc.BrokerStub) -> AsyncIterator[Callable[[], Stream]]:
+    """A factory of Connect streams on the in-process server; all closed at the end."""
+    opened: list[Stream] = []
+
+    def open_stream() -> Stream:
+        s = Stream(broker_stub)
+        opened.append(s)
+        return s
+
+    yield open_stream
+    for s in opened:
+        s.close()

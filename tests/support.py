@@ -6,6 +6,7 @@ Shared by the server's and the client package's tests. Every server binds port 0
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -13,11 +14,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fastport_proto.v1 import admin_pb2, admin_pb2_grpc
+import grpc
+from fastport_proto.v1 import admin_pb2, admin_pb2_grpc, broker_pb2_grpc
+from fastport_proto.v1 import broker_pb2 as pb
 
 from fastport.config import Settings
 
@@ -205,3 +208,84 @@ class ServerProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def readme_block(heading: str) -> str:
+    """The first ```sh block after a README heading."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index(f"\n## {heading}\n") :]
+    match = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert match, f"no sh block under {heading}"
+    return match.group(1)
+
+
+async def eventually(check: Callable[[], object], timeout: float = 5.0) -> None:
+    """Let the event loop run until ``check()`` holds (``timeout`` s at most: a guard
+    against hanging, not a timing)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+_ids = iter(range(1, 1 << 30))
+
+
+class Stream:
+    """One Connect stream, collecting everything the server sends."""
+
+    def __init__(self, stub: broker_pb2_grpc.BrokerStub) -> None:
+        self.call = stub.Connect()
+        self.frames: list[pb.ServerFrame] = []
+
+    async def send(self, **items: object) -> None:
+        await self.call.write(pb.ClientFrame(**items))  # type: ignore[arg-type]
+
+    async def init(self, session: str, password: str = "pw", client_id: str = "") -> pb.InitResult:
+        await self.send(init=pb.Init(request_id=next(_ids), session=session, password=password, client_id=client_id))
+        frame = await self.until(lambda f: f.HasField("init_result"))
+        return frame.init_result
+
+    async def subscribe(self, *topics: str) -> list[pb.SubscribeResult]:
+        await self.send(subscribe=[pb.Subscribe(request_id=next(_ids), topic=t) for t in topics])
+        results: list[pb.SubscribeResult] = []
+        while len(results) < len(topics):
+            results += (await self.until(lambda f: len(f.subscribe_results) > 0)).subscribe_results
+        return results
+
+    async def publish(self, topic: str, payload: bytes = b"x", **kw: object) -> pb.PublishResult:
+        request_id = next(_ids)
+        await self.send(publish=[pb.Publish(request_id=request_id, topic=topic, payload=payload, **kw)])  # type: ignore[arg-type]
+        frame = await self.until(lambda f: any(r.request_id == request_id for r in f.publish_results))
+        return next(r for r in frame.publish_results if r.request_id == request_id)
+
+    async def until(self, pred: Callable[[pb.ServerFrame], bool], timeout: float = 5.0) -> pb.ServerFrame:
+        for frame in self.frames:
+            if pred(frame):
+                self.frames.remove(frame)
+                return frame
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.call.read()
+                assert frame is not grpc.aio.EOF, "stream ended"
+                if pred(frame):
+                    return frame
+                self.frames.append(frame)
+
+    async def messages(self, n: int) -> list[pb.Message]:
+        got: list[pb.Message] = []
+        while len(got) < n:
+            got += (await self.until(lambda f: len(f.messages) > 0)).messages
+        return got
+
+    async def acks_received(self, n: int) -> list[pb.AckReceived]:
+        got: list[pb.AckReceived] = []
+        while len(got) < n:
+            got += (await self.until(lambda f: len(f.acks_received) > 0)).acks_received
+        return got
+
+    def close(self) -> None:
+        self.call.cancel()

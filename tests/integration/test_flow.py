@@ -18,10 +18,8 @@ from fastport.app import App
 from fastport.core import ManualClock
 from fastport.rpc.errors import ERROR_CODE_KEY
 
-from ..support import create_session, make_settings
-from ..web.test_limits import eventually, joined
-from ..web.wire import WsClient
-from .test_grpc import Stream, streams  # noqa: F401  (a fixture)
+from ..support import Stream, create_session, eventually, make_settings
+from ..web.wire import WsClient, joined
 
 BIG = b"x" * (1024 * 1024)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 import grpc
 import pytest
@@ -17,81 +16,7 @@ from fastport.app import App
 from fastport.core import ManualClock
 from fastport.rpc.stream import PUBLISH_SLICE, QUIET_STREAMS
 
-from ..support import ADMIN_METADATA, ServerProcess, create_session
-
-_ids = iter(range(1, 1 << 30))
-
-
-class Stream:
-    """One Connect stream, collecting everything the server sends."""
-
-    def __init__(self, stub: broker_pb2_grpc.BrokerStub) -> None:
-        self.call = stub.Connect()
-        self.frames: list[pb.ServerFrame] = []
-
-    async def send(self, **items: object) -> None:
-        await self.call.write(pb.ClientFrame(**items))  # type: ignore[arg-type]
-
-    async def init(self, session: str, password: str = "pw", client_id: str = "") -> pb.InitResult:
-        await self.send(init=pb.Init(request_id=next(_ids), session=session, password=password, client_id=client_id))
-        frame = await self.until(lambda f: f.HasField("init_result"))
-        return frame.init_result
-
-    async def subscribe(self, *topics: str) -> list[pb.SubscribeResult]:
-        await self.send(subscribe=[pb.Subscribe(request_id=next(_ids), topic=t) for t in topics])
-        results: list[pb.SubscribeResult] = []
-        while len(results) < len(topics):
-            results += (await self.until(lambda f: len(f.subscribe_results) > 0)).subscribe_results
-        return results
-
-    async def publish(self, topic: str, payload: bytes = b"x", **kw: object) -> pb.PublishResult:
-        request_id = next(_ids)
-        await self.send(publish=[pb.Publish(request_id=request_id, topic=topic, payload=payload, **kw)])  # type: ignore[arg-type]
-        frame = await self.until(lambda f: any(r.request_id == request_id for r in f.publish_results))
-        return next(r for r in frame.publish_results if r.request_id == request_id)
-
-    async def until(self, pred: Callable[[pb.ServerFrame], bool], timeout: float = 5.0) -> pb.ServerFrame:
-        for frame in self.frames:
-            if pred(frame):
-                self.frames.remove(frame)
-                return frame
-        async with asyncio.timeout(timeout):
-            while True:
-                frame = await self.call.read()
-                assert frame is not grpc.aio.EOF, "stream ended"
-                if pred(frame):
-                    return frame
-                self.frames.append(frame)
-
-    async def messages(self, n: int) -> list[pb.Message]:
-        got: list[pb.Message] = []
-        while len(got) < n:
-            got += (await self.until(lambda f: len(f.messages) > 0)).messages
-        return got
-
-    async def acks_received(self, n: int) -> list[pb.AckReceived]:
-        got: list[pb.AckReceived] = []
-        while len(got) < n:
-            got += (await self.until(lambda f: len(f.acks_received) > 0)).acks_received
-        return got
-
-    def close(self) -> None:
-        self.call.cancel()
-
-
-@pytest.fixture
-async def streams(broker_stub):  # type: ignore[no-untyped-def]
-    opened: list[Stream] = []
-
-    def open_stream() -> Stream:
-        s = Stream(broker_stub)
-        opened.append(s)
-        return s
-
-    yield open_stream
-    for s in opened:
-        s.close()
-
+from ..support import ADMIN_METADATA, ServerProcess, Stream, create_session
 
 async def test_two_sessions_side_by_side(admin, streams) -> None:
     await create_session(admin, "a")

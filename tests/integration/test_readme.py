@@ -12,17 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+from ..support import readme_block
+
 ROOT = Path(__file__).resolve().parents[2]
 _LISTENING = re.compile(r"listening (grpc|http)=\S+:(\d+)")
-
-
-def readme_block(heading: str) -> str:
-    """The first ```sh block after a README heading."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index(f"\n## {heading}\n") :]
-    match = re.search(r"```sh\n(.*?)```", section, re.S)
-    assert match, f"no sh block under {heading}"
-    return match.group(1)
 
 
 def test_make_run_installs_only_what_the_server_needs() -> None:

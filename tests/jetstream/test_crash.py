@@ -21,9 +21,7 @@ from fastport_proto.v1 import broker_pb2 as pb
 
 from fastport.engines.jetstream.streams import stream_name
 
-from ..support import ADMIN_METADATA
-from ..integration.test_grpc import Stream
-from ..support import ServerProcess
+from ..support import ADMIN_METADATA, ServerProcess, Stream
 from .support import connect, jetstream
 from .servers import NatsCluster, NatsServer
 

@@ -23,9 +23,7 @@ from websockets.asyncio.client import connect as ws_connect
 from fastport.app import App
 from fastport.core import SessionSpec
 
-from ..support import ADMIN_METADATA, make_settings
-from ..integration.test_grpc import Stream
-from ..integration.test_readme import readme_block
+from ..support import ADMIN_METADATA, Stream, make_settings, readme_block
 from ..web.wire import WsClient
 from .support import WAIT_S
 from .servers import NatsServer, free_port

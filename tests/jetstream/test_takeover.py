@@ -19,7 +19,7 @@ from fastport.core import SessionSpec
 from fastport.engines.jetstream.claims import BUCKET, claim_key
 from fastport.engines.jetstream.engine import JetStreamEngine
 
-from ..integration.test_grpc import Stream
+from ..support import Stream
 from ..web.wire import WsClient
 from .support import WAIT_S
 from .test_nodes import nodes, recv_type, settled_subscriptions, until_everywhere, ws  # noqa: F401 (nodes: a fixture)

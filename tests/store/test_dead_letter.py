@@ -15,7 +15,7 @@ from fastport.engines.embedded import EmbeddedEngine
 from fastport.store.sqlite import SqliteStore
 
 from ..conformance.support import Client, make_session
-from .test_recovery import Node, node  # noqa: F401  (the fixture)
+from .conftest import Node
 
 DEAD = "dead"
 DEAD_ID = dead_letter_id("m1", "dev1")

@@ -9,9 +9,7 @@ from fastport_proto.v1 import broker_pb2 as pb
 from fastport.app import App
 from fastport.core.deadletter import dead_letter_id
 
-from ..integration.test_grpc import streams  # noqa: F401  (the fixture)
-from .test_metrics import scrape
-from .test_retry import open_joined, tick
+from .wire import open_joined, scrape, tick
 
 SESSION = {"deadLetterTopic": "dead", "retryInterval": 1000, "maxRetryLimit": 1}
 

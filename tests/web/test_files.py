@@ -11,7 +11,7 @@ import pytest
 from fastport.web import legacy
 from fastport.web.legacy import State
 
-from .test_limits import eventually
+from ..support import eventually
 from .wire import compact
 
 FILE_ID = "123e4567-e89b-12d3-a456-426614174000"

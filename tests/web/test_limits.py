@@ -12,29 +12,14 @@ import pytest
 from fastport.app import App
 from fastport.web import websocket as web_socket
 
-from .wire import BASIC, Rest, WsClient, connect
+from ..support import eventually
+from .wire import BASIC, Rest, connect, joined
 
 
 async def setup(server: App) -> None:
     async with aiohttp.ClientSession() as http:
         status, _ = await Rest(http, server.http_port).create_session("s1", "pw", retryInterval=1000)
         assert status == 200
-
-
-async def joined(server: App, *topics: str) -> WsClient:
-    client = await connect(server.http_port)
-    await client.init("s1", "pw")
-    for topic in topics:
-        await client.send({"type": "subscribe", "topic": topic})
-        assert (await client.recv())["success"] is True
-    return client
-
-
-async def eventually(check, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_frame_over_the_limit_closes_with_1009(start_app) -> None:

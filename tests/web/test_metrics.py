@@ -5,25 +5,13 @@ labelled, and per-session series appear only when asked for, for at most N sessi
 from __future__ import annotations
 
 import aiohttp
-from prometheus_client.parser import text_string_to_metric_families
 
 from fastport.app import App
 
-from .test_retry import make_session, open_joined, tick
-from .wire import Rest, connect
+from .wire import Rest, connect, make_session, open_joined, scrape, tick
 
 
-async def scrape(app: App) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"http://127.0.0.1:{app.http_port}/metrics") as resp:
-            assert resp.status == 200
-            assert resp.headers["Content-Type"].startswith("text/plain; version=")
-            text = await resp.text()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
+
 
 
 async def test_metrics_follow_the_traffic(app: App, ws, rest, clock) -> None:

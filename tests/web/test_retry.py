@@ -4,32 +4,9 @@ limit and message expiry enforced on time (legacy-json.md §3–§4)."""
 
 from __future__ import annotations
 
-import asyncio
-
 from fastport.app import App
 
-from .wire import compact
-
-
-async def tick(clock, ms: int) -> None:
-    """Move the clock and let the broker's timer task run."""
-    clock.advance(ms)
-    for _ in range(10):  # the timer task wakes through a few loop iterations
-        await asyncio.sleep(0)
-
-
-async def make_session(rest, **settings: int) -> None:
-    status, body = await rest.create_session("r", "pw", **settings)
-    assert status == 200, body
-
-
-async def open_joined(ws, *topics: str):
-    client = await ws()
-    await client.init("r", "pw")
-    for topic in topics:
-        await client.send({"type": "subscribe", "topic": topic})
-        assert (await client.recv())["success"] is True
-    return client
+from .wire import compact, make_session, open_joined, tick
 
 
 def message(retry: int = 0, mid: str = "m1") -> str:

@@ -9,9 +9,12 @@ import json
 from typing import Any
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
+
+from fastport.app import App
 
 from ..support import ADMIN_PASS, ADMIN_TOKEN, ADMIN_USER
 
@@ -115,3 +118,46 @@ class Rest:
 
     async def create_session(self, name: str, password: str, **settings: Any) -> tuple[int, Any]:
         return await self.post("/api/createSession", {"sessionName": name, "password": password, **settings})
+
+
+async def joined(server: App, *topics: str) -> WsClient:
+    client = await connect(server.http_port)
+    await client.init("s1", "pw")
+    for topic in topics:
+        await client.send({"type": "subscribe", "topic": topic})
+        assert (await client.recv())["success"] is True
+    return client
+
+
+async def tick(clock, ms: int) -> None:
+    """Move the clock and let the broker's timer task run."""
+    clock.advance(ms)
+    for _ in range(10):  # the timer task wakes through a few loop iterations
+        await asyncio.sleep(0)
+
+
+async def make_session(rest, **settings: int) -> None:
+    status, body = await rest.create_session("r", "pw", **settings)
+    assert status == 200, body
+
+
+async def open_joined(ws, *topics: str):
+    client = await ws()
+    await client.init("r", "pw")
+    for topic in topics:
+        await client.send({"type": "subscribe", "topic": topic})
+        assert (await client.recv())["success"] is True
+    return client
+
+
+async def scrape(app: App) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{app.http_port}/metrics") as resp:
+            assert resp.status == 200
+            assert resp.headers["Content-Type"].startswith("text/plain; version=")
+            text = await resp.text()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
