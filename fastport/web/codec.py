@@ -331,15 +331,6 @@ def _opt_str(obj: dict[str, Any], name: str) -> str | None:
     raise _InvalidField(name)
 
 
-def _hash(obj: dict[str, Any]) -> Hash:
-    """``hash`` as given: missing, null, "" and any other string are each relayed as
-    such (§9)."""
-    value = obj.get("hash", ABSENT)
-    if value is ABSENT or value is None or type(value) is str:
-        return value
-    raise _InvalidField("hash")
-
-
 def _opt_int(obj: dict[str, Any], name: str) -> int:
     """A non-negative int64 field (JSON numbers with no fraction count); 0 if missing."""
     value = obj.get(name)
@@ -521,11 +512,25 @@ def parse_text(data: bytes, initialized: bool) -> Command | bytes | None:
     if type(obj) is not dict:
         return INVALID_FRAME
     kind = obj.get("type")
-    if kind is None or kind == "":
-        return INVALID_FRAME
-    if type(kind) is not str:
-        return invalid_field("type")
     try:
+        # The two frames of every message (a publish, its subscriber's ack) first, read
+        # here without a call per field; the rest through _parse_object.
+        if kind == "publish" and initialized:
+            return _parse_publish(obj, data)
+        if kind == "ack" and initialized:
+            message_id = obj.get("messageId")
+            if type(message_id) is not str:
+                message_id = _message_id(message_id)
+            if not message_id:
+                raise _InvalidField("messageId")
+            topic = obj.get("topic")
+            if topic is not None and type(topic) is not str:
+                raise _InvalidField("topic")
+            return Ack(message_id, topic)
+        if kind is None or kind == "":
+            return INVALID_FRAME
+        if type(kind) is not str:
+            return invalid_field("type")
         return _parse_object(kind, obj, data, initialized)
     except _InvalidField as bad:
         return invalid_field(bad.name)
@@ -533,15 +538,16 @@ def parse_text(data: bytes, initialized: bool) -> Command | bytes | None:
 
 def _parse_publish(obj: dict[str, Any], raw: bytes) -> Publish | bytes:
     """A publish, or the publish_response refusing it: a refused publish is always
-    answered in a form the client can match to it (§9)."""
+    answered in a form the client can match to it (§9). Fields are checked in the
+    order messageId, data, timestamp, topic, hash (the first bad one is named)."""
     message_id = obj.get("messageId")
     if type(message_id) is not str:
         try:
             message_id = _message_id(message_id)
         except _InvalidField as bad:
             return publish_error("", _field_error(bad.name))
+    data = obj.get("data", _ABSENT)
     try:
-        data = obj.get("data", _ABSENT)
         if type(data) is str:
             payload, is_json = data.encode("utf-8"), False
         else:
@@ -549,9 +555,15 @@ def _parse_publish(obj: dict[str, Any], raw: bytes) -> Publish | bytes:
         timestamp = obj.get("timestamp")
         if type(timestamp) is not int or timestamp <= 0 or timestamp > INT64_MAX:
             timestamp = _timestamp(timestamp)
-        return Publish(_opt_str(obj, "topic"), payload, is_json, _hash(obj), timestamp, message_id)
     except _InvalidField as bad:
         return publish_error(message_id, _field_error(bad.name))
+    topic = obj.get("topic")
+    if topic is not None and type(topic) is not str:
+        return publish_error(message_id, _field_error("topic"))
+    hash_ = obj.get("hash", ABSENT)  # missing, null, "" and any other string are each relayed as such (§9)
+    if hash_ is not ABSENT and hash_ is not None and type(hash_) is not str:
+        return publish_error(message_id, _field_error("hash"))
+    return Publish(topic, payload, is_json, hash_, timestamp, message_id)
 
 
 def _parse_init(obj: dict[str, Any]) -> Init | bytes:
@@ -570,19 +582,11 @@ def _parse_init(obj: dict[str, Any]) -> Init | bytes:
 
 
 def _parse_object(kind: str, obj: dict[str, Any], raw: bytes, initialized: bool) -> Command | bytes | None:
+    """Any frame but a publish or an ack on an initialized socket (``parse_text``)."""
     if kind == "publish":
-        if not initialized:
-            return NOT_INITIALIZED
-        return _parse_publish(obj, raw)
+        return NOT_INITIALIZED
     if kind == "ack":
-        if not initialized:
-            return None
-        message_id = obj.get("messageId")
-        if type(message_id) is not str:
-            message_id = _message_id(message_id)
-        if not message_id:
-            raise _InvalidField("messageId")
-        return Ack(message_id, _opt_str(obj, "topic"))
+        return None
     if kind == "subscribe":
         if not initialized:
             return NOT_INITIALIZED
@@ -642,6 +646,11 @@ _LEN2 = struct.Struct("!BBH").pack
 _LEN8 = struct.Struct("!BBQ").pack
 
 
+# The two-byte head of a text frame of each length up to 125, looked up rather than
+# built: most of what the door writes (results, ack_received) is that short.
+_TEXT_HEADS: Final = tuple(bytes((_OP_TEXT, n)) for n in range(126))
+
+
 def _frame(first: int, payload: bytes) -> bytes:
     n = len(payload)
     if n < 126:
@@ -653,7 +662,12 @@ def _frame(first: int, payload: bytes) -> bytes:
 
 def text_frame(payload: bytes) -> bytes:
     """A complete unmasked server-to-client WebSocket text frame (RFC 6455 §5.2)."""
-    return _frame(_OP_TEXT, payload)
+    n = len(payload)
+    if n < 126:
+        return _TEXT_HEADS[n] + payload
+    if n < 65536:
+        return _LEN2(_OP_TEXT, 126, n) + payload
+    return _LEN8(_OP_TEXT, 127, n) + payload
 
 
 def binary_frame(payload: bytes) -> bytes:

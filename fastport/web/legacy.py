@@ -77,6 +77,7 @@ class State(enum.Enum):
 
 
 _AWAITING_INIT, _READY, _CLOSING = State.AWAITING_INIT, State.READY, State.CLOSING
+_Publish, _Ack = codec.Publish, codec.Ack  # the commands of every message, looked up once
 # States whose wait is bounded and keeps the client's pongs back: the idle sweep leaves
 # them alone. A DRAINING client is not reading, so it does not see the ping either.
 _EXEMPT_FROM_SWEEP = frozenset({State.INITIALIZING, State.RELAYING})
@@ -239,7 +240,20 @@ class LegacyConnection:
                 if opcode == PING:
                     output.send(codec.pong_frame(data))
                 return None
-            if isinstance(cmd, bytes):  # the frame was refused: this is the error reply
+            # The frames of every message are carried out here, the rest by _dispatch.
+            if type(cmd) is _Publish:
+                self._broker.publish(
+                    self.conn,
+                    cmd.topic,  # type: ignore[arg-type]  # None is refused by the core's topic check
+                    cmd.payload,
+                    hash=cmd.hash,
+                    timestamp_ms=cmd.timestamp_ms,
+                    message_id=cmd.message_id,
+                    json=cmd.json,
+                )
+            elif type(cmd) is _Ack:
+                self._broker.ack(self.conn, cmd.message_id)
+            elif isinstance(cmd, bytes):  # the frame was refused: this is the error reply
                 code = _ERROR_CODE.search(cmd)
                 self._broker.stats.frame_error("websocket", code.group(1).decode() if code else "unknown")
                 output.reply(cmd)
@@ -265,22 +279,10 @@ class LegacyConnection:
             await self.output.drained()
 
     def _dispatch(self, cmd: codec.Command) -> Step | None:
-        """Carry out ``cmd``; an init, or a chunk for a congested receiver, returns
-        what is left to wait for."""
+        """Carry out ``cmd`` (not a publish or an ack: ``_handle`` does those); an
+        init, or a chunk for a congested receiver, returns what is left to wait for."""
         broker, conn, output = self._broker, self.conn, self.output
-        if isinstance(cmd, codec.Publish):
-            broker.publish(
-                conn,
-                cmd.topic,  # type: ignore[arg-type]  # None is refused by the core's topic check
-                cmd.payload,
-                hash=cmd.hash,
-                timestamp_ms=cmd.timestamp_ms,
-                message_id=cmd.message_id,
-                json=cmd.json,
-            )
-        elif isinstance(cmd, codec.Ack):
-            broker.ack(conn, cmd.message_id)
-        elif isinstance(cmd, codec.Chunk):
+        if isinstance(cmd, codec.Chunk):
             return self._chunk(cmd)
         elif isinstance(cmd, codec.Subscribe):
             try:

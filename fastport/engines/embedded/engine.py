@@ -514,7 +514,9 @@ class EmbeddedEngine:
         queue = tracker.retry_queue
         queue[delivery] = due
         queue.move_to_end(delivery)  # a re-send of a queued delivery goes to the back
-        self._timers.wake_at(tracker, due)
+        armed = tracker.armed_at
+        if armed is None or armed > due:  # wake_at's own test, without the call when it would return
+            self._timers.wake_at(tracker, due)
         delivery.attempts = retry + 1
         if sub.named:
             self.store.retried(tracker.name, message.id, sub.id, delivery.attempts, due)
@@ -675,7 +677,9 @@ class EmbeddedEngine:
         tracker.recent.add(message.id, forget_at, len(message.deliveries))
         if message.durable:
             self.store.forget_message(tracker.name, message.id, forget_at)
-        self._timers.wake_at(tracker, forget_at)
+        armed = tracker.armed_at
+        if armed is None or armed > forget_at:  # as in _send
+            self._timers.wake_at(tracker, forget_at)
 
     # ------------------------------------------------------------------ timers
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 
 class RecentIds:
@@ -26,10 +27,13 @@ class RecentIds:
     window rather than growing without bound.
     """
 
-    __slots__ = ("_results", "_order", "_times", "_counts", "limit", "forgotten_early")
+    __slots__ = ("_results", "_order", "_times", "_counts", "limit", "forgotten_early", "get")
 
     def __init__(self, limit: int = 0) -> None:
         self._results: dict[str, int] = {}  # id -> delivered to
+        # How many the message was delivered to, or None if its id is not remembered:
+        # the dict's own ``get``, asked on every publish, with no call in between.
+        self.get: Callable[[str], int | None] = self._results.get
         self._order: deque[str] = deque()  # the same ids, in forget order
         self._times: deque[int] = deque()  # forget times, ascending ...
         self._counts: deque[int] = deque()  # ... and how many ids of _order each one is for
@@ -41,10 +45,6 @@ class RecentIds:
 
     def __contains__(self, message_id: str) -> bool:
         return message_id in self._results
-
-    def get(self, message_id: str) -> int | None:
-        """How many the message was delivered to, or None if its id is not remembered."""
-        return self._results.get(message_id)
 
     def add(self, message_id: str, forget_at_ms: int, delivered_to: int) -> None:
         """Remember ``message_id`` until ``forget_at_ms``, or until the forget time of
