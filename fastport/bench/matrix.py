@@ -10,7 +10,8 @@ a  1 publisher -> 1 subscriber, 256 B, window 100
 b  1 publisher -> 10 subscribers
 c  10 publishers -> 10 subscribers on 10 topics
 d  fixed 2,000 msg/s, for latency
-e  10,000 idle initialized WebSocket connections, 1,000 idle gRPC streams (RSS each)
+e  10,000 idle initialized WebSocket connections, 1,000 idle gRPC streams (RSS each);
+   and the WebSocket door with 1,000 and 5,000, for issue 16's marginal figure
 f  100,000 unacknowledged pending messages (RSS each)
 
 Beside fastport, in (a) and (b): Mosquitto with MQTT QoS 1 (issue 16), the C broker
@@ -76,6 +77,10 @@ MEMORY: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
     "e": ("idle initialized connections", {}, ("ws", "grpc", "ws-relay", "ws-picows")),
     "f": ("unacknowledged pending messages", {"ack": False, "window": 1000}, ("ws", "grpc")),
 }
+# Issue 16 defines the idle WebSocket's cost as the marginal RSS between 1,000 and
+# 5,000 idle initialized connections: in (e) each round also runs the WebSocket door
+# with each count on a fresh server (recorded as scenario "e-<count>").
+IDLE_SPAN = (1_000, 5_000)
 BIG_PAYLOAD = 64 * 1024
 HEAVY: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
     "g": ("1 pub -> 1 sub, 64 KiB, window 100", {"size": BIG_PAYLOAD}, ("ws", "grpc")),
@@ -267,6 +272,9 @@ class Matrix:
                         if scenario == "e":
                             n = a.idle_ws if TARGETS[target][1] == "ws" else a.idle_grpc
                             self.run_fresh(scenario, target, round_no, idle=n, **extra)
+                            if target == "ws":
+                                for count in IDLE_SPAN:
+                                    self.run_fresh(f"e-{count}", target, round_no, idle=count, **extra)
                         else:
                             self.run_fresh(scenario, target, round_no, messages=a.pending, **extra)
                 for scenario, (_, extra, targets) in heavy.items():
@@ -560,6 +568,17 @@ def write_markdown(m: Matrix, path: Path) -> None:
             "≤ 1.0×",
             lambda v: v <= 1.0,
         )
+    low, high = (_by_round(e, f"e-{count}", "ws") for count in IDLE_SPAN)
+    target_row(
+        f"(e) RSS per idle WebSocket connection between {IDLE_SPAN[0]:,} and {IDLE_SPAN[1]:,}, KiB",
+        [
+            ((_get(high[r], "server.rss_after") or 0) - (_get(low[r], "server.rss_after") or 0)) / (IDLE_SPAN[1] - IDLE_SPAN[0]) / 1024
+            for r in sorted(set(low) & set(high))
+        ],
+        lambda v: f"{v:.1f}",
+        "≤ 8 KiB",
+        lambda v: v <= 8,
+    )
     target_row("gRPC ÷ WS server CPU per acked msg, memory, (a)", _ratios(e, ("a", "grpc", us), ("a", "ws", us)), _ratio, "≤ 1.0×", lambda v: v <= 1.0)
     gen_us = "generator.cpu_us_per_acked"
     for scenario in ("a", "b"):
