@@ -146,7 +146,7 @@ class WebPeer(FrameSink, LegacyPeer, asyncio.Protocol):
     the core's ``Peer`` and the ``Output`` of its ``LegacyConnection``."""
 
     __slots__ = ("_transport", "_loop", "_parser", "legacy", "_on_gone", "_max_buffer", "_out", "_out_bytes",
-                 "_scheduled", "_held", "_room", "_paused", "_drain", "_task", "_closer", "closed", "ended",
+                 "_scheduled", "_held", "_room", "paused", "_drain", "_task", "_closer", "closed", "ended",
                  "dropped")
 
     def __init__(
@@ -163,7 +163,7 @@ class WebPeer(FrameSink, LegacyPeer, asyncio.Protocol):
         self._scheduled = False
         self._held: list[bytes] | None = None
         self._room: asyncio.Task[None] | None = None  # waiting to tell the broker there is room
-        self._paused = False  # the transport's buffer is over its high-water mark
+        self.paused = False  # the transport's buffer is over its high-water mark (see Output.paused)
         self._drain: asyncio.Future[None] | None = None  # done when it is not any more
         self._task: asyncio.Task[None] | None = None  # running the connection's wait in hand
         self._closer: asyncio.TimerHandle | None = None  # a server close's wait for the client's
@@ -248,10 +248,10 @@ class WebPeer(FrameSink, LegacyPeer, asyncio.Protocol):
     # -- writing --
 
     def pause_writing(self) -> None:
-        self._paused = True
+        self.paused = True
 
     def resume_writing(self) -> None:
-        self._paused = False
+        self.paused = False
         drain, self._drain = self._drain, None
         if drain is not None and not drain.done():
             drain.set_result(None)
@@ -280,7 +280,7 @@ class WebPeer(FrameSink, LegacyPeer, asyncio.Protocol):
         """Queue a frame that may be dropped for a reader that is too far behind."""
         if self.closed:
             return False
-        if self.buffered() > self._max_buffer:
+        if self.paused and self.buffered() > self._max_buffer:  # see Output.paused
             self.dropped += 1
             if self._room is None:
                 self._room = self._loop.create_task(self._await_room())
@@ -335,7 +335,7 @@ class WebPeer(FrameSink, LegacyPeer, asyncio.Protocol):
         """Return once the transport has room again (at once when it has); False if
         ``timeout`` seconds passed first."""
         self.flush()
-        if not self._paused:
+        if not self.paused:
             return True
         if self._drain is None:
             self._drain = self._loop.create_future()

@@ -53,6 +53,10 @@ class Output(LegacyPeer):
     def buffered(self) -> int:
         return self.pending
 
+    @property
+    def paused(self) -> bool:
+        return self.pending > 0
+
     def hold(self) -> None:
         self.held = []
 
