@@ -19,6 +19,11 @@ libraries under them), which is what bench/README.md's "where the time goes" quo
 and ``.collapsed`` (py-spy's raw stacks); ``make profile`` does so for both doors
 under shape (a). py-spy needs ptrace rights on the server (root, or
 CAP_SYS_PTRACE, or kernel.yama.ptrace_scope 0).
+
+``--engine jetstream`` profiles the jetstream engine instead (``servers.Cluster``: two
+nodes on a nats-server, the publisher on node A, subscribers on node B, then A...):
+both nodes are sampled at once, each summarised on its own with its own CPU per acked
+message; pinned, the nodes share CPU 0 and nats-server runs with the generator.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from typing import Any
 
 from .runner import report_text, run
 from .proc import CLOCK_TICKS
-from .servers import ADMIN_TOKEN, Server
+from .servers import ADMIN_TOKEN, Cluster, Server, Target
 from .settings import BenchConfig
 
 _LINE = re.compile(r":\d+\)$")
@@ -52,6 +57,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("fastport/web/", "WebSocket door (fastport/web)"),
     ("fastport/rpc/", "gRPC door (fastport/rpc)"),
     ("fastport/", "fastport, other"),
+    ("nats/", "nats-py"),
     ("aiohttp/", "aiohttp"),
     ("grpc/", "grpc.aio (Python and Cython)"),
     ("google/protobuf", "protobuf"),
@@ -136,9 +142,23 @@ def thread_shares(pid: int, before: dict[int, tuple[str, float]], after: dict[in
     return shares
 
 
+def _summary(us: float | None, shares: dict[str, float], raw: str, top: int) -> str:
+    """One process's CPU by thread and its samples' summary, with ``us`` its CPU per
+    acked message."""
+    threads = "server CPU by thread (py-spy samples the main thread's Python; shares below are of it):\n" + "\n".join(
+        f"{100 * s:5.1f}%" + (f" {us * s:5.2f} µs" if us else "") + f"  {name}"
+        for name, s in sorted(shares.items(), key=lambda kv: -kv[1])
+        if s >= 0.005
+    )
+    main_us = us * shares.get("main (event loop)", 0.0) if us else None
+    return threads + "\n" + summarize(raw, top, main_us)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m fastport.bench.profile", description=__doc__.split("\n\n")[0])
     p.add_argument("--door", choices=("ws", "grpc"), default="ws")
+    p.add_argument("--engine", choices=("embedded", "jetstream"), default="embedded",
+                   help="jetstream: two nodes on a nats-server, both profiled (publisher on node A, subscribers on B)")
     p.add_argument("--store", default="memory")
     p.add_argument("--subs", type=int, default=1)
     p.add_argument("--pubs", type=int, default=1)
@@ -152,49 +172,61 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True, help="server on CPU 0, generator on the others")
     args = p.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    server = Server("fastport", args.store).start()
+    server: Target = Cluster().start() if args.engine == "jetstream" else Server("fastport", args.store).start()
+    sampled = {role: pid for role, pid in server.pids.items() if role != "nats"}  # the Python processes
     report: dict[str, Any] = {}
     cpus = sorted(os.sched_getaffinity(0))
     if args.pin and len(cpus) > 1:
-        os.sched_setaffinity(server.pid, cpus[:1])
+        for role, pid in server.pids.items():
+            os.sched_setaffinity(pid, cpus[:1] if role in sampled else cpus[1:])
         os.sched_setaffinity(0, cpus[1:])  # inherited by the generator processes
+    raw: dict[str, str] = {}
+    shares: dict[str, dict[str, float]] = {}
     try:
         cfg = BenchConfig(
-            door=args.door, server=server.address(args.door), pubs=args.pubs, subs=args.subs, topics=args.topics,
-            duration=args.seconds + 2, warmup=1.0, admin_token=ADMIN_TOKEN, server_pids=server.pids, progress=False,
+            door=args.door, server=server.address(args.door), sub_servers=server.sub_addresses(args.door),
+            pubs=args.pubs, subs=args.subs, topics=args.topics, duration=args.seconds + 2, warmup=1.0,
+            admin_token=ADMIN_TOKEN, server_pids=server.pids, progress=False,
         )
         thread = threading.Thread(target=lambda: report.update(run(cfg)), daemon=True)
         thread.start()
         time.sleep(3.0)  # processes started, warm-up done
-        with tempfile.NamedTemporaryFile("r", suffix=".txt") as out:
-            cmd = [spy, "record", "--pid", str(server.pid), "--duration", str(int(args.seconds)), "--rate", str(args.rate),
-                   "--format", "raw", "--output", out.name]
-            if args.native:
-                cmd.append("--native")
-            before = thread_cpu(server.pid)
-            subprocess.run(cmd, check=True, capture_output=True)
-            shares = thread_shares(server.pid, before, thread_cpu(server.pid))
-            raw = Path(out.name).read_text()
+        with tempfile.TemporaryDirectory() as tmp:
+            spies = {}
+            before = {role: thread_cpu(pid) for role, pid in sampled.items()}
+            for role, pid in sampled.items():
+                cmd = [spy, "record", "--pid", str(pid), "--duration", str(int(args.seconds)), "--rate", str(args.rate),
+                       "--format", "raw", "--output", f"{tmp}/{role}.txt"]
+                if args.native:
+                    cmd.append("--native")
+                spies[role] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            for role, spying in spies.items():
+                _, err = spying.communicate()
+                if spying.returncode:
+                    raise SystemExit(f"py-spy failed on {role}: {err.decode(errors='replace')}")
+                shares[role] = thread_shares(sampled[role], before[role], thread_cpu(sampled[role]))
+                raw[role] = Path(f"{tmp}/{role}.txt").read_text()
         thread.join(args.seconds + 60)
     finally:
         server.stop()
+    alone = len(sampled) == 1
     if args.raw:
-        args.raw.write_text(raw)
-    us = (report.get("server") or {}).get("cpu_us_per_acked") if report else None
-    threads = "server CPU by thread (py-spy samples the main thread's Python; shares below are of it):\n" + "\n".join(
-        f"{100 * s:5.1f}%" + (f" {us * s:5.2f} µs" if us else "") + f"  {name}"
-        for name, s in sorted(shares.items(), key=lambda kv: -kv[1])
-        if s >= 0.005
-    )
-    main_us = us * shares.get("main (event loop)", 0.0) if us else None
-    text = (report_text(report) + "\n" if report else "") + threads + "\n" + summarize(raw, args.top, main_us)
+        args.raw.write_text("".join(raw.values()))
+    parts = [report_text(report)] if report else []
+    processes = (report.get("server") or {}).get("processes", {})
+    for role, pid in sampled.items():
+        us = (processes.get(role) or {}).get("cpu_us_per_acked")
+        parts.append(("" if alone else f"\n== {role} (pid {pid}) ==\n") + _summary(us, shares[role], raw[role], args.top))
+    text = "\n".join(parts)
     print(text)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         shape = "a" if args.pubs == args.subs == args.topics == 1 else f"{args.pubs}x{args.subs}x{args.topics}"
         stem = f"{args.door}-{shape}" + ("" if args.store == "memory" else f"-{args.store}")
+        stem += "" if args.engine == "embedded" else f"-{args.engine}"
         (args.out / f"{stem}.txt").write_text(text + "\n")
-        (args.out / f"{stem}.collapsed").write_text(raw)
+        for role in sampled:
+            (args.out / (f"{stem}.collapsed" if alone else f"{stem}-{role}.collapsed")).write_text(raw[role])
         print(f"wrote {args.out / stem}.txt and .collapsed")
     return 0
 
