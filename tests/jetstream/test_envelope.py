@@ -11,7 +11,7 @@ from nats.aio.msg import Msg
 
 from fastport.core.delivery import ABSENT, Hash
 from fastport.engines.jetstream.envelope import MSG_ID, Envelope, Origin
-from fastport.engines.jetstream.notices import Kind, Notice, Notices
+from fastport.engines.jetstream.notices import Kind, Notice, Notices, decode, node_subject
 
 from .support import WAIT_S, connect
 from .servers import NatsServer
@@ -88,4 +88,36 @@ async def test_notices_reach_the_publishers_node_in_order_and_stay_home_for_its_
         await a.close()
         await b.close()
         for nc in clients:
+            await nc.close()
+
+
+async def test_notices_made_together_leave_as_one_message_after_the_acks(nats_server: NatsServer) -> None:
+    """What one turn queues for a node is one NATS message, sent after the data posted
+    with it: a JetStream +ACK never follows the notice that tells of it."""
+    sender, watcher = await connect(nats_server.url), await connect(nats_server.url)
+    seen: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+
+    async def watch(msg: Msg) -> None:
+        seen.put_nowait((msg.subject, msg.data))
+
+    for subject in ("t.ack", node_subject("b")):
+        await watcher.subscribe(subject, cb=watch)
+    await watcher.flush()
+    a = Notices(sender, "a", lambda notice: None)
+    await a.start()
+    try:
+        sent = [Notice(Kind.ACKED, "s", f"m{i}", subscriber=f"~{i}") for i in range(20)]
+        a.post("t.ack", b"first")
+        for notice in sent:
+            a.send("b", notice)
+        a.post("t.ack", b"second")
+        got = [await asyncio.wait_for(seen.get(), WAIT_S) for _ in range(3)]
+        assert got[:2] == [("t.ack", b"first"), ("t.ack", b"second")]
+        assert got[2][0] == node_subject("b") and decode(got[2][1]) == sent
+        await sender.flush()
+        await watcher.flush()
+        assert seen.empty()
+    finally:
+        await a.close()
+        for nc in (sender, watcher):
             await nc.close()

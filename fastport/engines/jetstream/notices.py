@@ -14,7 +14,11 @@ message's id after its own timeout and gets a duplicate answer (docs/engines/jet
 and the README's engine table). A notice for the node itself never leaves it.
 
 Sending never waits: notices are queued and one task writes them out in order, so a
-subscriber's ACKs reach the publisher's node in the order they were made.
+subscriber's ACKs reach the publisher's node in the order they were made. What is
+queued for one node by the time the task runs leaves as one NATS message (a list of
+notices): a client's ACKs come in batches (everything one read brought), and each
+NATS message costs nats-server and both nodes a parse and a dispatch (bench/README.md,
+"The JetStream engine").
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import orjson
 from nats.aio.client import Client
@@ -58,15 +63,23 @@ class Notice:
     reason: str = ""  # GAVE_UP: retry_limit, expired or subscriber_gone
     dead_lettered: bool = False  # GAVE_UP: published to the session's dead-letter topic
 
-    def encode(self) -> bytes:
-        return orjson.dumps(
-            [self.kind.value, self.session, self.message_id, self.subscriber, self.reason, self.dead_lettered]
-        )
+    def fields(self) -> list[object]:
+        return [self.kind.value, self.session, self.message_id, self.subscriber, self.reason, self.dead_lettered]
 
     @classmethod
-    def decode(cls, data: bytes) -> Notice:
-        kind, session, message_id, subscriber, reason, dead_lettered = orjson.loads(data)
+    def of(cls, fields: Any) -> Notice:
+        """From ``fields()`` as JSON gave them back."""
+        kind, session, message_id, subscriber, reason, dead_lettered = fields
         return cls(Kind(kind), session, message_id, subscriber, reason, bool(dead_lettered))
+
+
+def encode(notices: list[Notice]) -> bytes:
+    """Several notices for one node, as one NATS message."""
+    return orjson.dumps([n.fields() for n in notices])
+
+
+def decode(data: bytes) -> list[Notice]:
+    return [Notice.of(fields) for fields in orjson.loads(data)]
 
 
 def node_subject(node: str) -> str:
@@ -82,7 +95,7 @@ class Notices:
         self._nc = nc
         self.node = node
         self._handle = handle
-        self._queue: deque[tuple[str, bytes]] = deque()
+        self._queue: deque[tuple[str, bytes | Notice]] = deque()
         self._wake = asyncio.Event()
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
@@ -104,12 +117,13 @@ class Notices:
         if node == self.node:
             self._handle(notice)
             return
-        self.post(node_subject(node), notice.encode())
+        self._queue.append((node_subject(node), notice))
+        self._wake.set()
 
     def post(self, subject: str, data: bytes) -> None:
-        """Send ``data`` on core NATS, after what was sent before: also how the node
-        acknowledges JetStream deliveries, so that an ACK goes out before the notice
-        that tells the publisher of it."""
+        """Send ``data`` on core NATS, before the notices queued after it: also how the
+        node acknowledges JetStream deliveries, so that an ACK goes out before the
+        notice that tells the publisher of it."""
         self._queue.append((subject, data))
         self._wake.set()
 
@@ -119,18 +133,31 @@ class Notices:
             await self._wake.wait()
             self._wake.clear()
             while queue:
-                subject, data = queue.popleft()
-                try:
-                    await self._nc.publish(subject, data)
-                except NatsError as exc:  # reconnecting with a full buffer, or closed
-                    self.lost += 1
-                    if self.lost == 1 or self.lost % 1000 == 0:
-                        log.warning("messages to NATS lost (%d so far): %s", self.lost, exc)
+                # Everything queued now: data in order, the notices gathered per node
+                # and sent after it (each node's in the order they were made).
+                batches: dict[str, list[Notice]] = {}
+                while queue:
+                    subject, item = queue.popleft()
+                    if isinstance(item, Notice):
+                        batches.setdefault(subject, []).append(item)
+                    else:
+                        await self._publish(subject, item)
+                for subject, notices in batches.items():
+                    await self._publish(subject, encode(notices))
+
+    async def _publish(self, subject: str, data: bytes) -> None:
+        try:
+            await self._nc.publish(subject, data)
+        except NatsError as exc:  # reconnecting with a full buffer, or closed
+            self.lost += 1
+            if self.lost == 1 or self.lost % 1000 == 0:
+                log.warning("messages to NATS lost (%d so far): %s", self.lost, exc)
 
     async def _received(self, msg: Msg) -> None:
         try:
-            notice = Notice.decode(msg.data)
+            notices = decode(msg.data)
         except (ValueError, TypeError) as exc:
-            log.warning("a notice that does not parse, ignored: %s", exc)
+            log.warning("notices that do not parse, ignored: %s", exc)
             return
-        self._handle(notice)
+        for notice in notices:
+            self._handle(notice)
