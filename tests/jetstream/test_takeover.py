@@ -3,16 +3,19 @@ nodes, both doors, one real nats-server. The older connection is closed with
 ``replaced`` as on one node; a persistent subscriber's messages, the one it had not
 ACKed included, go on to its new connection; and of two connections with one client id
 arriving on both nodes at once, the one whose claim JetStream stored last stays, with
-the durable consumers pushing to it."""
+the durable consumers pushing to it. A node cut off from NATS while its client id was
+taken closes the older connection once it is back."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import grpc
 import orjson
 from fastport_proto.v1 import broker_pb2 as pb
 from fastport_proto.v1 import broker_pb2_grpc
+from nats.js.errors import KeyNotFoundError
 
 from fastport.app import App
 from fastport.core import SessionSpec
@@ -21,8 +24,10 @@ from fastport.engines.jetstream.engine import JetStreamEngine
 
 from ..support import Stream
 from ..web.wire import WsClient
-from .support import WAIT_S
-from .test_nodes import nodes, recv_type, settled_subscriptions, until_everywhere, ws  # noqa: F401 (nodes: a fixture)
+from ..support import make_settings
+from .servers import NatsServer
+from .support import WAIT_S, eventually
+from .test_nodes import nodes, recv_type, settled_subscriptions, start_node, until_everywhere, ws  # noqa: F401 (nodes: a fixture)
 
 RETRY_MS = 300
 
@@ -129,3 +134,91 @@ async def test_two_connections_at_once_on_two_nodes_the_last_claim_stays(nodes: 
         assert message["messageId"] == f"m{round}"
         await survivor.send({"type": "ack", "topic": f"t/{round}", "messageId": f"m{round}"})
         await survivor.conn.close()
+
+
+async def stored_claim(app: App, client_id: str) -> None:
+    """Until the claim stored last for ``client_id`` is ``app``'s."""
+    kv = await engine(app).link.js.key_value(BUCKET)
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    while True:
+        try:
+            stored = await kv.get(claim_key("s", client_id))
+            if stored.value is not None and orjson.loads(stored.value)[0] == engine(app).node:
+                return
+        except KeyNotFoundError:
+            pass
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.02)
+
+
+class Relay:
+    """A TCP relay in front of a NATS server, which the test can cut: the node behind
+    it loses NATS (its connection dropped, new ones closed at once) while the others
+    keep it."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.cut = False
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return f"nats://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        self.writers |= {writer, up_writer}
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except OSError:
+                pass
+            finally:
+                sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def cut_off(self) -> None:
+        self.cut = True
+        for writer in self.writers:
+            writer.close()
+        self.writers.clear()
+
+    def restore(self) -> None:
+        self.cut = False
+
+    def close(self) -> None:
+        self.cut_off()
+        if self.server is not None:
+            self.server.close()
+
+
+async def test_a_node_cut_off_from_nats_closes_the_older_connection_once_back(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    relay = Relay(nats_server.port)
+    a = App(make_settings(tmp_path / "a", engine="jetstream", nats_url=(await relay.start(),)))
+    await a.start()
+    b = await start_node(tmp_path, "b", nats_server)
+    try:
+        await make_session(b, [a, b])
+        old = await connect_as(a, "c")
+        await stored_claim(a, "c")
+        relay.cut_off()
+        await eventually(lambda: a.broker is not None and not a.broker.ready())
+        await connect_as(b, "c")  # told to every node but a
+        await stored_claim(b, "c")
+        relay.restore()  # a reconnects, reads the last claim, and closes its connection
+        code, reason = await old.closed(WAIT_S)
+        assert code == 4001 and "client id" in reason
+    finally:
+        relay.close()
+        await a.stop()
+        await b.stop()

@@ -14,10 +14,11 @@ NATS subject ``fastport.clients``. A node holding a connection whose own claim h
 lower revision closes it; one whose claim is still being written remembers the
 highest revision it heard and compares once its own comes back. Clocks play no part.
 
-Claims are told at most once (core NATS): a node that misses one (cut off from NATS at
-that moment) keeps its older connection open, and it gets nothing more (its persistent
-subscriptions push to the new connection's node); if the claim could not be written
-at all (NATS unreachable), no other node is told. docs/engines/jetstream.md.
+Claims are told at most once (core NATS). A node cut off from NATS when one was told
+reads, once NATS is back, the last claim stored for each client id it holds (``last``)
+and closes its connection if another's is later; a connection whose own claim could
+not be written (NATS unreachable when it joined) gives way to any claim it hears, and
+is claimed again when NATS is back. docs/engines/jetstream.md.
 
 The bucket keeps one value per key for ``TTL_S``: only the revisions matter, and they
 keep growing when old values expire, so a bucket of client ids never grows past those
@@ -35,6 +36,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from .kv import open_bucket
@@ -102,6 +104,16 @@ class Claims:
         claim = Claim(session, client_id, self.node, number, revision)
         await self._nc.publish(SUBJECT, claim.encode())
         return claim
+
+    async def last(self, session: str, client_id: str) -> Claim | None:
+        """The claim stored last for ``client_id`` (None if none within ``TTL_S``)."""
+        try:
+            entry = await self._kv.get(claim_key(session, client_id))
+        except KeyNotFoundError:
+            return None
+        assert entry.value is not None and entry.revision is not None
+        node, number = orjson.loads(entry.value)
+        return Claim(session, client_id, str(node), int(number), entry.revision)
 
     async def _received(self, msg: Msg) -> None:
         try:

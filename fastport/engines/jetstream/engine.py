@@ -118,9 +118,10 @@ class Client:
         # Set once this connection's latest publish has been answered: results go
         # out in publish order.
         self.last_result: asyncio.Future[None] | None = None
-        # A client id's claim across nodes (claims.py): its revision once written, and
-        # the latest claim of another node heard while it was written.
-        self.claim = 0
+        # A client id's claim across nodes (claims.py): its revision once written (None
+        # while it is, 0 if it could not be), and the latest claim of another node
+        # heard while it was written.
+        self.claim: int | None = None
         self.overtaken: Claim | None = None
 
 
@@ -405,23 +406,45 @@ class JetStreamEngine:
     async def _claim(self, client: Client) -> None:
         """Tell the other nodes that ``client`` holds its client id now: the one holding
         an older connection with it closes that (claims.py). A claim another node made
-        later, heard meanwhile, closes this one instead."""
+        later, heard meanwhile, closes this one instead; one that could not be written
+        gives way to any claim heard, and is made again when NATS is back."""
+        client.claim = None
         try:
             claim = await self.link.call(
                 lambda: self._claims_().claim(client.session.name, client.id, client.number), "Client id not claimed"
             )
+            client.claim = claim.revision
         except BrokerError as err:
             log.warning(
-                "client id %r: other nodes not told (%s); a connection with it on another node stays open",
+                "client id %r: other nodes not told (%s); done again when NATS is back",
                 client.id,
                 err.message,
                 extra={"session": client.session.name},
             )
-            return
-        client.claim = claim.revision
+            client.claim = 0
         later = client.overtaken
-        if later is not None and later.revision > claim.revision and client.conn.subscriber is client:
+        if later is not None and later.revision > client.claim and client.conn.subscriber is client:
             self._replaced(client, later.node)
+
+    async def _check_claim(self, client: Client) -> None:
+        """NATS is back, and claims told meanwhile were missed: the one stored last for
+        ``client``'s id decides (another connection's, later than its own, replaces
+        it); its own, if it could not be written, is made now."""
+        if client.claim is None:
+            return  # being written: compared when it is
+        try:
+            last = await self.link.call(
+                lambda: self._claims_().last(client.session.name, client.id), "Client id not checked"
+            )
+        except BrokerError as err:
+            log.warning("client id %r not checked: %s", client.id, err.message, extra={"session": client.session.name})
+            return
+        if client.conn.subscriber is not client:
+            return
+        if last is not None and last.revision > client.claim and (last.node, last.number) != (self.node, client.number):
+            self._replaced(client, last.node)
+        elif not client.claim:
+            await self._claim(client)
 
     def _claims_(self) -> Claims:
         assert self._claims is not None
@@ -435,7 +458,7 @@ class JetStreamEngine:
         if conn is None:
             return
         client: Client = conn.subscriber
-        if not client.claim:
+        if client.claim is None:
             if client.overtaken is None or claim.revision > client.overtaken.revision:
                 client.overtaken = claim
         elif claim.revision > client.claim:
@@ -588,11 +611,14 @@ class JetStreamEngine:
     def _nats_ready(self, ready: bool) -> None:
         """NATS is back: a server that restarted, or was away longer than the inactivity
         threshold, has lost the connection-bound consumers of this node's
-        subscriptions (a durable one is stored): make those again."""
+        subscriptions (a durable one is stored): make those again. And client ids
+        claimed on other nodes meanwhile were not heard of: check each."""
         if not ready:
             return
         for conn in list(self._connections.values()):
             client: Client = conn.subscriber
+            if client.named:
+                self._spawn(self._check_claim(client))
             for sub in list(client.subscriptions.values()):
                 if sub.consumer is not None and not sub.persistent:
                     self._spawn(self._remake(client, sub))
