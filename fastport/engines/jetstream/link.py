@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from nats.aio.client import Client
-from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
+from nats.errors import AuthorizationError, ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
@@ -286,8 +286,9 @@ class NatsLink:
 def refused(exc: Exception) -> bool:
     """An answer that asking again will not change: nothing listens there, the
     server's certificate is not signed by the CA, or it refuses the credentials
-    (nats-py reports that as a plain error with the server's words)."""
-    return isinstance(exc, (ConnectionRefusedError, ssl.SSLCertVerificationError)) or (
+    (nats-py reports that as a plain error with the server's words, or as its own
+    ``AuthorizationError``)."""
+    return isinstance(exc, (ConnectionRefusedError, ssl.SSLCertVerificationError, AuthorizationError)) or (
         AUTHORIZATION_VIOLATION in str(exc).lower()
     )
 
