@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client
 
+from fastport.app import App
 from fastport.engines.jetstream.link import NatsLink
 
+from .nodes import start_node
 from .servers import NatsCluster, NatsServer, require_nats_server, start_server
 from .support import connect, link_options
 
@@ -54,3 +56,12 @@ async def links(nats_server: NatsServer) -> AsyncIterator[list[NatsLink]]:
     yield nodes
     for node in nodes:
         await node.close()
+
+
+@pytest.fixture
+async def nodes(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[list[App]]:
+    """Two fastport nodes (nodes.py) on one server."""
+    apps = [await start_node(tmp_path, "a", nats_server), await start_node(tmp_path, "b", nats_server)]
+    yield apps
+    for app in apps:
+        await app.stop()

@@ -155,6 +155,11 @@ class NatsServer:
             return "(no log)"
 
 
+def tls_options(cert: Path, key: Path) -> list[str]:
+    """``NatsServer.extra`` for a server that speaks TLS only, with this certificate."""
+    return ["--tls", "--tlscert", str(cert), "--tlskey", str(key)]
+
+
 def wait_ready(servers: list[NatsServer], timeout: float = START_TIMEOUT_S) -> None:
     deadline = time.monotonic() + timeout
     while not all(s.ready() for s in servers):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import dataclasses
 import time
@@ -16,6 +17,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
+from fastport.config import Settings, add_arguments, load_settings
 from fastport.core.session import Limits, SessionRecord
 from fastport.engines.jetstream.link import NatsOptions
 
@@ -36,6 +38,13 @@ def jetstream(nc: Client, timeout: float = API_TIMEOUT_S) -> JetStreamContext:
 
 def link_options(*urls: str, **changes: Any) -> NatsOptions:
     return dataclasses.replace(NatsOptions(servers=urls, connect_timeout_s=2.0, publish_budget_s=1.0), **changes)
+
+
+def settings(*argv: str, **environ: str) -> Settings:
+    """The server's settings from these flags and this environment (and nothing else)."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return load_settings(parser.parse_args(argv), environ=environ)
 
 
 def record(name: str, **changes: Any) -> SessionRecord:

@@ -29,11 +29,9 @@ from fastport.core import BrokerError, ErrorCode
 from fastport.engines.jetstream.link import NatsLink
 
 from ..support import ADMIN_TOKEN, make_settings, self_signed_certificate
-from .servers import NatsServer, start_server, wait_ready
-from .support import WAIT_S, eventually, link_options
-from .test_link import tls_options
-from .test_nodes import health
-from .test_settings import settings
+from .nodes import health
+from .servers import NatsServer, start_server, tls_options, wait_ready
+from .support import WAIT_S, eventually, link_options, settings
 
 PASSWORD = "pw-that-must-not-show"
 # A connect timeout no test waits out: a refusal must end start-up before it.
@@ -80,7 +78,7 @@ async def test_a_wrong_password_is_a_clear_error_that_does_not_show_it(
         await asyncio.wait_for(node.open(), WAIT_S)  # refused twice: an answer, not waited out
     assert err.value.code == ErrorCode.UNAVAILABLE
     assert f"cannot reach NATS at nats://fastport:***@127.0.0.1:{password_server.port}" in err.value.message
-    assert "authorization violation" in err.value.message.lower()
+    assert "authorization" in err.value.message.lower()  # the server's words, or nats-py's
     assert wrong not in err.value.message and wrong not in caplog.text
 
 
@@ -181,7 +179,7 @@ async def test_a_credentials_file_logs_in_and_a_stranger_is_refused(
         await asyncio.wait_for(node.open(), WAIT_S)
     assert err.value.code == ErrorCode.UNAVAILABLE
     assert f"cannot reach NATS at {server.url}" in err.value.message
-    assert "authorization violation" in err.value.message.lower()
+    assert "authorization" in err.value.message.lower()  # the server's words, or nats-py's
 
 
 # ---------------------------------------------------------------- TLS

@@ -20,7 +20,7 @@ from fastport.engines.jetstream.subjects import SessionSubjects
 
 from ..support import self_signed_certificate
 from .support import WAIT_S, link_options, record
-from .servers import NatsServer, free_port, wait_ready
+from .servers import NatsServer, free_port, tls_options, wait_ready
 
 
 options = link_options
@@ -116,10 +116,6 @@ async def test_nats_lost_mid_run_makes_the_node_unready_and_refuses_publishes(na
         assert ack.seq == 2 and not ack.duplicate  # never stored while refused
     finally:
         await node.close()
-
-
-def tls_options(cert: Path, key: Path) -> list[str]:
-    return ["--tls", "--tlscert", str(cert), "--tlskey", str(key)]
 
 
 async def test_tls_servers_are_checked_against_the_given_ca(nats_binary: str, tmp_path: Path) -> None:

@@ -10,71 +10,21 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import grpc
-import pytest
 from fastport_proto.v1 import admin_pb2, admin_pb2_grpc, broker_pb2_grpc
 from fastport_proto.v1 import broker_pb2 as pb
-from websockets.asyncio.client import connect as ws_connect
 
 from fastport.app import App
 from fastport.core import SessionSpec
 
-from ..support import ADMIN_METADATA, Stream, make_settings, readme_block
+from ..support import ADMIN_METADATA, Stream, readme_block
 from ..web.wire import WsClient
+from .nodes import health, recv_type, settled_subscriptions, until_everywhere, ws
 from .support import WAIT_S
 from .servers import NatsServer, free_port
-
-
-async def start_node(tmp_path: Path, name: str, nats: NatsServer) -> App:
-    app = App(make_settings(tmp_path / name, engine="jetstream", nats_url=(nats.url,)))
-    await app.start()
-    return app
-
-
-@pytest.fixture
-async def nodes(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[list[App]]:
-    apps = [await start_node(tmp_path, "a", nats_server), await start_node(tmp_path, "b", nats_server)]
-    yield apps
-    for app in apps:
-        await app.stop()
-
-
-async def ws(http_port: int, session: str = "s") -> WsClient:
-    client = WsClient(await ws_connect(f"ws://127.0.0.1:{http_port}/"))
-    await client.init(session, "pw")
-    return client
-
-
-async def recv_type(client: WsClient, kind: str) -> dict[str, object]:
-    while True:
-        frame = await client.recv(WAIT_S)
-        if frame.get("type") == kind:
-            return frame  # type: ignore[no-any-return]
-
-
-async def health(app: App) -> tuple[int, dict[str, object]]:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"http://127.0.0.1:{app.http_port}/health") as resp:
-            return resp.status, await resp.json()
-
-
-async def until_everywhere(nodes: list[App], name: str) -> None:
-    deadline = asyncio.get_running_loop().time() + WAIT_S
-    while not all(app.broker is not None and name in app.broker.sessions for app in nodes):
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.02)
-
-
-async def settled_subscriptions(nodes: list[App], count: int) -> None:
-    """Every node counts ``count`` subscriptions of session s (made on any node)."""
-    deadline = asyncio.get_running_loop().time() + WAIT_S
-    while not all(app.broker is not None and app.broker.load("s").subscriptions == count for app in nodes):
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.02)
 
 
 async def test_publish_on_a_over_websocket_reaches_b_over_grpc_and_a_over_websocket(nodes: list[App]) -> None:

@@ -3,21 +3,16 @@ engine the server runs."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest
 
 from fastport.app import make_engine
-from fastport.config import ConfigError, Settings, add_arguments, load_settings, nats_urls
+from fastport.config import ConfigError, nats_urls
 from fastport.engines.embedded import EmbeddedEngine
 from fastport.engines.jetstream import JetStreamEngine
 
-
-def settings(*argv: str, **environ: str) -> Settings:
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    return load_settings(parser.parse_args(argv), environ=environ)
+from .support import settings
 
 
 def test_embedded_is_the_default_and_jetstream_is_chosen_by_flag_or_environment() -> None:

@@ -22,12 +22,11 @@ from fastport.core import SessionSpec
 from fastport.engines.jetstream.claims import BUCKET, claim_key
 from fastport.engines.jetstream.engine import JetStreamEngine
 
-from ..support import Stream
+from ..support import Stream, make_settings
 from ..web.wire import WsClient
-from ..support import make_settings
+from .nodes import recv_type, settled_subscriptions, start_node, until_everywhere, ws
 from .servers import NatsServer
 from .support import WAIT_S, eventually
-from .test_nodes import nodes, recv_type, settled_subscriptions, start_node, until_everywhere, ws  # noqa: F401 (nodes: a fixture)
 
 RETRY_MS = 300
 
