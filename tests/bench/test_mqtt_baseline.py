@@ -15,6 +15,8 @@ import pytest
 from fastport.bench import servers
 from fastport.bench.servers import Server
 
+from .support import cpu_figure
+
 
 @pytest.fixture(scope="module")
 def mosquitto() -> Iterator[Server]:
@@ -45,10 +47,10 @@ def test_qos1_fan_out_is_measured_without_loss(mosquitto: Server) -> None:
     assert r["errors"] == []
     gen = report["generator"]
     assert {p["role"] for p in gen["processes"]} == {"pub", "sub"}
-    assert gen["cpu_us_per_acked"] > 0  # beside the server's: which side was busy
+    assert cpu_figure(gen["cpu_us_per_acked"])  # beside the server's: which side was busy
     s = report["server"]  # mosquitto's own /proc, found from its port
     assert s["processes"]["server"]["pid"] == mosquitto.pid
-    assert s["cpu_us_per_acked"] > 0 and s["cpu_us_per_delivery"] > 0
+    assert cpu_figure(s["cpu_us_per_acked"]) and cpu_figure(s["cpu_us_per_delivery"])
 
 
 def test_no_ack_is_refused_on_the_mqtt_door(mosquitto: Server) -> None:
