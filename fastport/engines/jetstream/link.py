@@ -107,6 +107,7 @@ class NatsLink:
         self._listeners: list[Callable[[bool], None]] = []
         self._closing = False
         self._refusals = 0  # connections refused during start-up
+        self._refusal = ""  # ... the last refusal's words: what start-up reports, not a reset after it
         self._refused = asyncio.Event()  # ... by every server, twice: give up at once
 
     # ------------------------------------------------------------------ lifecycle
@@ -143,7 +144,7 @@ class NatsLink:
             await asyncio.gather(attempt, return_exceptions=True)
             await nc.close()
             exc = attempt.exception() if attempt.done() and not attempt.cancelled() else None
-            why = self._last_error or (str(exc) if exc else "") or "no answer"
+            why = self._refusal or self._last_error or (str(exc) if exc else "") or "no answer"
             raise unavailable(f"cannot reach NATS at {', '.join(map(hide_secret, o.servers))}: {why}")
         self._nc = nc
         self._js = nc.jetstream(timeout=PUBLISH_TRY_S)
@@ -187,6 +188,7 @@ class NatsLink:
 
     async def _on_error(self, exc: Exception) -> None:
         if self._nc is None and refused(exc):
+            self._refusal = str(exc) or type(exc).__name__
             self._refusals += 1  # at start-up: every server refusing twice is an answer
             if self._refusals >= 2 * len(self.options.servers):
                 self._refused.set()
