@@ -28,9 +28,16 @@ cache like a socket's, so transactions are written on the event loop, as Redis w
 its append-only file under ``appendfsync everysec``: handing them to a thread cost more
 than writing them (the thread waits for the GIL until the loop is idle, then the loop
 waits for its answer). What syncs runs on the writer thread: every transaction with
-``fsync="full"``, and once per ``CHECKPOINT_INTERVAL_S`` a transaction followed by a
-checkpoint (the log copied into the database file, both synced), which also bounds the
-log. So does a transaction too large to write without stalling the loop.
+``fsync="full"``, and once per ``CHECKPOINT_INTERVAL_S`` a checkpoint (the log copied
+into the database file, both synced). The checkpoint has a connection of its own and
+runs beside the transactions (WAL lets one writer and a checkpoint work at once): it
+takes tens of milliseconds here, and publishes waiting behind it were the latency tail
+at a steady rate. The log starts again from its beginning only at a transaction that
+finds all of it copied, which a steady flow of writes beside the checkpoints never does:
+once it has grown past ``LOG_RESTART_BYTES``, a checkpoint runs the old way, the next
+transaction waiting for it on the writer thread (it copies only what was written since
+the last one). A transaction too large to write without stalling the loop also goes to
+the writer thread.
 
 The database is locked (``flock``) for as long as the store is open, so a second
 broker on the same file stops at start-up instead of corrupting the first one's state.
@@ -66,11 +73,16 @@ APPLICATION_ID = 0x66707274  # "fprt" in the database header: this file is fastp
 BUSY_TIMEOUT_MS = 5000
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # the log is cut back to this after a checkpoint
 # How often the log is copied into the database (a checkpoint, with its fsyncs), on the
-# writer thread after a transaction; SQLite's own checkpoints, run inside a commit, are
+# writer thread beside the transactions; SQLite's own checkpoints, run inside a commit, are
 # off. Commits are as durable either way: a committed transaction is in the log, and the
 # log is read back at open. Each checkpoint copies the hot pages once however often they
-# were written since, and lets the next transaction start the log from its beginning.
+# were written since, and lets a transaction that finds it all copied start the log from
+# its beginning (see LOG_RESTART_BYTES).
 CHECKPOINT_INTERVAL_S = 1.0
+# A log that has grown past this since it last started from its beginning is restarted:
+# the next transaction waits on the writer thread for a checkpoint of what is left (see
+# the module's docstring). At a steady 2,000 msg/s the log grows ~5 MB/s.
+LOG_RESTART_BYTES = 64 * 1024 * 1024
 # A transaction of more rows than this is written on the writer thread even with
 # fsync=normal: on the loop, a burst of messages to named subscribers (with payloads)
 # would stall it for milliseconds.
@@ -409,6 +421,13 @@ def _delete_subscription(db: sqlite3.Connection, session: str, subscriber: str, 
     )
 
 
+def _checkpoint(db: sqlite3.Connection) -> int:
+    """Copy the log into the database (``PASSIVE``: waits for no reader or writer);
+    returns the log's size in pages."""
+    row = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return int(row[1]) if row else 0
+
+
 def _rows_in(steps: list[_Rows | _Call]) -> int:
     return sum(
         sum(len(values) // st.width for st, values in zip(_HOT, step)) if isinstance(step, list) else 1
@@ -429,7 +448,11 @@ class SqliteStore:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._batch: _Batch | None = None  # collecting; flushed when the writer is free
         self._writing: asyncio.Future[Rejected] | None = None  # the transaction on the writer thread
-        self._checkpointed_at = 0.0  # loop time of the last transaction sent with a checkpoint
+        self._checkpointed_at = 0.0  # loop time the last checkpoint started
+        self._checkpointing: asyncio.Future[int] | None = None  # the checkpoint on the writer thread
+        self._checkpointer: sqlite3.Connection | None = None  # its connection (writer thread only)
+        self._restart = False  # the next transaction restarts the log, after a checkpoint
+        self._page_size = 4096
         self._busy_ms = BUSY_TIMEOUT_MS  # the connection's busy_timeout (see _busy_timeout)
         self._carried: list[_Rows | _Call] = []
         self._closed = False
@@ -476,6 +499,7 @@ class SqliteStore:
         db = self._db = self._connect()
         self._lock()
         self._max_params = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self._page_size = db.execute("PRAGMA page_size").fetchone()[0]
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db.execute(f"PRAGMA synchronous = {self.fsync.upper()}")
         db.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
@@ -600,6 +624,9 @@ class SqliteStore:
         return state
 
     def _close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -651,13 +678,37 @@ class SqliteStore:
             self._flush(inline=True)
         return self._writing is None
 
-    def _checkpoint_due(self) -> bool:
-        assert self._loop is not None
-        return self._loop.time() - self._checkpointed_at >= CHECKPOINT_INTERVAL_S
-
     def _inline(self, batch: _Batch) -> bool:
         """Whether ``batch`` is written on the event loop (see the module's docstring)."""
-        return self.fsync == "normal" and not self._checkpoint_due() and _rows_in(batch.steps) <= INLINE_MAX_ROWS
+        return self.fsync == "normal" and not self._restart and _rows_in(batch.steps) <= INLINE_MAX_ROWS
+
+    def _checkpoint(self) -> None:
+        """Start a checkpoint on the writer thread when one is due and none is running.
+        Transactions go on meanwhile (on the loop, or after it on the writer thread)."""
+        loop, executor = self._loop, self._executor
+        assert loop is not None and executor is not None
+        if self._checkpointing is None and loop.time() - self._checkpointed_at >= CHECKPOINT_INTERVAL_S:
+            self._checkpointed_at = loop.time()
+            running = self._checkpointing = loop.run_in_executor(executor, self._run_checkpoint)
+            running.add_done_callback(self._checkpointed)
+
+    def _checkpointed(self, running: asyncio.Future[int]) -> None:
+        self._checkpointing = None
+        if not running.cancelled() and running.exception() is None:
+            if running.result() * self._page_size >= LOG_RESTART_BYTES:
+                self._restart = True
+
+    def _run_checkpoint(self) -> int:
+        """On the writer thread: copy the log into the database, on the checkpoint's own
+        connection (``PASSIVE`` waits for no reader or writer). Returns the log's size
+        in pages (0 when the checkpoint failed)."""
+        try:
+            if self._checkpointer is None:
+                self._checkpointer = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            return _checkpoint(self._checkpointer)
+        except sqlite3.Error as exc:  # the transactions are committed all the same
+            log.warning("database %s: checkpoint failed: %s", self.path, exc)
+            return 0
 
     def _flush(self, inline: bool | None = None) -> None:
         """Write the collected batch unless a transaction is on the writer thread;
@@ -676,7 +727,7 @@ class SqliteStore:
         if inline:
             self._busy_timeout(0)
             try:
-                rejected = self._write(batch.steps, prune, False)
+                rejected = self._write(batch.steps, prune)
             except sqlite3.OperationalError as exc:
                 if exc.sqlite_errorname != "SQLITE_BUSY":
                     self._written(batch, exc, None)
@@ -690,10 +741,8 @@ class SqliteStore:
                 self._written(batch, None, rejected)
                 return
         self._busy_timeout(BUSY_TIMEOUT_MS)
-        checkpoint = self._checkpoint_due()
-        if checkpoint:
-            self._checkpointed_at = loop.time()
-        writing = self._writing = loop.run_in_executor(executor, self._write, batch.steps, prune, checkpoint)
+        restart, self._restart = self._restart, False
+        writing = self._writing = loop.run_in_executor(executor, self._write, batch.steps, prune, restart)
         writing.add_done_callback(
             lambda done: self._written(batch, done.exception(), None if done.exception() else done.result())
         )
@@ -705,14 +754,20 @@ class SqliteStore:
             self._db.execute(f"PRAGMA busy_timeout = {ms}")
             self._busy_ms = ms
 
-    def _write(self, steps: list[_Rows | _Call], prune: int, checkpoint: bool) -> Rejected:
+    def _write(self, steps: list[_Rows | _Call], prune: int, restart: bool = False) -> Rejected:
         """One transaction (on the loop or the writer thread, see the module's docstring);
-        ids forgotten by ``prune`` (ms) are deleted; ``checkpoint`` after the commit.
+        ids forgotten by ``prune`` (ms) are deleted; ``restart``: after a checkpoint of
+        what is left of the log (writer thread), so that the transaction restarts it.
         Returns the publishes left out because their rows cannot be written."""
         db = self._db
         if db is None:
             raise StoreError("the store is closed")
         rejected = NOTHING_REJECTED
+        if restart:
+            try:
+                _checkpoint(db)
+            except sqlite3.Error as exc:  # the transaction is written all the same
+                log.warning("database %s: checkpoint failed: %s", self.path, exc)
         try:
             self._transaction(db, steps, prune)
         except _ROW_ERRORS:
@@ -720,11 +775,6 @@ class SqliteStore:
             if not rejected:
                 raise  # not a publish's row: the transaction fails as a whole
             self._transaction(db, steps, prune)
-        if checkpoint:
-            try:
-                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error as exc:  # the transaction is committed all the same
-                log.warning("database %s: checkpoint failed: %s", self.path, exc)
         return rejected
 
     def _transaction(self, db: sqlite3.Connection, steps: list[_Rows | _Call], prune: int) -> None:
@@ -795,6 +845,7 @@ class SqliteStore:
         if exc is None:
             if fut is not None and not fut.done():
                 fut.set_result(rejected or NOTHING_REJECTED)
+            self._checkpoint()
         else:
             if fut is not None and not fut.done():
                 fut.set_exception(exc)

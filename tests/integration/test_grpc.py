@@ -133,11 +133,8 @@ async def test_sqlite_slices_only_when_it_commits_on_the_loop(tmp_path, monkeypa
     ready after a slice, and pausing would only split its batch, so the frame is handled
     at once (results in one frame). With fsync=normal it commits on the loop when asked
     (Broker.commit), and the frame is sliced as with the memory store."""
-    from fastport.store import sqlite as sqlite_store
-
     from ..support import make_settings
 
-    monkeypatch.setattr(sqlite_store, "CHECKPOINT_INTERVAL_S", 3600.0)  # no checkpoint (writer thread) due
     server = App(make_settings(tmp_path, store="sqlite", fsync=fsync))
     await server.start()
     try:

@@ -47,19 +47,26 @@ async def on_writer(store: SqliteStore, sql: str) -> None:
     await asyncio.get_running_loop().run_in_executor(store._executor, db.execute, sql)
 
 
-def count_writes(monkeypatch: pytest.MonkeyPatch, where: list[tuple[bool, bool]] | None = None) -> list[int]:
+def count_writes(monkeypatch: pytest.MonkeyPatch, where: list[tuple[str, bool]] | None = None) -> list[int]:
     """The store's transactions from now on, as the number of steps in each; ``where``
-    gets (on the event loop's thread, with a checkpoint) for each."""
+    gets ("write" or "checkpoint", on the event loop's thread) for each transaction and
+    checkpoint, in the order they start."""
     writes: list[int] = []
-    write = SqliteStore._write
+    write, checkpoint = SqliteStore._write, SqliteStore._run_checkpoint
 
-    def counting(self: SqliteStore, steps: list[object], prune: int, checkpoint: bool) -> Rejected:
+    def counting(self: SqliteStore, steps: list[object], prune: int, restart: bool = False) -> Rejected:
         writes.append(len(steps))
         if where is not None:
-            where.append((threading.current_thread() is threading.main_thread(), checkpoint))
-        return write(self, steps, prune, checkpoint)  # type: ignore[arg-type]
+            where.append(("write", threading.current_thread() is threading.main_thread()))
+        return write(self, steps, prune, restart)  # type: ignore[arg-type]
+
+    def checkpointing(self: SqliteStore) -> int:
+        if where is not None:
+            where.append(("checkpoint", threading.current_thread() is threading.main_thread()))
+        return checkpoint(self)
 
     monkeypatch.setattr(SqliteStore, "_write", counting)
+    monkeypatch.setattr(SqliteStore, "_run_checkpoint", checkpointing)
     return writes
 
 
@@ -103,9 +110,9 @@ async def test_publish_is_confirmed_only_after_commit(tmp_path: Path, monkeypatc
     release = threading.Event()
     write = SqliteStore._write
 
-    def held(self: SqliteStore, steps: list[object], prune: int, checkpoint: bool) -> None:
+    def held(self: SqliteStore, steps: list[object], prune: int, restart: bool = False) -> None:
         release.wait(5)
-        return write(self, steps, prune, checkpoint)  # type: ignore[arg-type]
+        return write(self, steps, prune, restart)  # type: ignore[arg-type]
 
     monkeypatch.setattr(SqliteStore, "_write", held)
     broker = Broker(EmbeddedEngine(SqliteStore(tmp_path / "fastport.db", fsync="full"), clock := ManualClock()), clock)  # on the writer thread
@@ -126,7 +133,7 @@ async def test_publish_is_confirmed_only_after_commit(tmp_path: Path, monkeypatc
 async def test_normal_fsync_writes_on_the_loop_and_syncs_on_the_writer_thread(
     broker: Broker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    where: list[tuple[bool, bool]] = []
+    where: list[tuple[str, bool]] = []
     count_writes(monkeypatch, where)
     store = store_of(broker)
     pub = await Client(broker).init()
@@ -134,7 +141,7 @@ async def test_normal_fsync_writes_on_the_loop_and_syncs_on_the_writer_thread(
     where.clear()
     broker.publish(pub.conn, "t", b"x", message_id="m1")
     assert store.flush() and pub.peer.results == []  # written at once; the result follows
-    assert where == [(True, False)]
+    assert where == [("write", True)]
     assert (await pub.peer.result()).message_id == "m1"
 
     monkeypatch.setattr(sqlite_store, "INLINE_MAX_ROWS", 5)
@@ -143,12 +150,48 @@ async def test_normal_fsync_writes_on_the_loop_and_syncs_on_the_writer_thread(
         broker.publish(pub.conn, "t", b"x", message_id=f"big{i}")
     assert not store.flush()  # too large for the loop: the writer thread has it
     [await pub.peer.result() for _ in range(6)]
-    assert where[0] == (False, False)
+    assert where[0] == ("write", False)
 
+    monkeypatch.setattr(sqlite_store, "INLINE_MAX_ROWS", 2000)
     monkeypatch.setattr(sqlite_store, "CHECKPOINT_INTERVAL_S", 0.0)
     where.clear()
     await pub.publish("t", message_id="m2")
-    assert where[0] == (False, True)  # a checkpoint is due: on the writer thread
+    assert store._checkpointing is not None
+    await store._checkpointing
+    # A checkpoint is due: the transaction is still written on the loop (as are those
+    # after it, which may start before the checkpoint does), and the checkpoint runs on
+    # the writer thread.
+    assert where[0] == ("write", True) and ("checkpoint", False) in where
+    assert all(on_loop for kind, on_loop in where if kind == "write")
+
+
+async def test_publishes_are_written_while_a_checkpoint_runs(broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkpoint (its syncs take tens of ms) runs beside the transactions: publishes
+    are written and confirmed meanwhile, not held behind it."""
+    release = threading.Event()
+    checkpoint = SqliteStore._run_checkpoint
+
+    def slow(self: SqliteStore) -> int:
+        release.wait(5)
+        return checkpoint(self)
+
+    monkeypatch.setattr(SqliteStore, "_run_checkpoint", slow)
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_INTERVAL_S", 0.0)
+    store = store_of(broker)
+    sub = await Client(broker).init(client_id="dev1")
+    sub.subscribe("t", persistent=True)
+    pub = await Client(broker).init()
+    try:
+        assert (await pub.publish("t", message_id="m0")).error is None  # its commit starts a checkpoint
+        running = store._checkpointing
+        assert running is not None and not running.done()
+        for i in range(1, 4):
+            assert (await pub.publish("t", message_id=f"m{i}")).error is None
+        assert not running.done() and store._checkpointing is running  # one at a time
+    finally:
+        release.set()
+    await running
+    assert sub.peer.ids() == ["m0", "m1", "m2", "m3"]
 
 
 async def test_another_writer_holding_the_database_does_not_stall_the_loop(
@@ -171,7 +214,7 @@ async def test_another_writer_holding_the_database_does_not_stall_the_loop(
 
 
 async def test_fsync_full_writes_on_the_writer_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    where: list[tuple[bool, bool]] = []
+    where: list[tuple[str, bool]] = []
     b = Broker(EmbeddedEngine(SqliteStore(tmp_path / "fastport.db", fsync="full"), clock := ManualClock()), clock)
     await b.start()
     await make_session(b)
@@ -180,19 +223,25 @@ async def test_fsync_full_writes_on_the_writer_thread(tmp_path: Path, monkeypatc
     for i in range(3):
         await pub.publish("t", message_id=f"m{i}")
     await b.stop()
-    assert where and not any(on_loop for on_loop, _ in where)
+    assert where and not any(on_loop for _, on_loop in where)
 
 
 @pytest.mark.parametrize("interval_s, bounded", [(0.0, True), (3600.0, False)])
 async def test_checkpoints_keep_the_log_small(
     broker: Broker, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, interval_s: float, bounded: bool
 ) -> None:
+    """Checkpoints run beside the writes, which keep the log growing; once it is past
+    LOG_RESTART_BYTES a transaction waits for a checkpoint and starts it again."""
     monkeypatch.setattr(sqlite_store, "CHECKPOINT_INTERVAL_S", interval_s)
+    monkeypatch.setattr(sqlite_store, "LOG_RESTART_BYTES", 100_000)
+    store = store_of(broker)
     sub = await Client(broker).init(client_id="dev1")
     sub.subscribe("t", persistent=True)  # payloads are stored
     pub = await Client(broker).init()
     for i in range(40):
         await pub.publish("t", b"x" * 50_000, message_id=f"m{i}")
+        if store._checkpointing is not None:  # a publisher slower than a checkpoint
+            await store._checkpointing
     log_bytes = (tmp_path / "fastport.db-wal").stat().st_size
     assert (log_bytes < 1_000_000) is bounded, log_bytes
 
