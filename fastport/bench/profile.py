@@ -181,19 +181,23 @@ def main(argv: list[str] | None = None) -> int:
             os.sched_setaffinity(pid, cpus[:1] if role in sampled else cpus[1:])
         os.sched_setaffinity(0, cpus[1:])  # inherited by the generator processes
     raw: dict[str, str] = {}
-    shares: dict[str, dict[str, float]] = {}
     try:
         cfg = BenchConfig(
             door=args.door, server=server.address(args.door), sub_servers=server.sub_addresses(args.door),
-            pubs=args.pubs, subs=args.subs, topics=args.topics, duration=args.seconds + 2, warmup=1.0,
+            pubs=args.pubs, subs=args.subs, topics=args.topics, duration=args.seconds + 3, warmup=1.0,
             admin_token=ADMIN_TOKEN, server_pids=server.pids, progress=False,
         )
         thread = threading.Thread(target=lambda: report.update(run(cfg)), daemon=True)
         thread.start()
-        time.sleep(3.0)  # processes started, warm-up done
+        time.sleep(2.0)  # processes started, warm-up done
+        # The split by thread is read over a second without py-spy: each of its stops
+        # wakes grpc's sleeping threads, which then look busy (3% of the server, against
+        # 0 unprofiled, under a WebSocket load).
+        before = {role: thread_cpu(pid) for role, pid in sampled.items()}
+        time.sleep(1.0)
+        shares = {role: thread_shares(pid, before[role], thread_cpu(pid)) for role, pid in sampled.items()}
         with tempfile.TemporaryDirectory() as tmp:
             spies = {}
-            before = {role: thread_cpu(pid) for role, pid in sampled.items()}
             for role, pid in sampled.items():
                 cmd = [spy, "record", "--pid", str(pid), "--duration", str(int(args.seconds)), "--rate", str(args.rate),
                        "--format", "raw", "--output", f"{tmp}/{role}.txt"]
@@ -204,7 +208,6 @@ def main(argv: list[str] | None = None) -> int:
                 _, err = spying.communicate()
                 if spying.returncode:
                     raise SystemExit(f"py-spy failed on {role}: {err.decode(errors='replace')}")
-                shares[role] = thread_shares(sampled[role], before[role], thread_cpu(sampled[role]))
                 raw[role] = Path(f"{tmp}/{role}.txt").read_text()
         thread.join(args.seconds + 60)
     finally:
