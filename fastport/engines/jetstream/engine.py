@@ -933,6 +933,13 @@ class JetStreamEngine:
         held = client.held.get(message_id)
         if held is None:
             return False
+        if held.attempts >= client.session.max_retry_limit + 1:
+            # The last attempt: JetStream would send it no more (MaxDeliver), and the
+            # give-up would wait out the retry interval. The retry limit applies now.
+            if held.final is not None:
+                held.final.cancel()
+            self._give_up(client, message_id, GiveUpReason.RETRY_LIMIT)
+            return True
         for msg in held.msgs:
             self.notices.post(msg.reply, NAK)  # re-sent at once, as a re-send
         return True
