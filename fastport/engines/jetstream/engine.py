@@ -133,6 +133,7 @@ class Pending:
     publisher: Connection
     remaining: int
     settled: set[str] = field(default_factory=set)  # subscribers ACKed or given up
+    stored: bool = False  # confirmed by JetStream
     expiry: asyncio.TimerHandle | None = None
 
 
@@ -715,41 +716,49 @@ class JetStreamEngine:
             await self._opened(session.name)
             delivered_to = self.registry.count(session.name, message.topic, skip=client.id)
             earlier = self._pending.get(key)
-            if earlier is None and delivered_to:
-                # Before the message is stored: an ACK can come back before its PubAck.
-                mine = self._pending[key] = Pending(message, client.conn, delivered_to)
-                if len(self._pending) > MAX_PENDING:  # the oldest is told no more
-                    oldest = next(iter(self._pending))
-                    forgotten = self._pending.pop(oldest)
-                    if forgotten.expiry is not None:
-                        forgotten.expiry.cancel()
-            envelope = Envelope(
-                message.id,
-                Origin(self.node, client.number),
-                message.timestamp_ms,
-                message.json,
-                message.hash,
-                message.attributes,
-                delivered_to,
-            )
-            subject = SessionSubjects.of(session.name).topic(message.topic)
-            ack = await self.link.publish(subject, message.payload, envelope.headers())
-            if ack.duplicate or earlier is not None:
-                if mine is not None:
-                    del self._pending[key]
-                    mine = None
-                if earlier is not None:
-                    earlier.publisher = client.conn  # ACKs from now on go to the latest publisher
-                original = await self._original_result(session.name, message.id, ack.seq)
-                outcome = PublishOutcome(ref, message.id, original, duplicate=True)
+            if earlier is not None and earlier.stored:
+                # Pending here: a duplicate, however long ago it was published (past
+                # JetStream's duplicate window it would be stored, and sent, again).
+                earlier.publisher = client.conn  # ACKs from now on go to the latest publisher
+                outcome = PublishOutcome(ref, message.id, earlier.remaining + len(earlier.settled), duplicate=True)
             else:
-                session.counters.published += 1
-                outcome = PublishOutcome(ref, message.id, delivered_to)
-                if mine is not None and message.expires_ms:
-                    delay = max(0.0, (message.expires_ms - self.clock.now_ms()) / 1000)
-                    mine.expiry = asyncio.get_running_loop().call_later(delay, self._expire, key)
-                if not delivered_to:
-                    self._remember(key, 0)
+                if earlier is None and delivered_to:
+                    # Before the message is stored: an ACK can come back before its PubAck.
+                    mine = self._pending[key] = Pending(message, client.conn, delivered_to)
+                    if len(self._pending) > MAX_PENDING:  # the oldest is told no more
+                        oldest = next(iter(self._pending))
+                        forgotten = self._pending.pop(oldest)
+                        if forgotten.expiry is not None:
+                            forgotten.expiry.cancel()
+                envelope = Envelope(
+                    message.id,
+                    Origin(self.node, client.number),
+                    message.timestamp_ms,
+                    message.json,
+                    message.hash,
+                    message.attributes,
+                    delivered_to,
+                )
+                subject = SessionSubjects.of(session.name).topic(message.topic)
+                ack = await self.link.publish(subject, message.payload, envelope.headers())
+                if ack.duplicate or earlier is not None:
+                    if mine is not None:
+                        del self._pending[key]
+                        mine = None
+                    if earlier is not None:
+                        earlier.publisher = client.conn  # ACKs from now on go to the latest publisher
+                    original = await self._original_result(session.name, message.id, ack.seq)
+                    outcome = PublishOutcome(ref, message.id, original, duplicate=True)
+                else:
+                    session.counters.published += 1
+                    outcome = PublishOutcome(ref, message.id, delivered_to)
+                    if mine is not None:
+                        mine.stored = True
+                        if message.expires_ms:
+                            delay = max(0.0, (message.expires_ms - self.clock.now_ms()) / 1000)
+                            mine.expiry = asyncio.get_running_loop().call_later(delay, self._expire, key)
+                    if not delivered_to:
+                        self._remember(key, 0)
         except BrokerError as err:
             if mine is not None and self._pending.get(key) is mine:
                 del self._pending[key]
