@@ -12,12 +12,30 @@ from fastport_proto.v1 import admin_pb2_grpc, broker_pb2_grpc
 from fastport.app import App
 from fastport.core import ManualClock
 
+from .jetstream.servers import NatsServer, require_nats_server, start_server
 from .support import ServerProcess, Stream, make_settings
 
 
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
+
+
+@pytest.fixture(scope="session")
+def nats_binary() -> str:
+    """nats-server, or the test fails saying how to install it (FASTPORT_SKIP_NATS=1
+    skips instead: tests/jetstream/servers.py)."""
+    return require_nats_server()
+
+
+@pytest.fixture(scope="session")
+def nats_for_the_run(nats_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """One nats-server (JetStream on, its own store) for the whole run, started when a
+    test first asks: for suites whose tests leave it empty behind them
+    (tests/conformance), where a server per test would cost more than the tests."""
+    server = start_server(nats_binary, tmp_path_factory.mktemp("nats-run"))
+    yield server
+    server.stop()
 
 
 @pytest.fixture

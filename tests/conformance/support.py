@@ -1,15 +1,18 @@
 """What the engine contract suite (tests/conformance) and the store tests build on: a
-recording peer, a client with one-line helpers, and how each engine is made and
-driven (``EngineFactory``). Imported, not fixtures: fixtures are in conftest.py.
+recording peer, a client with one-line helpers, how each engine is made and driven
+(``EngineFactory``: time passing, waiting for the engine's work), and the markers of
+where an engine differs (``differs``, ``only``). Imported, not fixtures: fixtures are
+in conftest.py.
 
 An engine joins the suite by adding its factory to ``ENGINE_FACTORIES``; every test in
-tests/conformance then runs on it.
+tests/conformance then runs on it, but those marked ``differs`` for it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+import importlib
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,39 +27,108 @@ from fastport.store.base import Store
 from fastport.store.memory import MemoryStore
 from fastport.store.sqlite import SqliteStore
 
+from .jetstream import JetStreamFactory
+
+
+Settle = Callable[[], Awaitable[None]]  # the ``settle`` fixture
+Elapse = Callable[[int], Awaitable[None]]  # the ``elapse`` fixture
+
 
 class EngineFactory(Protocol):
     """Makes one kind of engine for a test, and drives what a test cannot drive
-    through the Broker API."""
+    through the Broker API: the passing of time, and waiting for the engine's work."""
 
     def __call__(self, clock: ManualClock, *, dedup_window_ms: int = ..., slow_consumer_timeout_ms: int = ...) -> Engine:
         """A new engine on ``clock`` (not open yet)."""
 
-    def run_timers(self, engine: Engine) -> None:
-        """Do the timer work due by the clock's time now (re-sends, give-ups, expiry)
-        before returning."""
+    async def settle(self, engine: Engine) -> None:
+        """Return once ``engine`` has done the work due by now: what was published
+        delivered, ACKs and give-ups told, re-sends, give-ups and expiry due done."""
+
+    async def elapse(self, engine: Engine, clock: ManualClock, ms: int) -> None:
+        """Let ``ms`` pass on ``clock`` (and in real time for an engine whose timers
+        are not the clock's), then ``settle``."""
+
+    async def close(self) -> None:
+        """After the test (its engines closed): remove what they left behind."""
 
 
 @dataclass(frozen=True)
 class EmbeddedFactory:
-    """The embedded engine on a store made by ``store`` (a fresh one per call)."""
+    """The embedded engine on a store made by ``store`` (a fresh one per call). Its
+    timers are the clock's: settling is one run of what is due, nothing waits."""
 
     store: Callable[[], Store]
 
     def __call__(self, clock: ManualClock, **options: int) -> EmbeddedEngine:
         return EmbeddedEngine(self.store(), clock, **options)
 
-    def run_timers(self, engine: Engine) -> None:
+    async def settle(self, engine: Engine) -> None:
         assert isinstance(engine, EmbeddedEngine)
         engine.run_timers()
 
+    async def elapse(self, engine: Engine, clock: ManualClock, ms: int) -> None:
+        clock.advance(ms)
+        await self.settle(engine)
 
-# Every engine the contract suite runs on, by name: its factory, given a directory of
-# the test's own for whatever files it keeps.
-ENGINE_FACTORIES: dict[str, Callable[[Path], EngineFactory]] = {
-    "embedded-memory": lambda _: EmbeddedFactory(MemoryStore),
-    "embedded-sqlite": lambda tmp_path: EmbeddedFactory(lambda: SqliteStore(tmp_path / "fastport.db")),
+    async def close(self) -> None:
+        pass
+
+
+# Every engine the contract suite runs on, by name: its factory, given the test's
+# request (for the fixtures it needs, such as the run's NATS server) and a directory
+# of the test's own for whatever files it keeps.
+ENGINE_FACTORIES: dict[str, Callable[[pytest.FixtureRequest, Path], EngineFactory]] = {
+    "embedded-memory": lambda _, __: EmbeddedFactory(MemoryStore),
+    "embedded-sqlite": lambda _, tmp_path: EmbeddedFactory(lambda: SqliteStore(tmp_path / "fastport.db")),
+    "jetstream": lambda request, _: JetStreamFactory(request.getfixturevalue("nats_for_the_run").url),
 }
+
+
+README = Path(__file__).parents[2] / "README.md"
+
+
+def differs(engine: str, row: str, instead: str) -> pytest.MarkDecorator:
+    """This test's behaviour is not ``engine``'s, as the README's engine table says in
+    its row ``row``; the test ``instead`` (in test_differences.py, ``@only(engine)``)
+    checks what ``engine`` does. Its run on ``engine`` is reported skipped, naming both."""
+    return pytest.mark.differs(engine=engine, row=row, instead=instead)
+
+
+def only(*engines: str) -> pytest.MarkDecorator:
+    """A test of what these engines do where they differ (see ``differs``)."""
+    return pytest.mark.only(*engines)
+
+
+def engine_params(metafunc: pytest.Metafunc) -> None:
+    """Runs each test that needs an engine once per factory (its conftest's
+    ``pytest_generate_tests``), as ``only`` and ``differs`` say. A ``differs`` must
+    name a row of the README's engine table and an ``only`` test beside it: the
+    skip then says where the difference is documented and where it is checked."""
+    if "engine_factory" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("only")
+    engines = [name for name in ENGINE_FACTORIES if marker is None or name in marker.args]
+    params = []
+    for name in engines:
+        marks = []
+        for mark in metafunc.definition.iter_markers("differs"):
+            if mark.kwargs["engine"] != name:
+                continue
+            row, instead = mark.kwargs["row"], mark.kwargs["instead"]
+            if f"| {row} |" not in README.read_text():
+                raise pytest.UsageError(f"{metafunc.definition.name}: no row {row!r} in the README's engine table")
+            other = getattr(importlib.import_module(f"{__package__}.test_differences"), instead, None)
+            if other is None or name not in [a for m in getattr(other, "pytestmark", []) if m.name == "only" for a in m.args]:
+                raise pytest.UsageError(f"{metafunc.definition.name}: {instead} is no @only({name!r}) test in test_differences.py")
+            marks.append(pytest.mark.skip(reason=f"{name} differs (README engine table: {row}); checked by {instead}"))
+        params.append(pytest.param(name, marks=marks, id=name))
+    metafunc.parametrize("engine_factory", params, indirect=True)
+
+
+def register_markers(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "differs(engine, row, instead): a behaviour this engine does not give (support.differs)")
+    config.addinivalue_line("markers", "only(*engines): a test of these engines' own behaviour (support.only)")
 
 
 @dataclass
@@ -120,11 +192,17 @@ class RecordingPeer:
         return [m.message_id for m in self.messages]
 
 
-class Client:
-    """A connection plus its recording peer, with one-line helpers."""
+async def _settled() -> None:
+    pass
 
-    def __init__(self, broker: Broker) -> None:
+
+class Client:
+    """A connection plus its recording peer, with one-line helpers. ``settle`` (the
+    fixture's) is awaited after each publish's result: its deliveries are made."""
+
+    def __init__(self, broker: Broker, settle: Settle = _settled) -> None:
         self.broker = broker
+        self.settle = settle
         self.peer = RecordingPeer()
         self.conn: Connection = broker.connect(self.peer)
 
@@ -137,7 +215,9 @@ class Client:
 
     async def publish(self, topic: str, payload: bytes = b"p", **kw: object) -> PublishOutcome:
         self.broker.publish(self.conn, topic, payload, **kw)  # type: ignore[arg-type]
-        return await self.peer.result()
+        outcome = await self.peer.result()
+        await self.settle()
+        return outcome
 
     def ack(self, message_id: str) -> bool:
         return self.broker.ack(self.conn, message_id)

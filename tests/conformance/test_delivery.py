@@ -1,4 +1,5 @@
-"""Delivery semantics of DESIGN.md, driven through the Broker API with a manual clock."""
+"""Delivery semantics of DESIGN.md, driven through the Broker API on every engine, time
+passing with ``elapse`` (conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 from fastport.core import Broker, Limits, ManualClock
 from fastport.core.errors import ErrorCode
 
-from .support import Client, EngineFactory, make_session, refused
+from .support import Client, Elapse, EngineFactory, Settle, differs, make_session, refused
 
 
 async def test_fan_out_skips_publisher_and_counts_deliveries(broker: Broker, client) -> None:
@@ -34,7 +35,7 @@ async def test_server_makes_message_id_when_missing(broker: Broker, client) -> N
     assert sub.peer.ids() == [outcome.message_id]
 
 
-async def test_ack_settles_only_that_subscriber_and_tells_publisher(broker: Broker, client, clock: ManualClock, run_timers: Callable[[], None]) -> None:
+async def test_ack_settles_only_that_subscriber_and_tells_publisher(broker: Broker, client, elapse: Elapse, settle: Settle) -> None:
     await make_session(broker, retry_interval_ms=1000)
     a, b = await client(), await client()
     a.subscribe("t")
@@ -45,16 +46,17 @@ async def test_ack_settles_only_that_subscriber_and_tells_publisher(broker: Brok
     assert pub.peer.acks == [("m1", 1)]
     assert not a.ack("m1")  # a second ACK is ignored (and said to be unknown)
     assert pub.peer.acks == [("m1", 1)]
-    clock.advance(1000)
-    run_timers()
+    await elapse(1000)
     assert [m.retry for m in a.peer.messages] == [0]
     assert [m.retry for m in b.peer.messages] == [0, 1]
     b.ack("m1")
     assert pub.peer.acks == [("m1", 1), ("m1", 0)]
+    await settle()
     assert broker.get_session("s").pending_messages == 0
 
 
-async def test_nack_makes_the_delivery_due_now(broker: Broker, client, clock: ManualClock, run_timers: Callable[[], None]) -> None:
+@differs("jetstream", "re-send timing", "test_jetstream_resends_a_retry_interval_after_each_send")
+async def test_nack_makes_the_delivery_due_now(broker: Broker, client, elapse: Elapse, settle: Settle) -> None:
     await make_session(broker, retry_interval_ms=1000, max_retry_limit=2)
     a, b = await client(), await client()
     a.subscribe("t")
@@ -62,29 +64,31 @@ async def test_nack_makes_the_delivery_due_now(broker: Broker, client, clock: Ma
     pub = await client()
     await pub.publish("t", message_id="m1")
     await pub.publish("t", message_id="m2")
-    clock.advance(400)
+    await elapse(400)
     assert b.nack("m2")
     assert [m.retry for m in b.peer.messages] == [0, 0]  # not sent from inside nack()
-    run_timers()  # the timers' next run, with no time passing
+    await settle()  # the timers' next run, with no time passing
     assert [(m.message_id, m.retry) for m in b.peer.messages] == [("m1", 0), ("m2", 0), ("m2", 1)]
     assert len(a.peer.messages) == 2  # only that subscriber's delivery, only that message
     # The re-send counts: its next one is an interval after the NACK, behind m1's.
-    clock.advance(600)
-    run_timers()
+    await elapse(600)
     assert [(m.message_id, m.retry) for m in b.peer.messages][3:] == [("m1", 1)]
-    clock.advance(400)
-    run_timers()
+    await elapse(400)
     assert [(m.message_id, m.retry) for m in b.peer.messages][4:] == [("m2", 2)]
     # The retry limit applies to NACKed deliveries as to any other.
     assert b.nack("m2")
-    run_timers()
+    await settle()
     assert pub.peer.failures == [("m2", "retry_limit", 1)]
     assert not b.nack("m2") and not b.nack("nope") and not b.ack("m2")
     assert a.ack("m2") and b.ack("m1") and a.ack("m1")
+    await settle()
     assert broker.get_session("s").pending_messages == 0
 
 
-async def test_nack_of_a_message_the_timer_run_sends_anyway(broker: Broker, client, clock: ManualClock, run_timers: Callable[[], None]) -> None:
+@differs("jetstream", "re-send timing", "test_jetstream_resends_a_retry_interval_after_each_send")
+async def test_nack_of_a_message_the_timer_run_sends_anyway(
+    broker: Broker, client, clock: ManualClock, settle: Settle
+) -> None:
     """A NACK for a delivery that is due in the same run is sent once, not twice."""
     await make_session(broker, retry_interval_ms=1000)
     sub = await client()
@@ -92,19 +96,18 @@ async def test_nack_of_a_message_the_timer_run_sends_anyway(broker: Broker, clie
     await (await client()).publish("t", message_id="m1")
     clock.advance(1000)
     assert sub.nack("m1")
-    run_timers()
+    await settle()
     assert [m.retry for m in sub.peer.messages] == [0, 1]
 
 
-async def test_attributes_are_delivered_and_count_towards_the_limit(broker: Broker, client, clock: ManualClock, run_timers: Callable[[], None]) -> None:
+async def test_attributes_are_delivered_and_count_towards_the_limit(broker: Broker, client, elapse: Elapse) -> None:
     await make_session(broker, retry_interval_ms=1000)
     sub = await client()
     sub.subscribe("t")
     pub = await client()
     attributes = {"k": "v", "trace": "é"}
     assert (await pub.publish("t", attributes=attributes)).error is None
-    clock.advance(1000)
-    run_timers()
+    await elapse(1000)
     assert [m.attributes for m in sub.peer.messages] == [attributes, attributes]
     assert (await pub.publish("t", b"x" * 1020, attributes={"ab": "cd"})).error is None  # 1024 bytes
     assert (await pub.publish("t", b"x" * 1021, attributes={"ab": "cd"})).error.code is ErrorCode.PAYLOAD_TOO_LARGE
@@ -112,8 +115,8 @@ async def test_attributes_are_delivered_and_count_towards_the_limit(broker: Brok
         assert (await pub.publish("t", attributes=bad)).error.code is ErrorCode.INVALID_FIELD
 
 
-async def test_retries_exactly_up_to_limit_then_gives_up(broker: Broker, client, clock: ManualClock, run_timers: Callable[[], None]) -> None:
-    await make_session(broker, retry_interval_ms=500, max_retry_limit=3)
+async def test_retries_exactly_up_to_limit_then_gives_up(broker: Broker, client, elapse: Elapse, settle: Settle) -> None:
+    await make_session(broker, retry_interval_ms=300, max_retry_limit=3)
     silent, acker = await client(), await client()
     silent.subscribe("t")
     acker.subscribe("t")
@@ -121,58 +124,42 @@ async def test_retries_exactly_up_to_limit_then_gives_up(broker: Broker, client,
     await pub.publish("t", message_id="m1")
     acker.ack("m1")
     for _ in range(10):
-        clock.advance(500)
-        run_timers()
+        await elapse(300)
     assert [m.retry for m in silent.peer.messages] == [0, 1, 2, 3]
     assert [m.retry for m in acker.peer.messages] == [0]
     assert pub.peer.failures == [("m1", "retry_limit", 0)]
+    await settle()
     assert broker.get_session("s").pending_messages == 0
 
 
-async def test_retry_not_before_interval(broker: Broker, client, clock: ManualClock, run_timers: Callable[[], None]) -> None:
+@differs("jetstream", "re-send timing", "test_jetstream_resends_a_retry_interval_after_each_send")
+async def test_retry_not_before_interval(broker: Broker, client, elapse: Elapse) -> None:
     await make_session(broker, retry_interval_ms=1000)
     sub = await client()
     sub.subscribe("t")
     await (await client()).publish("t")
-    clock.advance(999)
-    run_timers()
+    await elapse(999)
     assert len(sub.peer.messages) == 1
-    clock.advance(1)
-    run_timers()
+    await elapse(1)
     assert len(sub.peer.messages) == 2
 
 
-async def test_message_expiry_drops_on_time(broker: Broker, client, clock: ManualClock, run_timers: Callable[[], None]) -> None:
-    await make_session(broker, retry_interval_ms=10_000, message_expiry_ms=3000)
+async def test_message_expiry_drops_on_time(broker: Broker, client, elapse: Elapse) -> None:
+    await make_session(broker, retry_interval_ms=600, message_expiry_ms=300)
     sub = await client()
     sub.subscribe("t")
     pub = await client()
     await pub.publish("t", message_id="m1")
-    clock.advance(3000)
-    run_timers()  # before the first retry is due
+    await elapse(300)  # before the first retry is due
     assert pub.peer.failures == [("m1", "expired", 0)]
-    clock.advance(10_000)
-    run_timers()
+    await elapse(600)
     assert len(sub.peer.messages) == 1
     sub.ack("m1")  # a late ACK of a dropped delivery is ignored
     assert pub.peer.acks == []
 
 
-async def test_timer_task_resends_when_clock_moves(broker: Broker, client, clock: ManualClock) -> None:
-    """The scheduler task (not only run_timers) wakes on its own when time is due."""
-    await make_session(broker, retry_interval_ms=1000)
-    sub = await client()
-    sub.subscribe("t")
-    await (await client()).publish("t")
-    clock.advance(1000)
-    for _ in range(100):
-        if len(sub.peer.messages) == 2:
-            break
-        await asyncio.sleep(0)
-    assert [m.retry for m in sub.peer.messages] == [0, 1]
-
-
-async def test_duplicate_id_is_not_delivered_twice(broker: Broker, client, clock: ManualClock, run_timers: Callable[[], None]) -> None:
+@differs("jetstream", "duplicate window", "test_jetstream_remembers_an_id_for_the_window_from_its_publish")
+async def test_duplicate_id_is_not_delivered_twice(broker: Broker, client, elapse: Elapse) -> None:
     await make_session(broker)
     sub = await client()
     sub.subscribe("t")
@@ -184,8 +171,7 @@ async def test_duplicate_id_is_not_delivered_twice(broker: Broker, client, clock
     sub.ack("m1")  # settled: still remembered for the window (60 s in these tests)
     after = await pub.publish("t", message_id="m1")
     assert after.duplicate and sub.peer.ids() == ["m1"]
-    clock.advance(60_000)
-    run_timers()
+    await elapse(60_000)
     fresh = await pub.publish("t", message_id="m1")
     assert not fresh.duplicate and sub.peer.ids() == ["m1", "m1"]
 
@@ -215,7 +201,7 @@ async def test_wildcard_subscribers_receive(broker: Broker, client) -> None:
     assert other.peer.messages == []
 
 
-async def test_sessions_are_isolated(broker: Broker, client) -> None:
+async def test_sessions_are_isolated(broker: Broker, client, settle: Settle) -> None:
     await make_session(broker, "a")
     await make_session(broker, "b")
     in_a = await client("a")
@@ -227,6 +213,7 @@ async def test_sessions_are_isolated(broker: Broker, client) -> None:
     assert [m.payload for m in in_a.peer.messages] == [b"p"]
     assert [m.payload for m in in_b.peer.messages] == [b"B"]
     in_b.ack("same")
+    await settle()
     assert broker.get_session("a").pending_messages == 1 and broker.get_session("b").pending_messages == 0
 
 
@@ -261,14 +248,12 @@ async def test_drop_closes_connections_with_reason(broker: Broker, client) -> No
         await client()
 
 
-async def test_session_expiry_drops_it_on_time(broker: Broker, client, clock: ManualClock, run_timers: Callable[[], None]) -> None:
-    await make_session(broker, session_expiry_ms=5000)
+async def test_session_expiry_drops_it_on_time(broker: Broker, client, elapse: Elapse) -> None:
+    await make_session(broker, session_expiry_ms=1000)
     a = await client()
-    clock.advance(4999)
-    run_timers()
+    await elapse(500)
     assert "s" in broker.sessions
-    clock.advance(1)
-    run_timers()
+    await elapse(500)
     assert "s" not in broker.sessions
     assert a.peer.closed == ("session_expired", "Session expired")
 
@@ -326,6 +311,7 @@ async def committed(check: Callable[[], object]) -> None:
             await asyncio.sleep(0.01)
 
 
+@differs("jetstream", "limits", "test_jetstream_refuses_publishes_at_the_pending_limit_only")
 async def test_limits(broker: Broker, client) -> None:
     await make_session(broker, limits=Limits(max_connections=2, max_subscriptions=2, max_pending_messages=2))
     a = await client()
@@ -348,7 +334,7 @@ async def test_limits(broker: Broker, client) -> None:
     assert (await b.publish("x")).error is None
 
 
-async def test_subscriber_leaving_gives_up_its_deliveries(broker: Broker, client) -> None:
+async def test_subscriber_leaving_gives_up_its_deliveries(broker: Broker, client, settle: Settle) -> None:
     await make_session(broker)
     sub = await client()
     sub.subscribe("t")
@@ -356,6 +342,7 @@ async def test_subscriber_leaving_gives_up_its_deliveries(broker: Broker, client
     await pub.publish("t", message_id="m1")
     sub.disconnect()
     assert pub.peer.failures == [("m1", "subscriber_gone", 0)]
+    await settle()
     assert broker.get_session("s").pending_messages == 0
     assert broker.get_session("s").subscriptions == 0
 
@@ -382,8 +369,8 @@ async def test_reinit_into_another_session_drops_old_subscriptions(broker: Broke
     assert (await (await client("a")).publish("t")).delivered_to == 0
 
 
-async def test_persistent_subscriber_gets_offline_messages_in_order(broker: Broker, client, clock: ManualClock, run_timers: Callable[[], None]) -> None:
-    await make_session(broker, retry_interval_ms=1000, max_retry_limit=2)
+async def test_persistent_subscriber_gets_offline_messages_in_order(broker: Broker, client, elapse: Elapse) -> None:
+    await make_session(broker, retry_interval_ms=300, max_retry_limit=2)
     sub = await client(client_id="dev1")
     sub.subscribe("t", persistent=True)
     sub.subscribe("volatile")
@@ -395,8 +382,7 @@ async def test_persistent_subscriber_gets_offline_messages_in_order(broker: Brok
         assert out.delivered_to == 1  # stored for the absent subscriber
     assert (await pub.publish("volatile")).delivered_to == 0
     for _ in range(5):  # offline time does not use up retries
-        clock.advance(1000)
-        run_timers()
+        await elapse(300)
     assert pub.peer.failures == []
     back = await client(client_id="dev1")
     assert back.peer.ids() == ["m0", "m1", "m2", "m3"]
@@ -468,9 +454,10 @@ async def test_can_relay_says_why_not(broker: Broker, client) -> None:
     assert (err.code, err.message) == (ErrorCode.SESSION_NOT_FOUND, "Session Error")
 
 
+@differs("jetstream", "a send refused by a full socket", "test_jetstream_sends_what_a_full_socket_refused_again_after_the_retry_interval")
 async def test_send_refused_by_slow_reader_waits_for_room_without_using_an_attempt(
-    broker: Broker, client, clock: ManualClock
-, run_timers: Callable[[], None]) -> None:
+    broker: Broker, client, clock: ManualClock, elapse: Elapse
+) -> None:
     await make_session(broker, retry_interval_ms=1000, max_retry_limit=1)
     sub = await client()
     sub.subscribe("t")
@@ -478,21 +465,17 @@ async def test_send_refused_by_slow_reader_waits_for_room_without_using_an_attem
     sub.peer.full = True
     assert (await pub.publish("t", message_id="m1")).delivered_to == 1
     for _ in range(5):  # far past the retry limit, but nothing was ever sent
-        clock.advance(1000)
-        run_timers()
+        await elapse(1000)
     assert sub.peer.messages == [] and pub.peer.failures == []
     sub.peer.full = False
     clock.advance(300)
     broker.room(sub.conn)  # the door drained: what it refused goes at once
     assert [m.retry for m in sub.peer.messages] == [0]
-    clock.advance(999)  # the re-send is due one interval after the door took the send
-    run_timers()
+    await elapse(999)  # the re-send is due one interval after the door took the send
     assert [m.retry for m in sub.peer.messages] == [0]
-    clock.advance(1)
-    run_timers()
+    await elapse(1)
     assert [m.retry for m in sub.peer.messages] == [0, 1]
-    clock.advance(1000)
-    run_timers()
+    await elapse(1000)
     assert pub.peer.failures == [("m1", "retry_limit", 0)]
 
 
@@ -519,25 +502,27 @@ async def test_concurrent_inits_share_one_password_check(broker: Broker, client,
 # ---------------------------------------------------------------------- flow control
 
 
-async def test_at_most_max_in_flight_outstanding_the_rest_in_order(broker: Broker, client, clock: ManualClock, run_timers: Callable[[], None]) -> None:
-    await make_session(broker, retry_interval_ms=1000, limits=Limits(max_in_flight=3))
+async def test_at_most_max_in_flight_outstanding_the_rest_in_order(broker: Broker, client, elapse: Elapse, settle: Settle) -> None:
+    await make_session(broker, retry_interval_ms=500, limits=Limits(max_in_flight=3))
     sub = await client()
     sub.subscribe("t")
     pub = await client()
     for i in range(6):
         assert (await pub.publish("t", message_id=f"m{i}")).delivered_to == 1
     assert sub.peer.ids() == ["m0", "m1", "m2"]
-    clock.advance(1000)
-    run_timers()  # only what is in flight is re-sent
+    await elapse(500)  # only what is in flight is re-sent
     assert sub.peer.ids() == ["m0", "m1", "m2", "m0", "m1", "m2"]
     sub.ack("m1")
+    await settle()
     assert sub.peer.ids()[6:] == ["m3"]
     sub.ack("m0")
     sub.ack("m2")
+    await settle()
     assert sub.peer.ids()[6:] == ["m3", "m4", "m5"]
     assert [m.retry for m in sub.peer.messages[6:]] == [0, 0, 0]
 
 
+@differs("jetstream", "a send refused by a full socket", "test_jetstream_sends_what_a_full_socket_refused_again_after_the_retry_interval")
 async def test_refused_sends_keep_their_order_and_block_until_room(broker: Broker, client) -> None:
     await make_session(broker, limits=Limits(max_in_flight=10))
     sub = await client()
@@ -554,25 +539,23 @@ async def test_refused_sends_keep_their_order_and_block_until_room(broker: Broke
     assert sub.peer.ids() == ["m0", "m1", "m2", "m3", "m4"]
 
 
-async def test_a_waiting_delivery_that_expires_is_given_up_and_skipped(broker: Broker, client, clock: ManualClock, run_timers: Callable[[], None]) -> None:
-    await make_session(broker, retry_interval_ms=10_000, message_expiry_ms=5000, limits=Limits(max_in_flight=1))
+async def test_a_waiting_delivery_that_expires_is_given_up_and_skipped(broker: Broker, client, elapse: Elapse) -> None:
+    await make_session(broker, retry_interval_ms=2000, message_expiry_ms=1000, limits=Limits(max_in_flight=1))
     sub = await client()
     sub.subscribe("t")
     pub = await client()
     await pub.publish("t", message_id="m0")
-    clock.advance(3000)
+    await elapse(600)
     await pub.publish("t", message_id="m1")
-    clock.advance(2000)
-    run_timers()  # m0 expires (in flight), m1 is admitted in its place
+    await elapse(400)  # m0 expires (in flight), m1 is admitted in its place
     assert sub.peer.ids() == ["m0", "m1"]
     await pub.publish("t", message_id="m2")
-    clock.advance(3000)
-    run_timers()  # m1 expires, then m2 goes
+    await elapse(600)  # m1 expires, then m2 goes
     assert [f[:2] for f in pub.peer.failures] == [("m0", "expired"), ("m1", "expired")]
     assert sub.peer.ids() == ["m0", "m1", "m2"]
 
 
-async def test_a_persistent_subscriber_resumes_through_its_window(broker: Broker, client) -> None:
+async def test_a_persistent_subscriber_resumes_through_its_window(broker: Broker, client, settle: Settle) -> None:
     await make_session(broker, limits=Limits(max_in_flight=2))
     sub = await client(client_id="dev1")
     sub.subscribe("t", persistent=True)
@@ -583,9 +566,11 @@ async def test_a_persistent_subscriber_resumes_through_its_window(broker: Broker
     back = await client(client_id="dev1")
     assert back.peer.ids() == ["m0", "m1"]
     back.ack_all()
+    await settle()
     assert back.peer.ids() == ["m0", "m1", "m2", "m3"]
 
 
+@differs("jetstream", "a send refused by a full socket", "test_jetstream_sends_what_a_full_socket_refused_again_after_the_retry_interval")
 async def test_a_subscriber_blocked_past_the_timeout_is_disconnected_and_keeps_its_deliveries(
     engine_factory: EngineFactory, clock: ManualClock
 ) -> None:
@@ -602,10 +587,10 @@ async def test_a_subscriber_blocked_past_the_timeout_is_disconnected_and_keeps_i
         await pub.publish("t", message_id="m0")
         healthy.ack_all()
         clock.advance(4999)
-        engine_factory.run_timers(broker.engine)
+        await engine_factory.settle(broker.engine)
         assert slow.peer.closed is None
         clock.advance(1)
-        engine_factory.run_timers(broker.engine)
+        await engine_factory.settle(broker.engine)
         assert slow.peer.closed is not None and slow.peer.closed[0] == "slow_consumer"
         assert healthy.peer.closed is None and healthy.peer.ids() == ["m0"]
         back = await Client(broker).init("s", "pw", "dev1")
@@ -614,7 +599,10 @@ async def test_a_subscriber_blocked_past_the_timeout_is_disconnected_and_keeps_i
         await broker.stop()
 
 
-async def test_room_after_the_timeout_is_not_a_disconnect(broker: Broker, client, clock: ManualClock, run_timers: Callable[[], None]) -> None:
+@differs("jetstream", "a send refused by a full socket", "test_jetstream_sends_what_a_full_socket_refused_again_after_the_retry_interval")
+async def test_room_after_the_timeout_is_not_a_disconnect(
+    broker: Broker, client, clock: ManualClock, elapse: Elapse
+) -> None:
     await make_session(broker)
     sub = await client()
     sub.subscribe("t")
@@ -625,14 +613,14 @@ async def test_room_after_the_timeout_is_not_a_disconnect(broker: Broker, client
     sub.peer.full = False
     broker.room(sub.conn)
     sub.ack_all()
-    clock.advance(20_000)
-    run_timers()
+    await elapse(20_000)
     assert sub.peer.closed is None and sub.peer.ids() == ["m0"]
 
 
 # ---------------------------------------------------------------------- bounded memory per session
 
 
+@differs("jetstream", "limits", "test_jetstream_refuses_publishes_at_the_pending_limit_only")
 async def test_results_wait_past_the_soft_limit_and_publishes_fail_at_the_hard_one(
     broker: Broker, client, clock: ManualClock
 ) -> None:
@@ -651,7 +639,8 @@ async def test_results_wait_past_the_soft_limit_and_publishes_fail_at_the_hard_o
     assert [(r.message_id, r.error) for r in pub.peer.results] == [("m1", None)]
 
 
-async def test_a_result_is_kept_back_at_most_a_second(broker: Broker, client, clock: ManualClock, run_timers: Callable[[], None]) -> None:
+@differs("jetstream", "limits", "test_jetstream_refuses_publishes_at_the_pending_limit_only")
+async def test_a_result_is_kept_back_at_most_a_second(broker: Broker, client, elapse: Elapse) -> None:
     await make_session(broker, limits=Limits(max_pending_messages=2))
     sub = await client(client_id="dev1")
     sub.subscribe("t", persistent=True)
@@ -662,10 +651,8 @@ async def test_a_result_is_kept_back_at_most_a_second(broker: Broker, client, cl
     await pub.publish("t", message_id="m0")
     broker.publish(pub.conn, "t", b"p", message_id="m1")
     await committed(lambda: watcher.peer.ids() == ["m0", "m1"])  # stored and sent, its result kept back
-    clock.advance(999)
-    run_timers()
+    await elapse(999)
     assert pub.peer.results == []
-    clock.advance(1)
-    run_timers()
+    await elapse(1)
     assert (await pub.peer.result()).message_id == "m1"
     assert (await pub.publish("t", message_id="m2")).error.code is ErrorCode.OVERLOADED  # type: ignore[union-attr]

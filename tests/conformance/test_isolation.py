@@ -5,20 +5,19 @@ retries or expiry."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import pytest
 
-from fastport.core import Broker, ManualClock, Message
+from fastport.core import Broker, Message
 from fastport.core.errors import ErrorCode
 from fastport.core.session import DEFAULT_MAX_REMEMBERED_IDS
 
-from .support import Client, make_session, refused
+from .support import Client, Elapse, Settle, differs, make_session, refused
 
 
 @pytest.mark.parametrize("timestamp", [2**63, 2**64 - 1, -(2**63) - 1, 1.5, "1"])
 async def test_a_timestamp_outside_int64_is_refused_and_hurts_no_neighbour(
-    broker: Broker, client, timestamp: object
+    broker: Broker, client, settle: Settle, timestamp: object
 ) -> None:
     await make_session(broker, "a")
     await make_session(broker, "b")
@@ -30,6 +29,7 @@ async def test_a_timestamp_outside_int64_is_refused_and_hurts_no_neighbour(
     broker.publish(pub_a.conn, "t", b"x", message_id="good", timestamp_ms=123)
     broker.publish(pub_b.conn, "t", b"x", message_id="bad", timestamp_ms=timestamp)  # type: ignore[arg-type]
     good, bad = await pub_a.peer.result(), await pub_b.peer.result()
+    await settle()
     assert good.error is None and good.delivered_to == 1
     assert bad.error is not None and bad.error.code is ErrorCode.INVALID_FIELD
     assert sub_a.peer.ids() == ["good"] and sub_b.peer.ids() == []
@@ -60,10 +60,10 @@ class _Exploding(Client):
 
 
 async def test_a_delivery_that_raises_stops_no_retries_or_expiry(
-    broker: Broker, client, clock: ManualClock, caplog: pytest.LogCaptureFixture
-, run_timers: Callable[[], None]) -> None:
-    await make_session(broker, "s", retry_interval_ms=1000, message_expiry_ms=2500)
-    await make_session(broker, "other", retry_interval_ms=1000)
+    broker: Broker, client, caplog: pytest.LogCaptureFixture, elapse: Elapse
+) -> None:
+    await make_session(broker, "s", retry_interval_ms=300, message_expiry_ms=1500)
+    await make_session(broker, "other", retry_interval_ms=300)
     sub = await _Exploding(broker, "bad").init()
     sub.subscribe("t")
     other = await client("other")
@@ -79,27 +79,27 @@ async def test_a_delivery_that_raises_stops_no_retries_or_expiry(
     assert failed and "bad" in failed[0].getMessage() and failed[0].exc_info is not None
     assert broker.stats.delivery_errors == 1
     for _ in range(3):  # re-sends go on, in this session and the other
-        clock.advance(1000)
-        run_timers()
+        await elapse(300)
     assert [(m.message_id, m.retry) for m in sub.peer.messages] == [("good", 0), ("good", 1), ("good", 2), ("good", 3)]
     assert [(m.message_id, m.retry) for m in other.peer.messages][-1] == ("theirs", 3)
     assert broker.stats.delivery_errors == 4  # each failed send counts as an attempt
-    # ... and expiry too: both messages of "s" expired at 2500 ms.
+    # ... and expiry too: both messages of "s" expire at 1500 ms.
+    await elapse(600)
     assert sorted(pub.peer.failures) == [("bad", "expired", 0), ("good", "expired", 0)]
 
 
-async def test_failed_sends_use_up_the_retry_limit(broker: Broker, client, clock: ManualClock, run_timers: Callable[[], None]) -> None:
-    await make_session(broker, retry_interval_ms=1000, max_retry_limit=2)
+async def test_failed_sends_use_up_the_retry_limit(broker: Broker, client, elapse: Elapse) -> None:
+    await make_session(broker, retry_interval_ms=300, max_retry_limit=2)
     sub = await _Exploding(broker, "bad").init()
     sub.subscribe("t")
     pub = await client()
     await pub.publish("t", message_id="bad")
     for _ in range(3):
-        clock.advance(1000)
-        run_timers()
+        await elapse(300)
     assert pub.peer.failures == [("bad", "retry_limit", 0)] and broker.stats.delivery_errors == 3
 
 
+@differs("jetstream", "duplicate window", "test_jetstream_remembers_an_id_for_the_window_from_its_publish")
 async def test_remembered_ids_are_capped_per_session_oldest_first(broker: Broker, client) -> None:
     await make_session(broker, "capped", max_remembered_ids=3)
     await make_session(broker, "other")

@@ -5,14 +5,13 @@ routes."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import pytest
 
 from fastport.core import Broker, Connection, Limits, ManualClock
 from fastport.core.errors import ErrorCode
 
-from .support import RecordingPeer, make_session, refused
+from .support import Elapse, RecordingPeer, make_session, refused
 
 
 def _lines(caplog: pytest.LogCaptureFixture, session: str) -> list[tuple[str, str, str]]:
@@ -24,8 +23,8 @@ def _lines(caplog: pytest.LogCaptureFixture, session: str) -> list[tuple[str, st
     ]
 
 
-async def test_counters_per_session_and_in_total(broker: Broker, client, clock: ManualClock, run_timers: Callable[[], None]) -> None:
-    await make_session(broker, "a", retry_interval_ms=1000, max_retry_limit=1)
+async def test_counters_per_session_and_in_total(broker: Broker, client, elapse: Elapse) -> None:
+    await make_session(broker, "a", retry_interval_ms=300, max_retry_limit=1)
     await make_session(broker, "b")
     sub = await client("a")
     sub.subscribe("t")
@@ -34,10 +33,8 @@ async def test_counters_per_session_and_in_total(broker: Broker, client, clock: 
     await pub.publish("t", message_id="m1")  # a duplicate is not counted again
     await pub.publish("t", message_id="m2")
     sub.ack("m1")
-    clock.advance(1000)
-    run_timers()  # m2 re-sent
-    clock.advance(1000)
-    run_timers()  # m2 given up
+    await elapse(300)  # m2 re-sent
+    await elapse(300)  # m2 given up
     counters = broker.get_session("a").counters
     assert (counters.published, counters.delivered, counters.acked, counters.given_up) == (2, 3, 1, 1)
     other = await client("b")
@@ -83,16 +80,15 @@ async def test_session_lines_carry_session_and_peer(
     assert lines[-1] == ("INFO", "disconnected", peer)
 
 
-async def test_give_ups_and_take_overs_are_logged(broker: Broker, client, clock: ManualClock, caplog, run_timers: Callable[[], None]) -> None:
+async def test_give_ups_and_take_overs_are_logged(broker: Broker, client, elapse: Elapse, caplog) -> None:
     caplog.set_level(logging.INFO, logger="fastport")
-    await make_session(broker, retry_interval_ms=1000, max_retry_limit=1)
+    await make_session(broker, retry_interval_ms=300, max_retry_limit=1)
     sub = Connection(RecordingPeer(), "10.0.0.8:1")
     await broker.init(sub, "s", "pw", client_id="c1")
     broker.subscribe(sub, "t")
     await (await client()).publish("t", message_id="m1")
     for _ in range(2):  # re-sent once, then given up
-        clock.advance(1000)
-        run_timers()
+        await elapse(300)
     again = broker.connect(RecordingPeer(), "10.0.0.8:2")
     await broker.init(again, "s", "pw", client_id="c1")
     lines = _lines(caplog, "s")

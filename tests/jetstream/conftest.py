@@ -1,7 +1,6 @@
-"""Fixtures: real nats-server processes (one server, or a 3-node cluster) and clients.
-
-A machine without nats-server fails these tests loudly, saying how to install it;
-only an explicit FASTPORT_SKIP_NATS=1 skips them. Helpers are in ``support.py``.
+"""Fixtures: real nats-server processes (one server per test, or a 3-node cluster per
+module) and clients. The binary (``nats_binary``) and the run's shared server are in
+tests/conftest.py. Helpers are in ``support.py``.
 """
 
 from __future__ import annotations
@@ -16,13 +15,8 @@ from fastport.app import App
 from fastport.engines.jetstream.link import NatsLink
 
 from .nodes import start_node
-from .servers import NatsCluster, NatsServer, require_nats_server, start_server
+from .servers import NatsCluster, NatsServer, start_server
 from .support import connect, link_options
-
-
-@pytest.fixture(scope="session")
-def nats_binary() -> str:
-    return require_nats_server()
 
 
 @pytest.fixture
