@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 import pytest
 
@@ -13,17 +12,10 @@ from fastport.core import Broker, Limits, ManualClock
 from fastport.core.deadletter import dead_letter_id
 from fastport.core.errors import ErrorCode
 
-from .support import Client, Elapse, Received, Settle, differs, make_session, refused
+from ..support import eventually
+from .support import Elapse, Received, Settle, differs, make_session, refused
 
 DEAD = "dead/letters"
-
-
-async def until(condition: Callable[[], object]) -> None:
-    """Let the event loop run until ``condition`` holds (the sqlite store commits a
-    dead letter on the loop, a moment after the give-up)."""
-    async with asyncio.timeout(5):
-        while not condition():
-            await asyncio.sleep(0.001)
 
 
 async def tick(elapse: Elapse, ms: int, times: int = 1) -> None:
@@ -77,7 +69,7 @@ async def test_a_delivery_given_up_at_the_retry_limit_is_dead_lettered(
                               attributes={"trace": "t1"})).delivered_to == 2
     acker.ack("m1")
     await tick(elapse, 500, 3)
-    await until(lambda: dlq.peer.messages)
+    await eventually(lambda: dlq.peer.messages)
     assert pub.peer.failures == [("m1", "retry_limit", 0)] and pub.peer.dead_lettered == ["m1"]
     (dead,) = dlq.peer.messages
     assert (dead.topic, dead.payload, dead.hash, dead.retry) == (DEAD, b"payload", "h1", 0)
@@ -110,7 +102,7 @@ async def test_an_expired_message_is_dead_lettered_once_per_delivery(
     pub = await client()
     await pub.publish("t", message_id="m1")
     await tick(elapse, 3000)
-    await until(lambda: len(dlq.peer.messages) == 2)
+    await eventually(lambda: len(dlq.peer.messages) == 2)
     assert sorted(f[:2] for f in pub.peer.failures) == [("m1", "expired"), ("m1", "expired")]
     assert pub.peer.dead_lettered == ["m1", "m1"]
     ids = {m.message_id for m in dlq.peer.messages}
@@ -130,7 +122,7 @@ async def test_a_removed_subscriber_s_deliveries_are_dead_lettered(
     pub = await client()
     await pub.publish("t", message_id="m1")
     gone.disconnect()
-    await until(lambda: dlq.peer.messages)
+    await eventually(lambda: dlq.peer.messages)
     assert metadata(dlq.peer.messages[0])["fastport-dl-reason"] == "subscriber_gone"
     assert pub.peer.dead_lettered == ["m1"]
 
@@ -145,7 +137,7 @@ async def test_a_dead_letter_given_up_is_dropped_with_a_log_line_not_looped(
     await pub.publish("t", message_id="m1")
     caplog.set_level(logging.INFO, "fastport.broker")
     await tick(elapse, 300, 2)
-    await until(lambda: len(everything.peer.messages) == 3)  # m1, its re-send, its dead letter
+    await eventually(lambda: len(everything.peer.messages) == 3)  # m1, its re-send, its dead letter
     await tick(elapse, 1000)  # the next give-up log line may come a second after the last
     await tick(elapse, 300, 4)
     assert [m.topic for m in everything.peer.messages] == ["t", "t", DEAD, DEAD]
@@ -186,7 +178,7 @@ async def test_a_suspended_session_still_dead_letters(
     await pub.publish("t", message_id="m1")
     await broker.set_suspended("s", True)  # the delivery was made before: it is reported
     await tick(elapse, 300, 2)
-    await until(lambda: dlq.peer.messages)
+    await eventually(lambda: dlq.peer.messages)
     assert metadata(dlq.peer.messages[0])["fastport-dl-message-id"] == "m1"
     assert pub.peer.dead_lettered == ["m1"]
 
@@ -202,7 +194,7 @@ async def test_a_full_session_drops_the_dead_letter_with_a_log_line(
     dlq.subscribe(DEAD)
     pub = await client()
     broker.publish(pub.conn, "t", b"p", message_id="m1")  # the session is full with it
-    await until(lambda: sub.peer.messages)
+    await eventually(lambda: sub.peer.messages)
     await tick(elapse, 500, 2)
     await asyncio.sleep(0.01)
     assert pub.peer.failures == [("m1", "retry_limit", 0)] and pub.peer.dead_lettered == []
@@ -224,7 +216,7 @@ async def test_a_session_dropped_or_expired_after_dead_lettering_starts_afresh(
         pub = await client()
         await pub.publish("t", message_id=ending)
         await tick(elapse, 300, 2)
-        await until(lambda: dlq.peer.messages)
+        await eventually(lambda: dlq.peer.messages)
         assert metadata(dlq.peer.messages[0])["fastport-dl-message-id"] == ending
         if ending == "dropped":
             await broker.drop_session("s")

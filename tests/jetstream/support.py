@@ -21,6 +21,8 @@ from fastport.config import Settings, add_arguments, load_settings
 from fastport.core.session import Limits, SessionRecord
 from fastport.engines.jetstream.link import NatsOptions
 
+from ..support import eventually as shared_eventually
+
 WAIT_S = 10.0  # how long a test waits for an event: a guard against hanging, not a timing expectation
 # JetStream API calls wait this long for an answer: a cluster on a machine busy with
 # other test runs can take seconds to elect a leader, and a test must not fail for it.
@@ -83,9 +85,6 @@ async def until_answered(request: Callable[[], Awaitable[T]]) -> T:
             await asyncio.sleep(0.1)
 
 
-async def eventually(check: Callable[[], bool]) -> None:
-    """Wait until ``check()`` holds (WAIT_S at most: a guard against hanging)."""
-    deadline = asyncio.get_running_loop().time() + WAIT_S
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "not within WAIT_S"
-        await asyncio.sleep(0.01)
+async def eventually(check: Callable[[], object]) -> None:
+    """tests/support.py's ``eventually`` with this package's bound, WAIT_S."""
+    await shared_eventually(check, WAIT_S)

@@ -9,16 +9,15 @@ from fastport_proto.v1 import broker_pb2 as pb
 from fastport.app import App
 from fastport.core.deadletter import dead_letter_id
 
-from .wire import open_joined, scrape, tick
+from .wire import make_session, open_joined, scrape, tick
 
 SESSION = {"deadLetterTopic": "dead", "retryInterval": 1000, "maxRetryLimit": 1}
 
 
 async def test_grpc_subscriber_never_acks_its_dead_letter_reaches_a_websocket(
-    app: App, rest, ws, streams, clock  # noqa: F811
+    app: App, rest, ws, streams, clock
 ) -> None:
-    status, body = await rest.create_session("r", "pw", **SESSION)
-    assert status == 200, body
+    await make_session(rest, **SESSION)
     dlq = await open_joined(ws, "dead")
     silent, publisher = streams(), streams()
     for stream in (silent, publisher):
@@ -52,10 +51,9 @@ async def test_grpc_subscriber_never_acks_its_dead_letter_reaches_a_websocket(
 
 
 async def test_websocket_subscriber_never_acks_its_dead_letter_reaches_grpc(
-    app: App, rest, ws, streams, clock  # noqa: F811
+    app: App, rest, ws, streams, clock
 ) -> None:
-    status, body = await rest.create_session("r", "pw", **SESSION)
-    assert status == 200, body
+    await make_session(rest, **SESSION)
     silent = await open_joined(ws, "orders/#")
     dlq = streams()
     await dlq.init("r")

@@ -136,7 +136,7 @@ async def tick(clock, ms: int) -> None:
         await asyncio.sleep(0)
 
 
-async def make_session(rest, **settings: int) -> None:
+async def make_session(rest, **settings: object) -> None:
     status, body = await rest.create_session("r", "pw", **settings)
     assert status == 200, body
 
